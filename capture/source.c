@@ -1,0 +1,147 @@
+/*
+ * capture/source.c — packets from libpcap: capture files or a live interface.
+ */
+#include "source.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "decode.h"
+
+static void set_sensor(struct capture_source *s, const char *name)
+{
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    snprintf(s->sensor, sizeof s->sensor, "%s", strcmp(name, "-") == 0 ? "stdin" : base);
+}
+
+static int check_linktype(struct capture_source *s, char *err, size_t errlen)
+{
+    s->linktype = pcap_datalink(s->pcap);
+    if (decode_linktype_supported(s->linktype))
+        return 0;
+    const char *lname = pcap_datalink_val_to_name(s->linktype);
+    snprintf(err, errlen, "%s: unsupported link type %d (%s)", s->name, s->linktype, lname ? lname : "unknown");
+    pcap_close(s->pcap);
+    s->pcap = NULL;
+    return -1;
+}
+
+int source_open_file(struct capture_source *s, const char *path, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    memset(s, 0, sizeof *s);
+    s->name = path;
+    set_sensor(s, path);
+    s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    if (!s->pcap) {
+        /* libpcap often starts its message with the path already */
+        if (strncmp(ebuf, path, strlen(path)) == 0)
+            snprintf(err, errlen, "%s", ebuf);
+        else
+            snprintf(err, errlen, "%s: %s", path, ebuf);
+        return -1;
+    }
+    return check_linktype(s, err, errlen);
+}
+
+static int live_fail(struct capture_source *s, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s: %s", s->name, what, pcap_geterr(s->pcap));
+    pcap_close(s->pcap);
+    s->pcap = NULL;
+    return -1;
+}
+
+/* Explains pcap_activate()'s result in an operator's words. */
+static int activate(struct capture_source *s, char *err, size_t errlen)
+{
+    int rc = pcap_activate(s->pcap);
+    if (rc >= 0)
+        return 0; /* warnings (e.g. promiscuous mode unsupported) are not fatal */
+    const char *why = pcap_statustostr(rc);
+    if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
+        why = "no such interface";
+    else if (rc == PCAP_ERROR_PERM_DENIED)
+        why = "permission denied (run as root or grant CAP_NET_RAW)";
+    snprintf(err, errlen, "%s: cannot capture: %s%s%s", s->name, why,
+             rc == PCAP_ERROR ? ": " : "", rc == PCAP_ERROR ? pcap_geterr(s->pcap) : "");
+    pcap_close(s->pcap);
+    s->pcap = NULL;
+    return -1;
+}
+
+int source_open_live(struct capture_source *s, const char *iface, const struct live_options *o,
+                     char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    memset(s, 0, sizeof *s);
+    s->name = iface;
+    s->live = true;
+    set_sensor(s, iface);
+    s->pcap = pcap_create(iface, ebuf);
+    if (!s->pcap) {
+        snprintf(err, errlen, "%s: %s", iface, ebuf);
+        return -1;
+    }
+    pcap_set_snaplen(s->pcap, o->snaplen);
+    pcap_set_promisc(s->pcap, o->promisc);
+    pcap_set_timeout(s->pcap, o->timeout_ms);
+    pcap_set_immediate_mode(s->pcap, 1);
+    if (o->buffer_size > 0)
+        pcap_set_buffer_size(s->pcap, o->buffer_size);
+    pcap_set_tstamp_precision(s->pcap, PCAP_TSTAMP_PRECISION_MICRO);
+    if (activate(s, err, errlen) < 0)
+        return -1;
+    if (o->filter) {
+        struct bpf_program prog;
+        if (pcap_compile(s->pcap, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
+            return live_fail(s, "bad filter", err, errlen);
+        int rc = pcap_setfilter(s->pcap, &prog);
+        pcap_freecode(&prog);
+        if (rc < 0)
+            return live_fail(s, "cannot set filter", err, errlen);
+    }
+    return check_linktype(s, err, errlen);
+}
+
+enum source_status source_next(struct capture_source *s, struct packet *pkt, char *err, size_t errlen)
+{
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int rc = pcap_next_ex(s->pcap, &h, &data);
+    if (rc == 1) {
+        pkt->data = data;
+        pkt->caplen = h->caplen;
+        pkt->len = h->len;
+        pkt->ts = (ts_us_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        pkt->linktype = s->linktype;
+        s->packets++;
+        s->bytes += h->len;
+        return SOURCE_PACKET;
+    }
+    if (rc == 0)
+        return SOURCE_TIMEOUT;
+    if (rc == PCAP_ERROR_BREAK)
+        return SOURCE_END;
+    snprintf(err, errlen, "%s: %s (after packet %llu)", s->name, pcap_geterr(s->pcap),
+             (unsigned long long)s->packets);
+    return SOURCE_ERROR;
+}
+
+void source_drops(struct capture_source *s, uint64_t *dropped, uint64_t *if_dropped)
+{
+    struct pcap_stat st;
+    *dropped = *if_dropped = 0;
+    if (s->live && s->pcap && pcap_stats(s->pcap, &st) == 0) {
+        *dropped = st.ps_drop;
+        *if_dropped = st.ps_ifdrop;
+    }
+}
+
+void source_close(struct capture_source *s)
+{
+    if (s->pcap)
+        pcap_close(s->pcap);
+    s->pcap = NULL;
+}

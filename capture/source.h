@@ -1,0 +1,54 @@
+/*
+ * capture/source.h — packets from libpcap: capture files or a live interface.
+ *
+ * One `struct capture_source` per -r FILE or -i IFACE. Files may be pcap or
+ * pcapng ("-" reads standard input); live capture uses pcap_create() so that
+ * buffer size, snaplen and immediate mode can be set before activation.
+ */
+#ifndef WSSTATS_SOURCE_H
+#define WSSTATS_SOURCE_H
+
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+struct capture_source {
+    pcap_t *pcap;
+    const char *name;  /* as given: path, "-" or interface */
+    char sensor[128];  /* file base name, or the interface */
+    bool live;
+    int linktype;
+    uint64_t packets, bytes;
+};
+
+struct live_options {
+    const char *filter; /* BPF; NULL for none */
+    int snaplen;
+    int buffer_size;    /* bytes; 0 for libpcap's default */
+    bool promisc;
+    int timeout_ms;     /* how long a read may wait */
+};
+
+enum source_status {
+    SOURCE_PACKET,  /* *pkt holds a packet */
+    SOURCE_TIMEOUT, /* live: nothing arrived in time */
+    SOURCE_END,     /* file: no more packets */
+    SOURCE_ERROR,   /* message in err (e.g. a file cut mid-packet) */
+};
+
+/* Both return 0, or -1 with one line naming the culprit in err. */
+int source_open_file(struct capture_source *s, const char *path, char *err, size_t errlen);
+int source_open_live(struct capture_source *s, const char *iface, const struct live_options *o,
+                     char *err, size_t errlen);
+
+enum source_status source_next(struct capture_source *s, struct packet *pkt, char *err, size_t errlen);
+
+/* libpcap's received/dropped counters (live only; 0 otherwise). */
+void source_drops(struct capture_source *s, uint64_t *dropped, uint64_t *if_dropped);
+
+void source_close(struct capture_source *s);
+
+#endif

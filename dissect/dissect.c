@@ -1,0 +1,516 @@
+/*
+ * dissect/dissect.c — flow table, connection lifecycle, record emission.
+ *
+ * A flow is one TCP connection (RFC 9293 §3.5), keyed by both endpoints and
+ * the outer VLAN id, whichever way a segment travels. The client is the side
+ * that sent the SYN; failing that, the side that sent the HTTP request; for a
+ * connection picked up mid-stream, the side whose frames are masked (RFC 6455
+ * §5.1). Flows that are not WebSocket drop to an ignore state at their first
+ * bytes and cost one table entry until they end.
+ */
+#include "dissect.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
+#include "wsconn.h"
+
+#define SWEEP_INTERVAL_US 1000000 /* expiry runs at most once a second of packet time */
+#define MIDSTREAM_TRIES 8         /* data segments examined for frames before giving up */
+
+enum flow_state {
+    FLOW_UNDECIDED, /* no payload judged yet */
+    FLOW_WEBSOCKET, /* a wsconn follows it */
+    FLOW_IGNORED,   /* not ours: no reassembly, no parsing */
+    FLOW_DONE,      /* record written; absorbs stragglers until it lingers out */
+};
+
+struct flow {
+    struct flow *hnext;
+    struct flow *prev, *next; /* LRU list lru_head[on_list] */
+    uint32_t hash;
+    uint8_t state;
+    uint8_t teardown;  /* enum termination of the first FIN/RST, or TERM_NONE */
+    uint8_t on_list;   /* 0 open, 1 finished */
+    bool syn_seen;     /* roles known from the SYN */
+    bool roles_known;
+    bool truncated;
+    uint8_t midstream_tries;
+    uint16_t vlan;
+    struct endpoint ep[2]; /* [DIR_CLIENT], [DIR_SERVER] */
+    ts_us_t first_ts, last_ts;
+    const char *sensor;
+    struct reasm_dir dir[2];
+    struct wsconn *ws;
+    struct flow_class cls;
+};
+
+void dissect_config_defaults(struct dissect_config *cfg)
+{
+    cfg->idle_timeout = 15 * 60 * 1000000LL;
+    cfg->closed_linger = 30 * 1000000LL;
+    cfg->max_flows = 1u << 20;
+    cfg->memcap = 256u << 20;
+    cfg->dir_cap = 1u << 20;
+}
+
+/* ---- table and LRU ------------------------------------------------------ */
+
+static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u; /* FNV-1a */
+    return h;
+}
+
+static int endpoint_cmp(const struct endpoint *a, const struct endpoint *b)
+{
+    int c = memcmp(a->addr, b->addr, 16);
+    return c ? c : (int)a->port - (int)b->port;
+}
+
+/* Symmetric: both directions of a connection hash alike. */
+static uint32_t flow_hash(const struct endpoint *a, const struct endpoint *b, uint16_t vlan)
+{
+    if (endpoint_cmp(a, b) > 0) {
+        const struct endpoint *t = a;
+        a = b;
+        b = t;
+    }
+    uint32_t h = 2166136261u;
+    h = hash_bytes(h, a->addr, 16);
+    h = hash_bytes(h, (const uint8_t *)&a->port, 2);
+    h = hash_bytes(h, b->addr, 16);
+    h = hash_bytes(h, (const uint8_t *)&b->port, 2);
+    return hash_bytes(h, (const uint8_t *)&vlan, 2);
+}
+
+static bool endpoint_eq(const struct endpoint *a, const struct endpoint *b)
+{
+    return a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+static void lru_unlink(struct dissector *d, struct flow *f)
+{
+    int l = f->on_list;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        d->lru_head[l] = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        d->lru_tail[l] = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void lru_push_front(struct dissector *d, struct flow *f, int list)
+{
+    f->on_list = (uint8_t)list;
+    f->prev = NULL;
+    f->next = d->lru_head[list];
+    if (f->next)
+        f->next->prev = f;
+    else
+        d->lru_tail[list] = f;
+    d->lru_head[list] = f;
+}
+
+static struct flow *flow_find(struct dissector *d, const struct tcp_segment *s, uint32_t hash, int *dir)
+{
+    for (struct flow *f = d->buckets[hash & (d->nbuckets - 1)]; f; f = f->hnext) {
+        if (f->hash != hash || f->vlan != s->vlan)
+            continue;
+        if (endpoint_eq(&f->ep[DIR_CLIENT], &s->src) && endpoint_eq(&f->ep[DIR_SERVER], &s->dst)) {
+            *dir = DIR_CLIENT;
+            return f;
+        }
+        if (endpoint_eq(&f->ep[DIR_SERVER], &s->src) && endpoint_eq(&f->ep[DIR_CLIENT], &s->dst)) {
+            *dir = DIR_SERVER;
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* Unlinks a flow from table and list and frees it (its record is written). */
+static void flow_remove(struct dissector *d, struct flow *f)
+{
+    struct flow **pp = &d->buckets[f->hash & (d->nbuckets - 1)];
+    while (*pp != f)
+        pp = &(*pp)->hnext;
+    *pp = f->hnext;
+    lru_unlink(d, f);
+    for (int i = 0; i < 2; i++)
+        reasm_release(&d->reasm, &f->dir[i]);
+    wsconn_free(f->ws);
+    if (d->classifier)
+        classifier_finish(d->classifier, &f->cls);
+    d->nflows--;
+    free(f);
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static void format_ip(const uint8_t addr[16], char out[46])
+{
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(addr, v4mapped, 12) == 0)
+        inet_ntop(AF_INET, addr + 12, out, 46);
+    else
+        inet_ntop(AF_INET6, addr, out, 46);
+}
+
+static bool is_teardown(uint8_t t)
+{
+    return t >= TERM_FIN_CLIENT && t <= TERM_RST_SERVER;
+}
+
+static ts_us_t ended_at(const struct dissector *d, const struct flow *f, enum termination why)
+{
+    if (is_teardown(f->teardown))
+        return f->last_ts;
+    switch (why) {
+    case TERM_IDLE_TIMEOUT: return f->last_ts + d->cfg.idle_timeout;
+    case TERM_EVICTED:
+    case TERM_CAPTURE_END: return d->now > f->last_ts ? d->now : f->last_ts;
+    default: return f->last_ts;
+    }
+}
+
+static void emit_record(struct dissector *d, struct flow *f, enum termination why)
+{
+    struct ws_record r;
+    char proto[64];
+    memset(&r, 0, sizeof r);
+    r.sensor = f->sensor;
+    format_ip(f->ep[DIR_CLIENT].addr, r.client_ip);
+    format_ip(f->ep[DIR_SERVER].addr, r.server_ip);
+    r.client_port = f->ep[DIR_CLIENT].port;
+    r.server_port = f->ep[DIR_SERVER].port;
+    r.vlan = f->vlan == VLAN_NONE ? -1 : f->vlan;
+    r.started_at = f->first_ts;
+    r.ended_at = ended_at(d, f, why);
+    r.termination = is_teardown(f->teardown) ? (enum termination)f->teardown : why;
+    r.violations = f->truncated ? V_TRUNCATED : 0;
+    wsconn_fill_record(f->ws, is_teardown(f->teardown), &r);
+    if (d->classifier) {
+        classifier_finish(d->classifier, &f->cls);
+        r.ndpi_protocol = classifier_name(d->classifier, &f->cls, proto, sizeof proto);
+    }
+    d->stats.records++;
+    d->emit(d->emit_arg, &r);
+}
+
+/* ---- stream bytes -------------------------------------------------------- */
+
+struct sink_ctx {
+    struct dissector *d;
+    struct flow *f;
+    int dir;
+    ts_us_t ts;
+};
+
+static void become_ignored(struct dissector *d, struct flow *f)
+{
+    f->state = FLOW_IGNORED;
+    wsconn_free(f->ws);
+    f->ws = NULL;
+    for (int i = 0; i < 2; i++)
+        reasm_release(&d->reasm, &f->dir[i]);
+    d->stats.ignored++;
+}
+
+static void start_websocket(struct dissector *d, struct flow *f, struct wsconn *ws)
+{
+    if (!ws) {
+        become_ignored(d, f);
+        return;
+    }
+    f->ws = ws;
+    f->state = FLOW_WEBSOCKET;
+    d->stats.websocket++;
+}
+
+static void stream_sink(void *arg, const uint8_t *data, size_t len, uint64_t gap_len, enum reasm_gap why)
+{
+    struct sink_ctx *x = arg;
+    struct flow *f = x->f;
+    if (f->state == FLOW_UNDECIDED && data && len) {
+        /* With the SYN seen, the client's first bytes must be the upgrade
+         * request; without it, a few segments may pass before frames show. */
+        if (x->dir == DIR_CLIENT && wsconn_looks_like_request(data, len))
+            start_websocket(x->d, f, wsconn_new());
+        else if (f->syn_seen || ++f->midstream_tries >= MIDSTREAM_TRIES)
+            become_ignored(x->d, f);
+    }
+    if (f->state != FLOW_WEBSOCKET)
+        return;
+    if (data)
+        wsconn_data(f->ws, x->dir, data, len, x->ts);
+    else
+        wsconn_gap(f->ws, x->dir, gap_len, why == REASM_GAP_CUT);
+    if (f->ws->state == WSC_NOT_WEBSOCKET)
+        become_ignored(x->d, f);
+}
+
+/* ---- roles and mid-stream pickup ---------------------------------------- */
+
+static void swap_roles(struct flow *f)
+{
+    struct endpoint e = f->ep[0];
+    f->ep[0] = f->ep[1];
+    f->ep[1] = e;
+    struct reasm_dir r = f->dir[0];
+    f->dir[0] = f->dir[1];
+    f->dir[1] = r;
+}
+
+/* A complete text frame must carry UTF-8 (RFC 6455 §5.6); checked on the
+ * first 64 bytes, unmasked, allowing a character cut at that edge. */
+static bool text_payload_plausible(const struct ws_frame *f, const uint8_t *payload)
+{
+    uint8_t buf[64];
+    size_t n = f->len < sizeof buf ? (size_t)f->len : sizeof buf;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = f->masked ? (uint8_t)(payload[i] ^ f->mask[i & 3]) : payload[i];
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_sequence(buf + i, n - i);
+        if (k == 0)
+            return n == sizeof buf && n - i < 4; /* a character cut by our window */
+        i += k;
+    }
+    return true;
+}
+
+/* Does this segment consist of whole WebSocket frames that a real peer
+ * could have sent, all masked alike? Sets *masked. Mid-stream pickup rests
+ * on this, so it is strict: the first frame starts a message or is a
+ * control frame, data frames are not empty, text is UTF-8. */
+static bool frames_tile_segment(const uint8_t *p, size_t len, bool *masked)
+{
+    size_t pos = 0;
+    for (int n = 0; pos < len; n++) {
+        struct ws_frame f;
+        size_t h = ws_decode_header(p + pos, len - pos, &f);
+        if (h == 0 || (n == 0 && f.opcode == WS_OP_CONTINUATION))
+            return false;
+        if (n == 0)
+            *masked = f.masked;
+        if (!ws_frame_plausible(&f, *masked) || f.len > len - pos - h)
+            return false;
+        if (!WS_OP_IS_CONTROL(f.opcode) && f.len == 0)
+            return false;
+        if (f.opcode == WS_OP_TEXT && !(f.rsv & 0x4) && !text_payload_plausible(&f, p + pos + h))
+            return false;
+        pos += h + (size_t)f.len;
+    }
+    return pos > 0;
+}
+
+/* Before the bytes are delivered: learn who the client is from the payload
+ * when the SYN was not seen, and pick up WebSocket frames mid-stream.
+ * Returns the direction of the segment under the (possibly new) roles. */
+static int infer_roles(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
+{
+    if (f->state != FLOW_UNDECIDED || f->roles_known || s->payload_len == 0)
+        return dir;
+    bool sender_is_client, masked = false;
+    if (wsconn_looks_like_request(s->payload, s->payload_len)) {
+        sender_is_client = true;
+    } else if (frames_tile_segment(s->payload, s->payload_len, &masked)) {
+        sender_is_client = masked; /* RFC 6455 §5.1: only clients mask */
+        start_websocket(d, f, wsconn_new_midstream());
+    } else {
+        return dir;
+    }
+    f->roles_known = true;
+    int want = sender_is_client ? DIR_CLIENT : DIR_SERVER;
+    if (dir != want)
+        swap_roles(f);
+    return want;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+/* Writes the record (if any) and keeps the flow only to absorb stragglers. */
+static void flow_finish(struct dissector *d, struct flow *f, enum termination why)
+{
+    if (f->state == FLOW_WEBSOCKET) {
+        struct sink_ctx x = {d, f, 0, f->last_ts};
+        for (x.dir = 0; x.dir < 2 && f->state == FLOW_WEBSOCKET; x.dir++)
+            reasm_flush(&d->reasm, &f->dir[x.dir], stream_sink, &x);
+        if (f->state == FLOW_WEBSOCKET)
+            emit_record(d, f, why);
+    }
+    for (int i = 0; i < 2; i++)
+        reasm_release(&d->reasm, &f->dir[i]);
+    wsconn_free(f->ws);
+    f->ws = NULL;
+    if (d->classifier)
+        classifier_finish(d->classifier, &f->cls);
+    f->state = FLOW_DONE;
+    lru_unlink(d, f);
+    lru_push_front(d, f, 1);
+}
+
+static void evict_one(struct dissector *d)
+{
+    struct flow *victim = d->lru_tail[1] ? d->lru_tail[1] : d->lru_tail[0];
+    if (!victim)
+        return;
+    if (victim->on_list == 0) {
+        flow_finish(d, victim, TERM_EVICTED);
+        d->stats.evicted++;
+    }
+    flow_remove(d, victim);
+}
+
+static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s, uint32_t hash,
+                                const char *sensor, int *dir)
+{
+    if (d->nflows >= d->cfg.max_flows)
+        evict_one(d);
+    struct flow *f = calloc(1, sizeof *f);
+    if (!f)
+        return NULL;
+    f->hash = hash;
+    f->vlan = s->vlan;
+    f->first_ts = f->last_ts = s->ts;
+    f->sensor = sensor;
+    f->teardown = TERM_NONE;
+    bool syn_only = (s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+    bool syn_ack = (s->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK);
+    /* Without a SYN, guess the side with the lower port is the server. */
+    bool src_is_client = syn_only || (!syn_ack && s->src.port > s->dst.port);
+    f->syn_seen = f->roles_known = syn_only || syn_ack;
+    f->ep[DIR_CLIENT] = src_is_client ? s->src : s->dst;
+    f->ep[DIR_SERVER] = src_is_client ? s->dst : s->src;
+    *dir = src_is_client ? DIR_CLIENT : DIR_SERVER;
+    struct flow **bucket = &d->buckets[hash & (d->nbuckets - 1)];
+    f->hnext = *bucket;
+    *bucket = f;
+    lru_push_front(d, f, 0);
+    d->nflows++;
+    d->stats.flows++;
+    return f;
+}
+
+static void note_teardown(struct flow *f, const struct tcp_segment *s, int dir)
+{
+    if (f->teardown != TERM_NONE)
+        return;
+    if (s->flags & TCP_RST)
+        f->teardown = dir == DIR_CLIENT ? TERM_RST_CLIENT : TERM_RST_SERVER;
+    else if (s->flags & TCP_FIN)
+        f->teardown = dir == DIR_CLIENT ? TERM_FIN_CLIENT : TERM_FIN_SERVER;
+}
+
+static void feed_segment(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
+{
+    if (s->payload_len < s->payload_wire)
+        f->truncated = true;
+    struct sink_ctx x = {d, f, dir, s->ts};
+    reasm_segment(&d->reasm, &f->dir[dir], s->seq, s->flags, s->payload, s->payload_len,
+                  s->payload_wire, stream_sink, &x);
+}
+
+/* A new SYN on a finished 4-tuple is a new connection (port reuse). */
+static bool is_port_reuse(const struct flow *f, const struct tcp_segment *s)
+{
+    return (s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
+           (f->state == FLOW_DONE || f->teardown != TERM_NONE);
+}
+
+void dissect_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor)
+{
+    d->stats.segments++;
+    if (s->ts > d->now)
+        d->now = s->ts;
+    if (d->now >= d->next_sweep)
+        dissect_expire(d, d->now);
+    uint32_t hash = flow_hash(&s->src, &s->dst, s->vlan);
+    int dir = DIR_CLIENT;
+    struct flow *f = flow_find(d, s, hash, &dir);
+    if (f && is_port_reuse(f, s)) {
+        if (f->state != FLOW_DONE)
+            flow_finish(d, f, TERM_NONE);
+        flow_remove(d, f);
+        d->stats.port_reuse++;
+        f = NULL;
+    }
+    if (!f) {
+        if (!(s->flags & TCP_SYN) && s->payload_len == 0)
+            return; /* a bare ACK/FIN/RST of a connection we never saw */
+        f = flow_create(d, s, hash, sensor, &dir);
+        if (!f)
+            return;
+    }
+    f->last_ts = s->ts > f->last_ts ? s->ts : f->last_ts;
+    lru_unlink(d, f);
+    lru_push_front(d, f, f->state == FLOW_DONE);
+    if (f->state == FLOW_DONE)
+        return;
+    if (d->classifier && !f->cls.done)
+        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
+    dir = infer_roles(d, f, s, dir);
+    note_teardown(f, s, dir);
+    if (f->state != FLOW_IGNORED && !(s->flags & TCP_RST))
+        feed_segment(d, f, s, dir);
+    if ((s->flags & TCP_RST) || (f->dir[0].complete && f->dir[1].complete))
+        flow_finish(d, f, TERM_NONE);
+}
+
+void dissect_expire(struct dissector *d, ts_us_t now)
+{
+    d->next_sweep = now + SWEEP_INTERVAL_US;
+    while (d->lru_tail[0] && d->lru_tail[0]->last_ts + d->cfg.idle_timeout <= now) {
+        struct flow *f = d->lru_tail[0];
+        flow_finish(d, f, TERM_IDLE_TIMEOUT);
+        d->stats.idle_expired++;
+        flow_remove(d, f);
+    }
+    while (d->lru_tail[1] && d->lru_tail[1]->last_ts + d->cfg.closed_linger <= now)
+        flow_remove(d, d->lru_tail[1]);
+}
+
+void dissect_finish(struct dissector *d)
+{
+    while (d->lru_tail[0])
+        flow_finish(d, d->lru_tail[0], TERM_CAPTURE_END);
+}
+
+int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct classifier *cl,
+                   record_fn emit, void *emit_arg)
+{
+    memset(d, 0, sizeof *d);
+    d->cfg = *cfg;
+    if (d->cfg.max_flows == 0)
+        d->cfg.max_flows = 1;
+    d->classifier = cl;
+    d->emit = emit;
+    d->emit_arg = emit_arg;
+    reasm_init(&d->reasm, cfg->memcap, cfg->dir_cap);
+    uint32_t n = 1024;
+    while (n < d->cfg.max_flows && n < (1u << 24))
+        n <<= 1;
+    d->buckets = calloc(n, sizeof *d->buckets);
+    if (!d->buckets)
+        return -1;
+    d->nbuckets = n;
+    d->next_sweep = INT64_MIN;
+    return 0;
+}
+
+void dissector_free(struct dissector *d)
+{
+    for (int l = 0; l < 2; l++)
+        while (d->lru_head[l])
+            flow_remove(d, d->lru_head[l]);
+    free(d->buckets);
+    d->buckets = NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * dissect/dissect.h — from TCP segments to connection records.
+ *
+ * The dissector owns the flow table. Each TCP segment finds (or makes) its
+ * flow, goes through per-direction reassembly, and the in-order bytes drive
+ * the WebSocket connection state (wsconn.c). When a connection ends (both
+ * FINs delivered, a RST, idle expiry, eviction, or the end of the capture)
+ * its record goes to the emit callback, then its memory is freed.
+ */
+#ifndef WSSTATS_DISSECT_H
+#define WSSTATS_DISSECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../capture/packet.h"
+#include "classify.h"
+#include "reasm.h"
+#include "record.h"
+
+struct dissect_config {
+    ts_us_t idle_timeout;  /* an open flow silent this long is expired */
+    ts_us_t closed_linger; /* a finished flow absorbs stragglers this long */
+    uint32_t max_flows;    /* tracked flows; the least recently used goes first */
+    size_t memcap;         /* bytes held for reassembly, all flows */
+    uint32_t dir_cap;      /* bytes held for reassembly, one direction */
+};
+
+void dissect_config_defaults(struct dissect_config *cfg);
+
+struct dissect_stats {
+    uint64_t segments, flows, websocket, records, ignored, idle_expired, evicted, port_reuse;
+};
+
+typedef void (*record_fn)(void *arg, const struct ws_record *r);
+
+struct flow;
+
+struct dissector {
+    struct dissect_config cfg;
+    struct dissect_stats stats;
+    struct reasm_ctx reasm;
+    struct classifier *classifier; /* may be NULL: no classification */
+    record_fn emit;
+    void *emit_arg;
+    struct flow **buckets;
+    uint32_t nbuckets, nflows;
+    struct flow *lru_head[2], *lru_tail[2]; /* [0] open flows, [1] finished */
+    ts_us_t now;        /* packet clock: the newest timestamp seen */
+    ts_us_t next_sweep; /* when expiry next runs */
+};
+
+/* Returns 0, or -1 if memory for the flow table could not be had. */
+int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct classifier *cl,
+                   record_fn emit, void *emit_arg);
+void dissector_free(struct dissector *d);
+
+/* One decoded TCP segment; `sensor` names its source (kept by pointer). */
+void dissect_segment(struct dissector *d, const struct tcp_segment *seg, const char *sensor);
+
+/* Runs idle expiry against the packet clock (or a live clock). */
+void dissect_expire(struct dissector *d, ts_us_t now);
+
+/* The capture is over: every open connection is written as it stands. */
+void dissect_finish(struct dissector *d);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * dissect/reasm.h — per-direction TCP stream reassembly.
+ *
+ * Segments go in as captured, in any order; bytes come out in sequence
+ * order through a sink, exactly once. Out-of-order segments are held (a copy,
+ * charged to the context's memcap) until the hole fills. Bytes the capture
+ * never had (snaplen cuts, losses, a full buffer) come out as explicit gaps:
+ * sink(arg, NULL, 0, gap_len). After Suricata's stream engine and libnids.
+ */
+#ifndef WSSTATS_REASM_H
+#define WSSTATS_REASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct reasm_chunk; /* a held out-of-order segment */
+
+struct reasm_dir {
+    bool started;       /* next_seq is known */
+    bool fin_seen;      /* a FIN was seen in this direction */
+    bool complete;      /* everything up to the FIN was delivered */
+    uint32_t next_seq;  /* sequence number of the next byte to deliver */
+    uint32_t fin_seq;   /* sequence number the FIN occupies */
+    uint32_t held_bytes;
+    struct reasm_chunk *held; /* sorted by seq */
+};
+
+struct reasm_stats {
+    uint64_t delivered_bytes, held_segments, duplicates, gaps, gap_bytes, memcap_hits, dir_cap_hits;
+};
+
+struct reasm_ctx {
+    size_t memcap;   /* all held bytes, all flows */
+    size_t mem_used;
+    uint32_t dir_cap; /* held bytes per direction */
+    struct reasm_stats stats;
+};
+
+/* Why bytes are missing. */
+enum reasm_gap {
+    REASM_GAP_LOST, /* never captured (loss, or no room to wait for them) */
+    REASM_GAP_CUT,  /* captured packets cut short by the snaplen */
+};
+
+/* data != NULL: len in-order bytes. data == NULL: gap_len bytes are missing. */
+typedef void (*reasm_sink_fn)(void *arg, const uint8_t *data, size_t len, uint64_t gap_len,
+                              enum reasm_gap why);
+
+void reasm_init(struct reasm_ctx *ctx, size_t memcap, uint32_t dir_cap);
+
+/* One segment of this direction. `caplen` bytes of `wire_len` were captured. */
+void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, uint8_t tcp_flags,
+                   const uint8_t *payload, uint32_t caplen, uint32_t wire_len,
+                   reasm_sink_fn sink, void *arg);
+
+/* The stream will get no more segments: deliver what is held, with gaps. */
+void reasm_flush(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg);
+
+/* Frees what is held without delivering it. */
+void reasm_release(struct reasm_ctx *ctx, struct reasm_dir *d);
+
+#endif

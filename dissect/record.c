@@ -1,0 +1,45 @@
+/*
+ * dissect/record.c — names of the record's enumerated columns (DESIGN §2, §4).
+ */
+#include "record.h"
+
+#include <string.h>
+
+static const char *const violation_names[V_COUNT] = {
+    "bad_accept", "bad_continuation", "close_too_short", "control_frame_too_long",
+    "data_after_close", "fragmented_control_frame", "gap", "invalid_close_code",
+    "invalid_utf8_reason", "masked_server_frame", "non_minimal_length",
+    "reserved_opcode", "rsv_without_extension", "truncated", "unmasked_client_frame",
+};
+
+const char *outcome_name(enum outcome o)
+{
+    static const char *const names[] = {"clean", "half_closed", "abnormal", "unfinished", "rejected"};
+    return names[o];
+}
+
+const char *termination_name(enum termination t)
+{
+    static const char *const names[] = {NULL, "fin_client", "fin_server", "rst_client",
+                                        "rst_server", "idle_timeout", "evicted", "capture_end"};
+    return names[t];
+}
+
+void violations_format(uint32_t bits, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len == 0)
+        return;
+    buf[0] = '\0';
+    for (int i = 0; i < V_COUNT; i++) {
+        if (!(bits & (1u << i)))
+            continue;
+        size_t n = strlen(violation_names[i]) + (used ? 1 : 0);
+        if (used + n + 1 > len)
+            return;
+        if (used)
+            buf[used++] = ',';
+        memcpy(buf + used, violation_names[i], strlen(violation_names[i]) + 1);
+        used += strlen(violation_names[i]);
+    }
+}

@@ -1,0 +1,526 @@
+/*
+ * dissect/wsconn.c — one WebSocket connection: handshake, frames, closes.
+ *
+ * Handshake: RFC 6455 §4.1 (client request: GET, Upgrade: websocket,
+ * Connection: Upgrade, Sec-WebSocket-Key) and §4.2.2 (server response: 101,
+ * Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), -Protocol, -Extensions).
+ * The response may arrive in many segments or coalesced with the first
+ * frames; bytes after a head go to that side's frame parser.
+ *
+ * Frames: §5.1 masking, §5.2 header rules, §5.4 fragmentation, §5.5 control
+ * frames, §5.5.1 and §7.4 close frames and codes, §8.1 UTF-8 in reasons.
+ */
+#include "wsconn.h"
+
+#include <gcrypt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codes.h"
+#include "http.h"
+
+#define HEAD_MAX (16 * 1024)     /* a longer handshake head is not a WebSocket's */
+#define HEAD_MAX_HEADERS 64
+#define FIELD_MAX 1024           /* longest handshake value kept in the record */
+#define CLOSE_PAYLOAD_MAX 4096   /* close payload bytes kept (legal ones are <= 125) */
+
+static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; /* §1.3 */
+
+struct wsconn *wsconn_new(void)
+{
+    struct wsconn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->state = WSC_AWAIT_REQUEST;
+    c->handshake_seen = true;
+    c->http_status = -1;
+    c->first_close = -1;
+    c->upgraded_at = c->last_frame_at = c->last_data_at = TS_NONE;
+    for (int d = 0; d < 2; d++)
+        ws_parser_init(&c->side[d].parser);
+    return c;
+}
+
+struct wsconn *wsconn_new_midstream(void)
+{
+    struct wsconn *c = wsconn_new();
+    if (!c)
+        return NULL;
+    c->state = WSC_OPEN;
+    c->handshake_seen = false;
+    for (int d = 0; d < 2; d++)
+        c->side[d].parser.state = WS_LOST; /* find a frame header first */
+    return c;
+}
+
+static void head_free(struct head_buf *h)
+{
+    free(h->p);
+    memset(h, 0, sizeof *h);
+}
+
+void wsconn_free(struct wsconn *c)
+{
+    if (!c)
+        return;
+    for (int d = 0; d < 2; d++) {
+        head_free(&c->head[d]);
+        free(c->side[d].close_buf);
+        free(c->side[d].close_reason);
+    }
+    free(c->host);
+    free(c->path);
+    free(c->origin);
+    free(c->user_agent);
+    free(c->subprotocol);
+    free(c->extensions);
+    free(c);
+}
+
+bool wsconn_looks_like_request(const uint8_t *data, size_t len)
+{
+    return len >= 4 && memcmp(data, "GET ", 4) == 0;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *dup_field(struct http_str s)
+{
+    size_t n = s.len < FIELD_MAX ? s.len : FIELD_MAX;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, s.p, n);
+    out[n] = '\0';
+    return out;
+}
+
+static char *dup_header(const struct http_head *h, const char *name)
+{
+    const struct http_header *hd = http_find(h, name);
+    return hd ? dup_field(hd->value) : NULL;
+}
+
+/* True if any header called `name` lists `token` (repeated headers count). */
+static bool any_header_has_token(const struct http_head *h, const char *name, const char *token)
+{
+    for (size_t i = 0; i < h->num_headers; i++)
+        if (http_str_ieq(h->headers[i].name, name) && http_list_has_token(h->headers[i].value, token))
+            return true;
+    return false;
+}
+
+static void base64_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+void ws_accept_for_key(const char *key, size_t key_len, char out[29])
+{
+    uint8_t digest[20];
+    char buf[128 + sizeof WS_GUID];
+    if (key_len > 128)
+        key_len = 128;
+    memcpy(buf, key, key_len);
+    memcpy(buf + key_len, WS_GUID, sizeof WS_GUID - 1);
+    gcry_md_hash_buffer(GCRY_MD_SHA1, digest, buf, key_len + sizeof WS_GUID - 1);
+    base64_encode(digest, sizeof digest, out);
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+struct frame_ctx {
+    struct wsconn *c;
+    int dir;
+    ts_us_t ts;
+};
+
+static bool opcode_is_known(uint8_t op)
+{
+    return op <= WS_OP_BINARY || (op >= WS_OP_CLOSE && op <= WS_OP_PONG);
+}
+
+/* §5.2 RSV bits: only a negotiated extension may set them; permessage-deflate
+ * (RFC 7692 §6) sets RSV1 on the first frame of a data message. */
+static bool rsv_allowed(const struct wsconn *c, const struct ws_frame *f)
+{
+    if (f->rsv == 0)
+        return true;
+    return c->deflate && f->rsv == 0x4 && (f->opcode == WS_OP_TEXT || f->opcode == WS_OP_BINARY);
+}
+
+/* §5.4: data frames and message boundaries; counts completed messages. */
+static void track_message(struct wsconn *c, struct ws_side *s, const struct ws_frame *f)
+{
+    if (f->opcode == WS_OP_CONTINUATION) {
+        if (!s->in_message) {
+            c->violations |= V_BAD_CONTINUATION;
+            return;
+        }
+    } else if (s->in_message) {
+        c->violations |= V_BAD_CONTINUATION; /* a new message inside a fragmented one */
+    }
+    s->in_message = !f->fin;
+    if (f->fin)
+        s->messages++;
+}
+
+static void check_control_frame(struct wsconn *c, const struct ws_frame *f)
+{
+    if (f->len > 125) /* §5.5 */
+        c->violations |= V_CONTROL_FRAME_TOO_LONG;
+    if (!f->fin)
+        c->violations |= V_FRAGMENTED_CONTROL_FRAME;
+    if (f->opcode == WS_OP_PING)
+        c->pings++;
+    else if (f->opcode == WS_OP_PONG)
+        c->pongs++;
+}
+
+static void start_close_payload(struct ws_side *s, const struct ws_frame *f)
+{
+    if (s->close_seen || s->collecting_close)
+        return; /* only the first close frame of a side counts */
+    s->close_cap = (uint32_t)(f->len < CLOSE_PAYLOAD_MAX ? f->len : CLOSE_PAYLOAD_MAX);
+    s->close_have = 0;
+    s->close_buf = s->close_cap ? malloc(s->close_cap) : NULL;
+    s->collecting_close = s->close_cap == 0 || s->close_buf != NULL;
+}
+
+static void on_frame_start(void *arg, const struct ws_frame *f)
+{
+    struct frame_ctx *x = arg;
+    struct wsconn *c = x->c;
+    struct ws_side *s = &c->side[x->dir];
+    s->frames++;
+    s->bytes += f->len;
+    c->last_frame_at = x->ts;
+    if (x->dir == DIR_CLIENT && !f->masked) /* §5.1 */
+        c->violations |= V_UNMASKED_CLIENT_FRAME;
+    if (x->dir == DIR_SERVER && f->masked)
+        c->violations |= V_MASKED_SERVER_FRAME;
+    if (f->non_minimal)
+        c->violations |= V_NON_MINIMAL_LENGTH;
+    if (!rsv_allowed(c, f))
+        c->violations |= V_RSV_WITHOUT_EXTENSION;
+    if (!opcode_is_known(f->opcode)) {
+        c->violations |= V_RESERVED_OPCODE;
+        return;
+    }
+    if (WS_OP_IS_CONTROL(f->opcode)) {
+        check_control_frame(c, f);
+        if (f->opcode == WS_OP_CLOSE)
+            start_close_payload(s, f);
+        return;
+    }
+    if (s->close_seen) /* §5.5.1: no data frames after a close frame */
+        c->violations |= V_DATA_AFTER_CLOSE;
+    c->last_data_at = x->ts;
+    track_message(c, s, f);
+}
+
+static void on_payload(void *arg, const struct ws_frame *f, const uint8_t *data, size_t len, uint64_t off)
+{
+    struct frame_ctx *x = arg;
+    struct ws_side *s = &x->c->side[x->dir];
+    if (f->opcode != WS_OP_CLOSE || !s->collecting_close || off >= s->close_cap)
+        return;
+    size_t n = len;
+    if (off + n > s->close_cap)
+        n = (size_t)(s->close_cap - off);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t pos = off + i;
+        s->close_buf[pos] = f->masked ? (uint8_t)(data[i] ^ f->mask[pos & 3]) : data[i];
+    }
+    if (off + n > s->close_have)
+        s->close_have = (uint32_t)(off + n);
+}
+
+/* §5.5.1 / §7.1.5: decode a complete close payload into code and reason. */
+static void decode_close(struct wsconn *c, struct ws_side *s, uint64_t wire_len)
+{
+    if (wire_len == 0) {
+        s->close_code = WS_CLOSE_NO_STATUS;
+        return;
+    }
+    if (wire_len == 1 || s->close_have < 2) {
+        s->close_code = WS_CLOSE_NO_STATUS;
+        if (wire_len == 1)
+            c->violations |= V_CLOSE_TOO_SHORT;
+        return;
+    }
+    s->close_code = s->close_buf[0] << 8 | s->close_buf[1];
+    if (!close_code_may_be_sent(s->close_code)) /* §7.4.1, §7.4.2 */
+        c->violations |= V_INVALID_CLOSE_CODE;
+    size_t rlen = s->close_have - 2;
+    const uint8_t *reason = s->close_buf + 2;
+    bool complete = s->close_have == wire_len;
+    if (rlen == 0)
+        return;
+    if (!utf8_valid(reason, rlen) && complete) /* §5.5.1: the reason is UTF-8 */
+        c->violations |= V_INVALID_UTF8_REASON;
+    s->close_reason = malloc(rlen + 1);
+    if (s->close_reason) {
+        memcpy(s->close_reason, reason, rlen);
+        s->close_reason[rlen] = '\0';
+    }
+}
+
+static void on_frame_end(void *arg, const struct ws_frame *f)
+{
+    struct frame_ctx *x = arg;
+    struct wsconn *c = x->c;
+    struct ws_side *s = &c->side[x->dir];
+    if (f->opcode != WS_OP_CLOSE || !s->collecting_close)
+        return;
+    s->collecting_close = false;
+    decode_close(c, s, f->len);
+    free(s->close_buf);
+    s->close_buf = NULL;
+    s->close_seen = true;
+    s->close_at = x->ts;
+    if (c->first_close < 0)
+        c->first_close = x->dir;
+}
+
+static const struct ws_events frame_events = {on_frame_start, on_payload, on_frame_end};
+
+static void feed_frames(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    struct ws_parser *p = &c->side[dir].parser;
+    if (p->state == WS_LOST && !ws_parser_resync(p, data, len, dir == DIR_CLIENT))
+        return; /* resynchronise only where a segment starts with a header */
+    struct frame_ctx x = {c, dir, ts};
+    ws_parse(p, data, len, &frame_events, &x);
+}
+
+/* ---- handshake ---------------------------------------------------------- */
+
+static bool head_append(struct head_buf *h, const uint8_t *data, size_t len)
+{
+    if (len > HEAD_MAX - h->len)
+        return false;
+    if (h->len + len > h->cap) {
+        size_t cap = h->cap ? h->cap : 1024;
+        while (cap < h->len + len)
+            cap *= 2;
+        uint8_t *p = realloc(h->p, cap);
+        if (!p)
+            return false;
+        h->p = p;
+        h->cap = cap;
+    }
+    memcpy(h->p + h->len, data, len);
+    h->len += len;
+    return true;
+}
+
+/* RFC 6455 §4.1: is this request an opening handshake? Records its fields. */
+static bool take_request(struct wsconn *c, const struct http_head *h)
+{
+    if (!http_str_ieq(h->method, "GET") || !any_header_has_token(h, "Upgrade", "websocket"))
+        return false;
+    c->path = dup_field(h->target);
+    c->host = dup_header(h, "Host");
+    c->origin = dup_header(h, "Origin");
+    if (!c->origin)
+        c->origin = dup_header(h, "Sec-WebSocket-Origin"); /* drafts 8-13 */
+    c->user_agent = dup_header(h, "User-Agent");
+    const struct http_header *key = http_find(h, "Sec-WebSocket-Key");
+    if (key)
+        ws_accept_for_key(key->value.p, key->value.len, c->accept_expected);
+    return true;
+}
+
+/* RFC 6455 §4.2.2 / §4.1 (client's checks of the response). */
+static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t ts)
+{
+    c->http_status = h->status;
+    if (h->status != 101) {
+        c->state = WSC_REJECTED;
+        return;
+    }
+    c->state = WSC_OPEN;
+    c->upgraded_at = ts;
+    c->subprotocol = dup_header(h, "Sec-WebSocket-Protocol");
+    c->extensions = dup_header(h, "Sec-WebSocket-Extensions");
+    c->deflate = c->extensions && strstr(c->extensions, "permessage-deflate") != NULL;
+    const struct http_header *accept = http_find(h, "Sec-WebSocket-Accept");
+    if (c->accept_expected[0] &&
+        (!accept || accept->value.len != 28 || memcmp(accept->value.p, c->accept_expected, 28) != 0))
+        c->violations |= V_BAD_ACCEPT;
+}
+
+/* Parses a complete head in h; returns its length, 0 if incomplete, -1 bad. */
+static long parse_head(struct head_buf *hb, int dir, struct http_head *h)
+{
+    size_t end = http_head_end(hb->p, hb->len, hb->scanned);
+    hb->scanned = hb->len;
+    if (end == 0)
+        return 0;
+    long n = dir == DIR_CLIENT ? http_parse_request(hb->p, end, h) : http_parse_response(hb->p, end, h);
+    return n < 0 ? -1 : n;
+}
+
+/* Hands what followed the heads to the frame parsers, then frees the heads. */
+static void enter_frames(struct wsconn *c, size_t client_used, size_t server_used, ts_us_t ts)
+{
+    size_t used[2] = {client_used, server_used};
+    for (int d = 0; d < 2; d++) {
+        struct head_buf *hb = &c->head[d];
+        if (c->state == WSC_OPEN && hb->len > used[d])
+            feed_frames(c, d, hb->p + used[d], hb->len - used[d], ts);
+        head_free(hb);
+    }
+}
+
+/* Tries to complete the handshake with what is buffered. */
+static void advance_handshake(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    if (c->state == WSC_AWAIT_REQUEST) {
+        long n = parse_head(&c->head[DIR_CLIENT], DIR_CLIENT, &h);
+        if (n == 0)
+            return;
+        if (n < 0 || !take_request(c, &h)) {
+            c->state = WSC_NOT_WEBSOCKET;
+            return;
+        }
+        c->state = WSC_AWAIT_RESPONSE;
+        c->head[DIR_CLIENT].end = (size_t)n; /* later client bytes are frames */
+    }
+    for (;;) {
+        h.num_headers = HEAD_MAX_HEADERS;
+        long n = parse_head(&c->head[DIR_SERVER], DIR_SERVER, &h);
+        if (n == 0)
+            return;
+        if (n < 0) { /* an upgrade was asked for; the answer was no HTTP */
+            c->state = WSC_REJECTED;
+            return;
+        }
+        if (h.status >= 100 && h.status < 200 && h.status != 101) {
+            /* an interim response (RFC 9110 §15.2): drop it, read on */
+            struct head_buf *hb = &c->head[DIR_SERVER];
+            memmove(hb->p, hb->p + n, hb->len - (size_t)n);
+            hb->len -= (size_t)n;
+            hb->scanned = 0;
+            continue;
+        }
+        take_response(c, &h, ts);
+        enter_frames(c, c->head[DIR_CLIENT].end, (size_t)n, ts);
+        return;
+    }
+}
+
+static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    if (!head_append(&c->head[dir], data, len)) {
+        /* a head this long is no opening handshake (or no answer to one) */
+        c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
+        return;
+    }
+    advance_handshake(c, ts);
+}
+
+void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    switch (c->state) {
+    case WSC_AWAIT_REQUEST:
+    case WSC_AWAIT_RESPONSE:
+        handshake_data(c, dir, data, len, ts);
+        break;
+    case WSC_OPEN:
+        feed_frames(c, dir, data, len, ts);
+        break;
+    case WSC_REJECTED:
+    case WSC_NOT_WEBSOCKET:
+        break;
+    }
+}
+
+void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
+{
+    c->violations |= cut ? V_TRUNCATED : V_GAP;
+    if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE) {
+        /* the head is lost: carry on in frame mode, resynchronising */
+        for (int d = 0; d < 2; d++) {
+            head_free(&c->head[d]);
+            c->side[d].parser.state = WS_LOST;
+        }
+        c->state = WSC_OPEN;
+        return;
+    }
+    if (c->state != WSC_OPEN)
+        return;
+    struct frame_ctx x = {c, dir, c->last_frame_at};
+    ws_parser_gap(&c->side[dir].parser, len, &frame_events, &x);
+}
+
+/* ---- the record --------------------------------------------------------- */
+
+/* DESIGN §3: outcome and close code from what the capture showed. */
+static void decide_outcome(const struct wsconn *c, bool torn_down, struct ws_record *r)
+{
+    r->close_code = -1;
+    r->close_reason = NULL;
+    r->close_initiator = c->first_close;
+    if (c->state == WSC_REJECTED) {
+        r->outcome = OUTCOME_REJECTED;
+        return;
+    }
+    if (c->first_close >= 0) {
+        const struct ws_side *first = &c->side[c->first_close];
+        r->close_code = first->close_code;
+        r->close_reason = first->close_reason;
+        r->outcome = c->side[0].close_seen && c->side[1].close_seen ? OUTCOME_CLEAN : OUTCOME_HALF_CLOSED;
+        return;
+    }
+    if (torn_down) {
+        r->close_code = WS_CLOSE_ABNORMAL;
+        r->outcome = OUTCOME_ABNORMAL;
+    } else {
+        r->outcome = OUTCOME_UNFINISHED;
+    }
+}
+
+void wsconn_fill_record(const struct wsconn *c, bool torn_down, struct ws_record *r)
+{
+    r->host = c->host;
+    r->path = c->path;
+    r->origin = c->origin;
+    r->user_agent = c->user_agent;
+    r->subprotocol = c->subprotocol;
+    r->extensions = c->extensions;
+    r->http_status = c->http_status;
+    r->handshake_seen = c->handshake_seen;
+    r->upgraded_at = c->upgraded_at;
+    r->last_frame_at = c->last_frame_at;
+    r->last_data_at = c->last_data_at;
+    r->pings = c->pings;
+    r->pongs = c->pongs;
+    r->violations |= c->violations;
+    for (int d = 0; d < 2; d++) {
+        const struct ws_side *s = &c->side[d];
+        r->frames[d] = s->frames;
+        r->messages[d] = s->messages;
+        r->bytes[d] = s->bytes;
+        r->close[d].code = s->close_seen ? s->close_code : -1;
+        r->close[d].reason = s->close_seen ? s->close_reason : NULL;
+        r->close[d].at = s->close_seen ? s->close_at : TS_NONE;
+    }
+    decide_outcome(c, torn_down, r);
+}

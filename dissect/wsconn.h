@@ -1,0 +1,87 @@
+/*
+ * dissect/wsconn.h — one WebSocket connection: handshake, frames, closes.
+ *
+ * Fed the in-order byte streams of both directions (from reasm.c via
+ * dissect.c), it parses the HTTP/1.1 opening handshake (RFC 6455 §4), then
+ * the frames of each direction (§5), applies the protocol rules that bear on
+ * how connections end (§5, §7) and fills the record's columns.
+ */
+#ifndef WSSTATS_WSCONN_H
+#define WSSTATS_WSCONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "utf8.h"
+#include "ws.h"
+
+enum wsconn_state {
+    WSC_AWAIT_REQUEST,  /* client's upgrade request not complete yet */
+    WSC_AWAIT_RESPONSE, /* request seen, waiting for the server's answer */
+    WSC_OPEN,           /* 101 seen (or picked up mid-stream): frames flow */
+    WSC_REJECTED,       /* the answer was not 101 */
+    WSC_NOT_WEBSOCKET,  /* the client spoke HTTP but asked for no upgrade */
+};
+
+/* The handshake's head bytes, kept only until the head is complete. */
+struct head_buf {
+    uint8_t *p;
+    size_t len, cap;
+    size_t scanned; /* bytes already searched for the end of the head */
+    size_t end;     /* length of the parsed head; 0 until it is complete */
+};
+
+struct ws_side {
+    struct ws_parser parser;
+    uint64_t frames, messages, bytes;
+    bool in_message;   /* a fragmented data message is open */
+    bool close_seen;   /* this side sent a close frame */
+    int close_code;
+    char *close_reason;
+    ts_us_t close_at;
+    uint8_t *close_buf; /* payload of this side's first close frame, unmasked */
+    uint32_t close_have, close_cap;
+    bool collecting_close;
+};
+
+struct wsconn {
+    enum wsconn_state state;
+    bool handshake_seen;
+    bool deflate; /* permessage-deflate negotiated: RSV1 legal on data frames */
+    struct head_buf head[2];
+    char *host, *path, *origin, *user_agent, *subprotocol, *extensions;
+    char accept_expected[29];
+    int http_status;
+    ts_us_t upgraded_at, last_frame_at, last_data_at;
+    uint64_t pings, pongs;
+    int first_close; /* DIR_* of the first close frame, or -1 */
+    uint32_t violations;
+    struct ws_side side[2];
+};
+
+/* A connection whose first client bytes look like an HTTP request. */
+struct wsconn *wsconn_new(void);
+/* A connection picked up mid-stream, already in frame mode. */
+struct wsconn *wsconn_new_midstream(void);
+void wsconn_free(struct wsconn *c);
+
+/* In-order stream bytes from side `dir` (DIR_CLIENT or DIR_SERVER). */
+void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts);
+/* `len` bytes of side `dir` are missing from the capture; `cut` says the
+ * snaplen cut them (violation truncated) rather than lost them (gap). */
+void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut);
+
+/* True if the bytes could start an HTTP request (a method token and a space;
+ * RFC 6455 §4.1 requires GET). Needs at least 4 bytes to say yes. */
+bool wsconn_looks_like_request(const uint8_t *data, size_t len);
+
+/* Fills the WebSocket columns of r; `torn_down` says a FIN or RST ended TCP.
+ * Strings in r point into c. */
+void wsconn_fill_record(const struct wsconn *c, bool torn_down, struct ws_record *r);
+
+/* RFC 6455 §4.2.2: the Sec-WebSocket-Accept value for a key, base64 of SHA-1. */
+void ws_accept_for_key(const char *key, size_t key_len, char out[29]);
+
+#endif

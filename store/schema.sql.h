@@ -1,0 +1,64 @@
+/*
+ * store/schema.sql.h — the schema, as migration steps (DESIGN §2).
+ *
+ * migrations[i] takes a database from user_version i to i+1. A new version
+ * appends a step; steps are never edited once released.
+ */
+#ifndef WSSTATS_SCHEMA_SQL_H
+#define WSSTATS_SCHEMA_SQL_H
+
+static const char *const migrations[] = {
+    /* 0 -> 1: the first schema */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE captures ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sensor TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('live', 'file')),"
+    "  started_at REAL NOT NULL,"
+    "  ended_at REAL,"
+    "  first_packet_at REAL,"
+    "  last_packet_at REAL,"
+    "  packets INTEGER NOT NULL DEFAULT 0,"
+    "  bytes INTEGER NOT NULL DEFAULT 0,"
+    "  drops INTEGER NOT NULL DEFAULT 0,"
+    "  if_drops INTEGER NOT NULL DEFAULT 0,"
+    "  tcp_flows INTEGER NOT NULL DEFAULT 0,"
+    "  connections INTEGER NOT NULL DEFAULT 0,"
+    "  status TEXT NOT NULL DEFAULT 'running'"
+    ");"
+    "CREATE TABLE connections ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sensor TEXT NOT NULL,"
+    "  client_ip TEXT NOT NULL, client_port INTEGER NOT NULL,"
+    "  server_ip TEXT NOT NULL, server_port INTEGER NOT NULL,"
+    "  vlan INTEGER,"
+    "  started_at REAL NOT NULL, upgraded_at REAL, ended_at REAL NOT NULL,"
+    "  host TEXT, path TEXT, origin TEXT, user_agent TEXT, subprotocol TEXT, extensions TEXT,"
+    "  http_status INTEGER,"
+    "  handshake_seen INTEGER NOT NULL,"
+    "  close_code INTEGER, close_reason TEXT,"
+    "  close_initiator TEXT CHECK (close_initiator IN ('client', 'server')),"
+    "  client_close_code INTEGER, client_close_reason TEXT, client_close_at REAL,"
+    "  server_close_code INTEGER, server_close_reason TEXT, server_close_at REAL,"
+    "  outcome TEXT NOT NULL CHECK (outcome IN ('clean', 'half_closed', 'abnormal', 'unfinished', 'rejected')),"
+    "  termination TEXT NOT NULL,"
+    "  frames_client INTEGER NOT NULL, frames_server INTEGER NOT NULL,"
+    "  messages_client INTEGER NOT NULL, messages_server INTEGER NOT NULL,"
+    "  bytes_client INTEGER NOT NULL, bytes_server INTEGER NOT NULL,"
+    "  pings INTEGER NOT NULL, pongs INTEGER NOT NULL,"
+    "  last_frame_at REAL, last_data_at REAL,"
+    "  violations TEXT,"
+    "  ndpi_protocol TEXT,"
+    "  capture_id INTEGER REFERENCES captures(id)"
+    ");"
+    "CREATE INDEX connections_ended_at ON connections (ended_at);"
+    "CREATE INDEX connections_code ON connections (close_code, ended_at);"
+    "CREATE INDEX connections_server ON connections (server_ip, server_port);"
+    "CREATE INDEX connections_host ON connections (host);"
+    "INSERT INTO meta (key, value) VALUES ('schema_version', '1');",
+};
+
+#define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))
+
+#endif

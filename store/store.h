@@ -1,0 +1,58 @@
+/*
+ * store/store.h — the SQLite database: schema, migrations, batched writer.
+ *
+ * Writers (wsstatsd) open with store_open_write(): the schema is created or
+ * migrated, WAL is on, and records are inserted through one prepared
+ * statement inside batched transactions. Readers (wsstats) open with
+ * store_open_read(): never created, never migrated, read-only.
+ */
+#ifndef WSSTATS_STORE_H
+#define WSSTATS_STORE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../dissect/record.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* Per-source figures for the `captures` table. */
+struct capture_row {
+    const char *sensor;
+    const char *source; /* path or interface */
+    bool live;
+    double started_at, ended_at;             /* wall clock of the run */
+    double first_packet_at, last_packet_at;  /* packet clock; <0: none */
+    uint64_t packets, bytes, drops, if_drops, tcp_flows, connections;
+    const char *status; /* "running", "complete", or an error message */
+};
+
+/* Both return NULL with a one-line message in err on failure. */
+struct store *store_open_write(const char *path, char *err, size_t errlen);
+struct store *store_open_read(const char *path, char *err, size_t errlen);
+
+/* Commits what is pending and closes. Returns 0, or -1 (message in err). */
+int store_close(struct store *st, char *err, size_t errlen);
+
+/* Adds a record to the open batch; commits when the batch is full.
+ * Returns 0, or -1 with store_error() set. */
+int store_add(struct store *st, const struct ws_record *r);
+
+/* Commits the open batch now. Returns 0 or -1. */
+int store_commit(struct store *st);
+
+/* Inserts a captures row (returns its id, or -1) / updates it. */
+int64_t store_capture_begin(struct store *st, const struct capture_row *c);
+int store_capture_update(struct store *st, int64_t id, const struct capture_row *c);
+
+/* The last error, one line. */
+const char *store_error(const struct store *st);
+
+/* The connection, for query functions (store/query.c). */
+sqlite3 *store_db(struct store *st);
+
+#endif
