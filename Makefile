@@ -37,7 +37,7 @@ CLI     := cli/duration.c cli/output.c
 DAEMON_SRC := daemon/wsstatsd.c $(CAPTURE) $(DISSECT) $(STORE) cli/duration.c
 QUERY_SRC  := cli/wsstats.c $(CLI) $(STORE) dissect/codes.c dissect/record.c dissect/utf8.c
 
-UNIT_TESTS := test_decode test_http test_ws test_wsconn test_reasm test_dissect test_duration test_output
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 # what each unit test links besides itself
 test_decode_SRC   := capture/decode.c

@@ -242,6 +242,16 @@ static void print_padded(FILE *out, const char *s, int width, bool right, bool l
         fprintf(out, "%s%*s", s, pad > 0 ? pad : 0, "");
 }
 
+/* Prints one table line without trailing blanks. */
+static void put_line(FILE *out, char *line)
+{
+    size_t n = strlen(line);
+    while (n && line[n - 1] == ' ')
+        line[--n] = '\0';
+    fputs(line, out);
+    fputc('\n', out);
+}
+
 static void print_table(const struct out_table *t, FILE *out)
 {
     int width[64] = {0};
@@ -259,20 +269,27 @@ static void print_table(const struct out_table *t, FILE *out)
         }
     }
     for (int r = -1; r < t->nrows; r++) {
+        char *line = NULL;
+        size_t line_len = 0;
+        FILE *lf = open_memstream(&line, &line_len);
+        if (!lf)
+            return;
         bool first = true;
         for (int c = 0; c <= last; c++) {
             if (!t->cols[c].header)
                 continue;
             if (!first)
-                fputs("  ", out);
+                fputs("  ", lf);
             first = false;
             if (r < 0)
                 snprintf(buf, sizeof buf, "%s", t->cols[c].header);
             else
                 cell_display(t, r, c, buf, sizeof buf);
-            print_padded(out, buf, width[c], t->cols[c].right, c == last);
+            print_padded(lf, buf, width[c], t->cols[c].right, c == last);
         }
-        fputc('\n', out);
+        fclose(lf);
+        put_line(out, line);
+        free(line);
     }
 }
 

@@ -155,12 +155,22 @@ static int resolve_when(const char *name, const char *when, double anchor, doubl
     return fail(2, "%s: '%s' is neither a duration (90s, 15m, 1h, 7d) nor an ISO 8601 time", name, when);
 }
 
+/* "2026-11-23 19:30:00 .. 19:45:10" (the date once when both share it). */
+static void span_text(double from, double to, char *buf, size_t len)
+{
+    char a[32], b[32];
+    time_format(from, a, sizeof a);
+    time_format(to, b, sizeof b);
+    snprintf(buf, len, "%s .. %s UTC", a, strncmp(a, b, 11) == 0 ? b + 11 : b);
+}
+
 static int resolve_window(struct cli *c, sqlite3 *db)
 {
-    bool live, empty;
-    double anchor;
-    if (query_anchor(db, (double)time(NULL), &live, &anchor, &empty) < 0)
+    struct query_span span;
+    if (query_span(db, &span) < 0)
         return fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
+    double now = (double)time(NULL);
+    double anchor = span.live || span.count == 0 ? now : span.last;
     struct query_filter *f = &c->filter;
     if (c->since && resolve_when("--since", c->since, anchor, &f->since))
         return 2;
@@ -168,17 +178,19 @@ static int resolve_window(struct cli *c, sqlite3 *db)
         return 2;
     f->has_since = c->since != NULL;
     f->has_until = c->until != NULL;
-    char from[32] = "the first record", to[32] = "the last", a[32];
-    if (f->has_since)
-        time_format(f->since, from, sizeof from);
-    if (f->has_until)
-        time_format(f->until, to, sizeof to);
-    time_format(anchor, a, sizeof a);
-    if (!f->has_since && !f->has_until)
-        snprintf(c->window, sizeof c->window, "all records");
-    else
-        snprintf(c->window, sizeof c->window, "ended %s .. %s UTC (relative times count back from %s, %s)",
-                 from, to, live ? "now" : "the newest record", a);
+    char range[96];
+    if (!f->has_since && !f->has_until) {
+        if (span.count)
+            span_text(span.first, span.last, range, sizeof range);
+        snprintf(c->window, sizeof c->window, "all records%s%s", span.count ? ", ended " : "",
+                 span.count ? range : "");
+        return 0;
+    }
+    span_text(f->has_since ? f->since : span.first, f->has_until ? f->until : anchor, range, sizeof range);
+    bool relative = (c->since && !time_parse_iso(c->since, &(double){0})) ||
+                    (c->until && !time_parse_iso(c->until, &(double){0}));
+    snprintf(c->window, sizeof c->window, "ended %s%s", range,
+             !relative ? "" : span.live ? " (counted back from now)" : " (counted back from the newest record)");
     return 0;
 }
 
@@ -212,13 +224,20 @@ static const char *no_code_name(const char *outcome)
     return "(no close code)";
 }
 
+/* A bar of BAR_WIDTH cells for share 1.0, in eighths of a cell. */
 static void bar(double share, char *buf, size_t len)
 {
-    int cells = (int)(share * BAR_WIDTH + 0.5);
+    static const char *const eighths[] = {"", "\u258f", "\u258e", "\u258d", "\u258c",
+                                          "\u258b", "\u258a", "\u2589"};
+    int units = (int)(share * BAR_WIDTH * 8 + 0.5);
+    if (units == 0 && share > 0)
+        units = 1; /* never draw a present code as nothing */
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < cells && used + 4 < len; i++)
+    for (int i = 0; i < units / 8 && used + 4 < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "\u2588");
+    if (used + 4 < len)
+        snprintf(buf + used, len - used, "%s", eighths[units % 8]);
 }
 
 static int cmd_top_codes(struct cli *c, sqlite3 *db)
@@ -240,7 +259,7 @@ static int cmd_top_codes(struct cli *c, sqlite3 *db)
     for (int i = 0; i < cr->n; i++) {
         const struct code_count *r = &cr->rows[i];
         double share = cr->total ? (double)r->count / (double)cr->total : 0;
-        char pct[16], b[BAR_WIDTH * 4 + 1];
+        char pct[16], b[BAR_WIDTH * 3 + 8];
         snprintf(pct, sizeof pct, "%.1f%%", share * 100);
         bar(share, b, sizeof b);
         if (!out_add_row(&t))
@@ -259,7 +278,7 @@ static int cmd_top_codes(struct cli *c, sqlite3 *db)
         out_null(&t, 5, b);
     }
     if (c->format == OUT_TABLE) {
-        printf("%lld connections, %s\n\n", cr->total, c->window);
+        printf("%lld connection%s, %s\n\n", cr->total, cr->total == 1 ? "" : "s", c->window);
         if (cr->n == 0)
             printf("(no connections in this window)\n");
     }

@@ -380,7 +380,7 @@ static void teardown(struct daemon *dm)
 
 int main(int argc, char **argv)
 {
-    static struct daemon dm; /* large; lives for the whole run */
+    static struct daemon dm; /* lives for the whole run; not shared with anything */
     int rc = parse_options(argc, argv, &dm.opt);
     if (rc)
         return rc;
@@ -394,10 +394,14 @@ int main(int argc, char **argv)
         failed |= run_source(&dm, &dm.sources[i]) < 0;
     if (stop_requested || dm.store_failed)
         dissect_finish(&dm.dis);
-    if (dm.opt.verbosity >= 1)
+    if (dm.opt.verbosity >= 1) {
+        uint64_t packets = 0;
+        for (int i = 0; i < dm.nsources; i++)
+            packets += dm.sources[i].packets;
         fprintf(stderr, "wsstatsd: %llu packets, %llu TCP flows, %llu WebSocket connections written to %s\n",
-                (unsigned long long)dm.dis.stats.segments, (unsigned long long)dm.dis.stats.flows,
+                (unsigned long long)packets, (unsigned long long)dm.dis.stats.flows,
                 (unsigned long long)dm.records_written, dm.opt.db);
+    }
     if (dm.store && store_commit(dm.store) < 0) {
         complain("%s: %s", dm.opt.db, store_error(dm.store));
         failed = 1;

@@ -40,19 +40,21 @@ static int prepare(sqlite3 *db, const char *head, const struct where *w, const c
     return 0;
 }
 
-int query_anchor(sqlite3 *db, double now, bool *live, double *anchor, bool *empty)
+int query_span(sqlite3 *db, struct query_span *span)
 {
     sqlite3_stmt *s;
     static const char sql[] =
         "SELECT EXISTS (SELECT 1 FROM captures WHERE kind = 'live'),"
+        " (SELECT count(*) FROM connections), (SELECT min(ended_at) FROM connections),"
         " (SELECT max(ended_at) FROM connections)";
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        *live = sqlite3_column_int(s, 0) != 0;
-        *empty = sqlite3_column_type(s, 1) == SQLITE_NULL;
-        *anchor = *live || *empty ? now : sqlite3_column_double(s, 1);
+        span->live = sqlite3_column_int(s, 0) != 0;
+        span->count = sqlite3_column_int64(s, 1);
+        span->first = sqlite3_column_double(s, 2);
+        span->last = sqlite3_column_double(s, 3);
     }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : -1;

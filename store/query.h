@@ -17,9 +17,15 @@ struct query_filter {
     double since, until;
 };
 
-/* Where relative times count back from: now for a database written by a
- * live capture, else the newest record's end. *empty when no records. */
-int query_anchor(sqlite3 *db, double now, bool *live, double *anchor, bool *empty);
+/* What the database holds: whether a live capture wrote it, and the span of
+ * the records' end times (first, last; count 0 when it has none). */
+struct query_span {
+    bool live;
+    long long count;
+    double first, last;
+};
+
+int query_span(sqlite3 *db, struct query_span *span);
 
 struct code_count {
     int code;            /* -1: no close code (see outcome) */

@@ -305,7 +305,10 @@ static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capt
     sqlite3_bind_int64(s, i++, (int64_t)r->pongs);
     bind_time(s, i++, r->last_frame_at);
     bind_time(s, i++, r->last_data_at);
-    bind_text(s, i++, violations);
+    if (violations[0]) /* a local buffer: SQLite must copy it */
+        sqlite3_bind_text(s, i++, violations, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, i++);
     bind_text(s, i++, r->ndpi_protocol);
     bind_int(s, i++, capture_id, capture_id >= 0);
 }

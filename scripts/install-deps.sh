@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# scripts/install-deps.sh — install what wsstats needs to build, test and
+# demo, and nothing that is already there.
+#
+# Debian packages through apt-get (as root; `apt-get update` runs once, only
+# when something is missing), then the Node test peers' npm packages from
+# tests/peers/package-lock.json. Safe to run again: it does nothing when all
+# is present. Used by `make demo` and `make check`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# package -> why
+BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev)
+TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang)
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+# Node may come from Debian or from elsewhere: judge by the commands.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+        echo "install-deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Node's ws package for the end-to-end tests and the demo's traffic.
+if [ -f tests/peers/package.json ] && [ ! -d tests/peers/node_modules/ws ]; then
+    echo "install-deps: installing the Node test peers' packages (npm ci)"
+    (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+exit 0

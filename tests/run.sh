@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# tests/run.sh — runs every test suite and ends with "N passed, N failed".
+#
+# Suites print one line per case, `ok - NAME` or `not ok - NAME` (cmocka in
+# TAP mode: `ok N - NAME`). Everything runs twice: with the normal build
+# (build/) and with the ASan+UBSan build (build-asan/), where any sanitizer
+# report fails the suite. A suite that exits non-zero without a `not ok`
+# line (a crash, a sanitizer abort) counts as one failure.
+set -u
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:exitcode=87}
+LOG=$(mktemp -d)
+trap 'rm -rf "$LOG"' EXIT
+passed=0
+failed=0
+
+# run_suite LABEL CMD...: runs it, shows failures, adds up the counts.
+run_suite() {
+    local label=$1
+    shift
+    local out="$LOG/out" start=$SECONDS
+    "$@" >"$out" 2>"$LOG/err"
+    local rc=$?
+    local p f
+    p=$(grep -cE '^ok( [0-9]+)? - ' "$out")
+    f=$(grep -cE '^not ok( [0-9]+)? - ' "$out")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $label exited $rc without a failing case (crash or sanitizer report):"
+        tail -n 30 "$LOG/err" | sed 's/^/#  /'
+        f=1
+    fi
+    grep -E '^ok( [0-9]+)? - .*# SKIP' "$out" | sed "s|^|[$label] |"
+    if [ "$f" -gt 0 ]; then
+        grep -E -A15 '^not ok( [0-9]+)? - ' "$out" | grep -E '^(not ok|#)' | sed "s|^|[$label] |"
+        grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG/err" && tail -n 40 "$LOG/err" | sed "s|^|[$label] stderr: |"
+    fi
+    printf '%-34s %4d passed, %d failed  (%ds)\n' "$label" "$p" "$f" $((SECONDS - start))
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+for build in build build-asan; do
+    tag=${build#build}
+    tag=${tag:+asan/}
+    for t in "$build"/tests/test_*; do
+        [ -x "$t" ] && run_suite "${tag}unit/$(basename "$t")" "$t"
+    done
+    run_suite "${tag}cli" env BIN="$build" tests/cli/run.sh
+    [ -x tests/e2e/run.sh ] && run_suite "${tag}e2e" env BIN="$build" tests/e2e/run.sh
+    [ -x tests/conformance/run.sh ] && run_suite "${tag}conformance" env BIN="$build" tests/conformance/run.sh
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
