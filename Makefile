@@ -80,9 +80,12 @@ pkgcheck:
 deps:
 	@scripts/install-deps.sh
 
+# The sanitizer build uses clang, so that every `make check` compiles the
+# code with both gcc (build/) and clang (build-asan/) under -Werror.
+SAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo $(CC))
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all unit
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=$(SAN_CC) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all unit
 
 check: deps
 	@$(MAKE) --no-print-directory all unit

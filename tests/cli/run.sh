@@ -108,6 +108,21 @@ n=$(sqlite3 "$T/good.db" "SELECT count(*) FROM connections")
 WSSTATS_DB="$T/env.db" "$BIN/wsstatsd" -q -r "$T/good.pcap" && [ -s "$T/env.db" ] && ok wsstatsd-env-db ||
     not_ok wsstatsd-env-db "WSSTATS_DB was not used"
 
+# ---- the same traffic as pcapng, and from standard input, gives the same records ----
+records() { sqlite3 "$1" "SELECT client_port, close_code, close_reason, outcome, termination, frames_client, frames_server FROM connections ORDER BY client_port"; }
+if command -v editcap >/dev/null; then
+    editcap -F pcapng "$T/good.pcap" "$T/good.pcapng"
+    "$BIN/wsstatsd" -q -r "$T/good.pcapng" -w "$T/ng.db"
+    [ "$(records "$T/ng.db")" = "$(records "$T/cut.db")" ] && ok pcapng-same-records ||
+        not_ok pcapng-same-records "pcap:" "$(records "$T/cut.db")" "pcapng:" "$(records "$T/ng.db")"
+else
+    echo "ok - cli/pcapng-same-records # SKIP editcap (wireshark-common) not installed"
+fi
+"$BIN/wsstatsd" -q -r - -w "$T/stdin.db" <"$T/good.pcap"
+s=$(sqlite3 "$T/stdin.db" "SELECT DISTINCT sensor FROM connections")
+[ "$(records "$T/stdin.db")" = "$(records "$T/cut.db")" ] && [ "$s" = stdin ] && ok stdin-same-records ||
+    not_ok stdin-same-records "sensor $s" "$(records "$T/stdin.db")"
+
 # ---- wsstats: usage and runtime errors ----
 expect wsstats-no-command 2 "no command" -- "$BIN/wsstats" --db "$T/good.db"
 expect wsstats-unknown-command 2 "unknown command 'frobnicate'" -- "$BIN/wsstats" --db "$T/good.db" frobnicate
