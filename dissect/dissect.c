@@ -459,8 +459,13 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(d, f, s, dir);
     note_teardown(f, s, dir);
-    if (f->state != FLOW_IGNORED && !(s->flags & TCP_RST))
+    if (f->state == FLOW_IGNORED) {
+        /* no reassembly: a FIN counts as soon as it is seen */
+        if (s->flags & TCP_FIN)
+            f->dir[dir].complete = true;
+    } else if (!(s->flags & TCP_RST)) {
         feed_segment(d, f, s, dir);
+    }
     if ((s->flags & TCP_RST) || (f->dir[0].complete && f->dir[1].complete))
         flow_finish(d, f, TERM_NONE);
 }
