@@ -119,6 +119,10 @@ bool time_parse_iso(const char *s, double *t)
     tm.tm_min = mi;
     tm.tm_sec = sec;
     time_t base = timegm(&tm);
+    struct tm check;
+    gmtime_r(&base, &check);
+    if (check.tm_mday != d || check.tm_mon != mo - 1) /* 2026-02-31 is no date */
+        return false;
     *t = (double)base - offset + frac;
     return true;
 }

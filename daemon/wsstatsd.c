@@ -341,6 +341,23 @@ static int run_source(struct daemon *dm, struct capture_source *s)
     return rc;
 }
 
+/* What the flow table and reassembly did, and how often a limit bit. */
+static void report_tracking(const struct dissector *d)
+{
+    const struct dissect_stats *s = &d->stats;
+    const struct reasm_stats *r = &d->reasm.stats;
+    complain("flows: %llu seen, %llu WebSocket, %llu ignored, %llu port reuses; "
+             "limits: %llu idle expiries, %llu evictions (--max-flows)",
+             (unsigned long long)s->flows, (unsigned long long)s->websocket, (unsigned long long)s->ignored,
+             (unsigned long long)s->port_reuse, (unsigned long long)s->idle_expired,
+             (unsigned long long)s->evicted);
+    complain("reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
+             "%llu gaps (%llu bytes); limits: memcap hit %llu times, per-direction cap %llu times",
+             (unsigned long long)r->delivered_bytes, (unsigned long long)r->held_segments,
+             (unsigned long long)r->duplicates, (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
+             (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
+}
+
 static int setup(struct daemon *dm)
 {
     if (open_sources(dm) < 0)
@@ -394,6 +411,8 @@ int main(int argc, char **argv)
         failed |= run_source(&dm, &dm.sources[i]) < 0;
     if (stop_requested || dm.store_failed)
         dissect_finish(&dm.dis);
+    if (dm.opt.verbosity >= 2)
+        report_tracking(&dm.dis);
     if (dm.opt.verbosity >= 1) {
         uint64_t packets = 0;
         for (int i = 0; i < dm.nsources; i++)

@@ -20,6 +20,7 @@
 
 #define SWEEP_INTERVAL_US 1000000 /* expiry runs at most once a second of packet time */
 #define MIDSTREAM_TRIES 8         /* data segments examined for frames before giving up */
+#define PICKUP_PACKETS 8          /* a direction without a SYN waits this many packets for it */
 
 enum flow_state {
     FLOW_UNDECIDED, /* no payload judged yet */
@@ -39,6 +40,9 @@ struct flow {
     bool roles_known;
     bool truncated;
     uint8_t midstream_tries;
+    uint8_t packets;       /* counted up to PICKUP_PACKETS */
+    bool fin_has_ack[2];   /* that side's FIN carried an ACK ... */
+    uint32_t fin_ack[2];   /* ... of this value */
     uint16_t vlan;
     struct endpoint ep[2]; /* [DIR_CLIENT], [DIR_SERVER] */
     ts_us_t first_ts, last_ts;
@@ -242,8 +246,8 @@ static void stream_sink(void *arg, const uint8_t *data, size_t len, uint64_t gap
     if (f->state == FLOW_UNDECIDED && data && len) {
         /* With the SYN seen, the client's first bytes must be the upgrade
          * request; without it, a few segments may pass before frames show. */
-        if (x->dir == DIR_CLIENT && wsconn_looks_like_request(data, len))
-            start_websocket(x->d, f, wsconn_new());
+        if (x->dir == DIR_CLIENT ? wsconn_looks_like_request(data, len) : wsconn_looks_like_response(data, len))
+            start_websocket(x->d, f, wsconn_new()); /* a response may come first in a reordered capture */
         else if (f->syn_seen || ++f->midstream_tries >= MIDSTREAM_TRIES)
             become_ignored(x->d, f);
     }
@@ -335,17 +339,49 @@ static int infer_roles(struct dissector *d, struct flow *f, const struct tcp_seg
     return want;
 }
 
+/* Did side `dir`'s FIN acknowledge the other side's FIN? */
+static bool fin_acks_other(const struct flow *f, int dir)
+{
+    const struct reasm_dir *other = &f->dir[!dir];
+    return f->fin_has_ack[dir] && other->fin_seen && f->fin_ack[dir] == other->fin_seq + 1;
+}
+
+/* The first FIN is the one that did not acknowledge the other side's FIN
+ * (RFC 9293 §3.6): capture order can lie on a tap, the ACK field cannot. */
+static void order_fins(struct flow *f)
+{
+    if (f->teardown == TERM_FIN_CLIENT && fin_acks_other(f, DIR_CLIENT) && !fin_acks_other(f, DIR_SERVER))
+        f->teardown = TERM_FIN_SERVER;
+    else if (f->teardown == TERM_FIN_SERVER && fin_acks_other(f, DIR_SERVER) && !fin_acks_other(f, DIR_CLIENT))
+        f->teardown = TERM_FIN_CLIENT;
+}
+
+/* A direction whose SYN never came starts where its data starts: the
+ * connection began before the capture did. */
+static void end_pickup_wait(struct dissector *d, struct flow *f, ts_us_t ts)
+{
+    struct sink_ctx x = {d, f, 0, ts};
+    for (x.dir = 0; x.dir < 2; x.dir++)
+        if (f->state != FLOW_IGNORED && f->state != FLOW_DONE)
+            reasm_start(&d->reasm, &f->dir[x.dir], stream_sink, &x);
+}
+
 /* ---- lifecycle ----------------------------------------------------------- */
 
 /* Writes the record (if any) and keeps the flow only to absorb stragglers. */
 static void flow_finish(struct dissector *d, struct flow *f, enum termination why)
 {
+    if (f->state == FLOW_UNDECIDED) /* data may still wait for a SYN */
+        end_pickup_wait(d, f, f->last_ts);
     if (f->state == FLOW_WEBSOCKET) {
         struct sink_ctx x = {d, f, 0, f->last_ts};
         for (x.dir = 0; x.dir < 2 && f->state == FLOW_WEBSOCKET; x.dir++)
             reasm_flush(&d->reasm, &f->dir[x.dir], stream_sink, &x);
-        if (f->state == FLOW_WEBSOCKET)
+        if (f->state == FLOW_WEBSOCKET) {
+            wsconn_finish(f->ws, f->last_ts);
+            order_fins(f);
             emit_record(d, f, why);
+        }
     }
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
@@ -390,6 +426,7 @@ static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s
     f->syn_seen = f->roles_known = syn_only || syn_ack;
     f->ep[DIR_CLIENT] = src_is_client ? s->src : s->dst;
     f->ep[DIR_SERVER] = src_is_client ? s->dst : s->src;
+    f->dir[DIR_CLIENT].await_syn = f->dir[DIR_SERVER].await_syn = true;
     *dir = src_is_client ? DIR_CLIENT : DIR_SERVER;
     struct flow **bucket = &d->buckets[hash & (d->nbuckets - 1)];
     f->hnext = *bucket;
@@ -402,6 +439,10 @@ static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s
 
 static void note_teardown(struct flow *f, const struct tcp_segment *s, int dir)
 {
+    if ((s->flags & TCP_FIN) && !f->fin_has_ack[dir]) {
+        f->fin_has_ack[dir] = (s->flags & TCP_ACK) != 0;
+        f->fin_ack[dir] = s->ack;
+    }
     if (f->teardown != TERM_NONE)
         return;
     if (s->flags & TCP_RST)
@@ -459,6 +500,8 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(d, f, s, dir);
     note_teardown(f, s, dir);
+    if (f->packets < PICKUP_PACKETS && ++f->packets == PICKUP_PACKETS)
+        end_pickup_wait(d, f, s->ts);
     if (f->state == FLOW_IGNORED) {
         /* no reassembly: a FIN counts as soon as it is seen */
         if (s->flags & TCP_FIN)

@@ -126,10 +126,43 @@ static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, const
     return true;
 }
 
+static void note_fin(struct reasm_dir *d, uint32_t fin_seq)
+{
+    if (!d->fin_seen || seq_diff(fin_seq, d->fin_seq) < 0)
+        d->fin_seq = fin_seq;
+    d->fin_seen = true;
+}
+
 static void check_complete(struct reasm_dir *d)
 {
     if (d->fin_seen && !d->complete && seq_diff(d->next_seq, d->fin_seq) >= 0)
         d->complete = true;
+}
+
+/* Takes one segment's data: delivered if the stream has reached it, else
+ * held; with no room to hold it, the hole before the earliest byte we know
+ * of is declared lost and the stream moves on, so nothing captured is lost. */
+static void accept_data(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t data_seq, const uint8_t *payload,
+                        uint32_t caplen, uint32_t wire_len, reasm_sink_fn sink, void *arg)
+{
+    for (;;) {
+        if (d->started && seq_diff(data_seq, d->next_seq) <= 0) {
+            deliver(ctx, d, data_seq, payload, caplen, wire_len, sink, arg);
+            return;
+        }
+        if (hold(ctx, d, data_seq, payload, caplen, wire_len))
+            return;
+        uint32_t earliest = d->held && seq_diff(d->held->seq, data_seq) < 0 ? d->held->seq : data_seq;
+        if (!d->started) { /* no room to wait for a SYN: start at what we have */
+            d->started = true;
+            d->await_syn = false;
+            d->next_seq = earliest;
+        } else {
+            emit_gap(ctx, (uint64_t)seq_diff(earliest, d->next_seq), REASM_GAP_LOST, sink, arg);
+            d->next_seq = earliest;
+        }
+        drain(ctx, d, sink, arg);
+    }
 }
 
 void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, uint8_t tcp_flags,
@@ -137,35 +170,35 @@ void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, uin
                    reasm_sink_fn sink, void *arg)
 {
     uint32_t data_seq = seq + ((tcp_flags & TCP_SYN) ? 1u : 0u); /* the SYN occupies one number */
-    if (!d->started) {
+    if (!d->started && ((tcp_flags & TCP_SYN) || !d->await_syn)) {
         d->started = true;
+        d->await_syn = false;
         d->next_seq = data_seq;
     }
-    if (wire_len > 0) {
-        if (seq_diff(data_seq, d->next_seq) <= 0) {
-            deliver(ctx, d, data_seq, payload, caplen, wire_len, sink, arg);
-        } else if (!hold(ctx, d, data_seq, payload, caplen, wire_len)) {
-            /* no room to wait for the hole: declare it lost, move on */
-            skip_to_held(ctx, d, sink, arg);
-            if (seq_diff(data_seq, d->next_seq) > 0) {
-                emit_gap(ctx, (uint64_t)seq_diff(data_seq, d->next_seq), REASM_GAP_LOST, sink, arg);
-                d->next_seq = data_seq;
-            }
-            deliver(ctx, d, data_seq, payload, caplen, wire_len, sink, arg);
-        }
+    if (wire_len > 0)
+        accept_data(ctx, d, data_seq, payload, caplen, wire_len, sink, arg);
+    if (d->started)
         drain(ctx, d, sink, arg);
-    }
-    if (tcp_flags & TCP_FIN) {
-        uint32_t fin_seq = data_seq + wire_len;
-        if (!d->fin_seen || seq_diff(fin_seq, d->fin_seq) < 0)
-            d->fin_seq = fin_seq;
-        d->fin_seen = true;
-    }
+    if (tcp_flags & TCP_FIN)
+        note_fin(d, data_seq + wire_len);
+    if (d->started)
+        check_complete(d);
+}
+
+void reasm_start(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg)
+{
+    d->await_syn = false;
+    if (d->started || !d->held)
+        return;
+    d->started = true;
+    d->next_seq = d->held->seq;
+    drain(ctx, d, sink, arg);
     check_complete(d);
 }
 
 void reasm_flush(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg)
 {
+    reasm_start(ctx, d, sink, arg);
     while (d->held)
         skip_to_held(ctx, d, sink, arg);
     check_complete(d);

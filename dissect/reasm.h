@@ -18,6 +18,7 @@ struct reasm_chunk; /* a held out-of-order segment */
 
 struct reasm_dir {
     bool started;       /* next_seq is known */
+    bool await_syn;     /* not started: hold data until the SYN (or reasm_start) */
     bool fin_seen;      /* a FIN was seen in this direction */
     bool complete;      /* everything up to the FIN was delivered */
     uint32_t next_seq;  /* sequence number of the next byte to deliver */
@@ -53,6 +54,10 @@ void reasm_init(struct reasm_ctx *ctx, size_t memcap, uint32_t dir_cap);
 void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, uint8_t tcp_flags,
                    const uint8_t *payload, uint32_t caplen, uint32_t wire_len,
                    reasm_sink_fn sink, void *arg);
+
+/* Starts a direction that was awaiting its SYN at the lowest held sequence
+ * number (the connection began before the capture) and delivers. */
+void reasm_start(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg);
 
 /* The stream will get no more segments: deliver what is held, with gaps. */
 void reasm_flush(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg);

@@ -77,9 +77,21 @@ void wsconn_free(struct wsconn *c)
     free(c);
 }
 
+/* True if data starts with lit, or is a (non-empty) prefix of it. */
+static bool starts_like(const uint8_t *data, size_t len, const char *lit)
+{
+    size_t n = strlen(lit);
+    return len > 0 && memcmp(data, lit, len < n ? len : n) == 0;
+}
+
 bool wsconn_looks_like_request(const uint8_t *data, size_t len)
 {
-    return len >= 4 && memcmp(data, "GET ", 4) == 0;
+    return starts_like(data, len, "GET ");
+}
+
+bool wsconn_looks_like_response(const uint8_t *data, size_t len)
+{
+    return starts_like(data, len, "HTTP/1.");
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -238,6 +250,8 @@ static void on_payload(void *arg, const struct ws_frame *f, const uint8_t *data,
     struct ws_side *s = &x->c->side[x->dir];
     if (f->opcode != WS_OP_CLOSE || !s->collecting_close || off >= s->close_cap)
         return;
+    if (off != s->close_have)
+        return; /* bytes before these were lost: keep only the contiguous start */
     size_t n = len;
     if (off + n > s->close_cap)
         n = (size_t)(s->close_cap - off);
@@ -245,8 +259,7 @@ static void on_payload(void *arg, const struct ws_frame *f, const uint8_t *data,
         uint64_t pos = off + i;
         s->close_buf[pos] = f->masked ? (uint8_t)(data[i] ^ f->mask[pos & 3]) : data[i];
     }
-    if (off + n > s->close_have)
-        s->close_have = (uint32_t)(off + n);
+    s->close_have = (uint32_t)(off + n);
 }
 
 /* §5.5.1 / §7.1.5: decode a complete close payload into code and reason. */
@@ -256,10 +269,13 @@ static void decode_close(struct wsconn *c, struct ws_side *s, uint64_t wire_len)
         s->close_code = WS_CLOSE_NO_STATUS;
         return;
     }
-    if (wire_len == 1 || s->close_have < 2) {
+    if (wire_len == 1) {
         s->close_code = WS_CLOSE_NO_STATUS;
-        if (wire_len == 1)
-            c->violations |= V_CLOSE_TOO_SHORT;
+        c->violations |= V_CLOSE_TOO_SHORT;
+        return;
+    }
+    if (s->close_have < 2) { /* the status code was not captured */
+        s->close_code = -1;
         return;
     }
     s->close_code = s->close_buf[0] << 8 | s->close_buf[1];
@@ -311,6 +327,8 @@ static void feed_frames(struct wsconn *c, int dir, const uint8_t *data, size_t l
 
 static bool head_append(struct head_buf *h, const uint8_t *data, size_t len)
 {
+    if (len == 0)
+        return true;
     if (len > HEAD_MAX - h->len)
         return false;
     if (h->len + len > h->cap) {
@@ -426,14 +444,74 @@ static void advance_handshake(struct wsconn *c, ts_us_t ts)
     }
 }
 
+/* Only one side of the handshake is in the capture. A response alone is
+ * taken as it stands; a request followed by client bytes means the server
+ * said yes (a client sends frames only after a 101). Returns true if the
+ * connection is now open or settled. */
+static bool settle_one_sided(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    if (c->state == WSC_AWAIT_REQUEST && c->head[DIR_CLIENT].len == 0) {
+        struct head_buf *hb = &c->head[DIR_SERVER];
+        long n = http_head_end(hb->p, hb->len, 0) ? http_parse_response(hb->p, hb->len, &h) : HTTP_INCOMPLETE;
+        if (n < 0)
+            return false;
+        take_response(c, &h, ts);
+        enter_frames(c, 0, (size_t)n, ts);
+        return true;
+    }
+    if (c->state == WSC_AWAIT_RESPONSE && c->head[DIR_SERVER].len == 0 &&
+        (c->head[DIR_CLIENT].len > c->head[DIR_CLIENT].end || c->client_frames_early)) {
+        c->state = WSC_OPEN;
+        enter_frames(c, c->head[DIR_CLIENT].end, 0, ts);
+        return true;
+    }
+    return false;
+}
+
+/* The request is complete and its response not yet seen, but the client
+ * sends more than the buffer holds: its frames are parsed now instead. */
+static void client_frames_early(struct wsconn *c, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    struct head_buf *hb = &c->head[DIR_CLIENT];
+    if (hb->len > hb->end)
+        feed_frames(c, DIR_CLIENT, hb->p + hb->end, hb->len - hb->end, ts);
+    hb->end = hb->len;
+    c->client_frames_early = true;
+    feed_frames(c, DIR_CLIENT, data, len, ts);
+}
+
+/* Buffers head bytes up to HEAD_MAX. Bytes beyond that (a large first
+ * frame coalesced with a head, say) go on in whatever state the handshake
+ * reached; if it is still not complete, it is no handshake we can read. */
 static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
-    if (!head_append(&c->head[dir], data, len)) {
-        /* a head this long is no opening handshake (or no answer to one) */
+    struct head_buf *hb = &c->head[dir];
+    size_t take = len < HEAD_MAX - hb->len ? len : HEAD_MAX - hb->len;
+    if (!head_append(hb, data, take)) {
         c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
         return;
     }
     advance_handshake(c, ts);
+    if (take == len)
+        return;
+    if (c->state == WSC_AWAIT_RESPONSE && dir == DIR_CLIENT) {
+        client_frames_early(c, data + take, len - take, ts);
+        return;
+    }
+    bool waiting = c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE;
+    if (waiting && !settle_one_sided(c, ts)) {
+        c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
+        return;
+    }
+    wsconn_data(c, dir, data + take, len - take, ts);
+}
+
+void wsconn_finish(struct wsconn *c, ts_us_t ts)
+{
+    if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE)
+        settle_one_sided(c, ts);
 }
 
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
@@ -518,7 +596,7 @@ void wsconn_fill_record(const struct wsconn *c, bool torn_down, struct ws_record
         r->frames[d] = s->frames;
         r->messages[d] = s->messages;
         r->bytes[d] = s->bytes;
-        r->close[d].code = s->close_seen ? s->close_code : -1;
+        r->close[d].code = s->close_seen ? s->close_code : -1; /* -1 also: code lost in a gap */
         r->close[d].reason = s->close_seen ? s->close_reason : NULL;
         r->close[d].at = s->close_seen ? s->close_at : TS_NONE;
     }

@@ -38,11 +38,12 @@ struct ws_side {
     uint64_t frames, messages, bytes;
     bool in_message;   /* a fragmented data message is open */
     bool close_seen;   /* this side sent a close frame */
-    int close_code;
+    int close_code;    /* -1: its status code was lost in a gap */
     char *close_reason;
     ts_us_t close_at;
     uint8_t *close_buf; /* payload of this side's first close frame, unmasked */
-    uint32_t close_have, close_cap;
+    uint32_t close_have; /* contiguous bytes from the payload's start */
+    uint32_t close_cap;
     bool collecting_close;
 };
 
@@ -50,6 +51,7 @@ struct wsconn {
     enum wsconn_state state;
     bool handshake_seen;
     bool deflate; /* permessage-deflate negotiated: RSV1 legal on data frames */
+    bool client_frames_early; /* client frames parsed before the response came */
     struct head_buf head[2];
     char *host, *path, *origin, *user_agent, *subprotocol, *extensions;
     char accept_expected[29];
@@ -73,9 +75,16 @@ void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_
  * snaplen cut them (violation truncated) rather than lost them (gap). */
 void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut);
 
-/* True if the bytes could start an HTTP request (a method token and a space;
- * RFC 6455 §4.1 requires GET). Needs at least 4 bytes to say yes. */
+/* True if the bytes could start an HTTP request: "GET " (RFC 6455 §4.1
+ * requires GET) or, for a first segment shorter than that, a prefix of it. */
 bool wsconn_looks_like_request(const uint8_t *data, size_t len);
+
+/* True if the bytes could start an HTTP response ("HTTP/1."). */
+bool wsconn_looks_like_response(const uint8_t *data, size_t len);
+
+/* The streams are over: settles a handshake only one side of which was
+ * captured (asymmetric routing, a one-way tap) so its frames still count. */
+void wsconn_finish(struct wsconn *c, ts_us_t ts);
 
 /* Fills the WebSocket columns of r; `torn_down` says a FIN or RST ended TCP.
  * Strings in r point into c. */

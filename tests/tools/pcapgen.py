@@ -1,7 +1,11 @@
 """tests/tools/pcapgen.py — a synthetic capture writer for WebSocket traffic.
 
 Builds what real peers will not do on demand: exact byte layouts, odd link
-layers, truncation, damage. Writes classic pcap (microsecond timestamps).
+layers, truncation, damage, and the disorder of a network tap. Packets are
+kept as `Seg` objects until `close()`, so a capture can be transformed first:
+reordered in small windows, duplicated, re-split into other segment
+boundaries, overlapped, or have segments dropped (see `Pcap.transform` and
+the functions below it). Writes classic pcap (microsecond timestamps).
 
     from pcapgen import Pcap, Conversation
     pcap = Pcap("out.pcap")                      # linktype 1 (Ethernet)
@@ -34,26 +38,72 @@ def checksum(data):
     return ~s & 0xFFFF
 
 
+class Seg:
+    """One TCP segment as it will be written: addresses, numbers, payload."""
+
+    __slots__ = ("src", "dst", "sport", "dport", "seq", "ack", "flags", "payload", "ts", "vlans")
+
+    def __init__(self, src, dst, sport, dport, seq, ack, flags, payload, ts, vlans=()):
+        self.src, self.dst, self.sport, self.dport = src, dst, sport, dport
+        self.seq, self.ack, self.flags, self.payload = seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags, payload
+        self.ts, self.vlans = ts, vlans
+
+    def copy(self, **changes):
+        c = Seg(self.src, self.dst, self.sport, self.dport, self.seq, self.ack, self.flags, self.payload,
+                self.ts, self.vlans)
+        for k, v in changes.items():
+            setattr(c, k, v)
+        return c
+
+
 class Pcap:
-    """A pcap file being written; `clock` advances 1 ms per packet."""
+    """A pcap file being built; `clock` advances 1 ms per packet. Segments
+    are written by close(), after any transform."""
 
     def __init__(self, path, linktype=LINKTYPE_ETHERNET, snaplen=262144, start=1700000000.0):
-        self.f = open(path, "wb")
+        self.path = path
         self.linktype = linktype
         self.snaplen = snaplen
         self.clock = start
-        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
+        self.segs = []
+        self.raw = []  # (ts, frame) written as they are
+
+    def add(self, seg):
+        seg.ts = self.clock if seg.ts is None else seg.ts
+        self.clock = max(self.clock, seg.ts) + 0.001
+        self.segs.append(seg)
 
     def write(self, frame, ts=None):
+        """A ready-made link-layer frame (not subject to transforms)."""
         ts = self.clock if ts is None else ts
         self.clock = max(self.clock, ts) + 0.001
-        cap = frame[: self.snaplen]
-        sec = int(ts)
-        usec = int(round((ts - sec) * 1e6))
-        self.f.write(struct.pack("<IIII", sec, usec, len(cap), len(frame)) + cap)
+        self.raw.append((ts, frame))
+
+    def transform(self, fn, *args):
+        """Replaces the segments by fn(segments, *args); times stay in order."""
+        times = sorted(seg.ts for seg in self.segs)
+        self.segs = fn(self.segs, *args)
+        times += [times[-1] + 0.001 * (i + 1) for i in range(len(self.segs) - len(times))] if times else []
+        for seg, ts in zip(self.segs, sorted(times)):
+            seg.ts = ts
+
+    def frame(self, seg):
+        version = ipaddress.ip_address(seg.src).version
+        tcp = tcp_segment(seg.src, seg.dst, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.payload)
+        return link_frame(self.linktype, ip_packet(seg.src, seg.dst, 6, tcp), version, seg.vlans)
 
     def close(self):
-        self.f.close()
+        packets = [(seg.ts, self.frame(seg)) for seg in self.segs] + self.raw
+        packets.sort(key=lambda p: p[0])
+        with open(self.path, "wb") as f:
+            f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, self.snaplen, self.linktype))
+            for ts, frame in packets:
+                cap = frame[: self.snaplen]
+                sec = int(ts)
+                usec = int(round((ts - sec) * 1e6))
+                if usec == 1000000:
+                    sec, usec = sec + 1, 0
+                f.write(struct.pack("<IIII", sec, usec, len(cap), len(frame)) + cap)
 
 
 def ip_packet(src, dst, proto, payload, ident=0):
@@ -128,9 +178,7 @@ class Conversation:
     def __init__(self, pcap, client, cport, server, sport, vlans=(), isn=(1000, 50000)):
         self.pcap, self.vlans = pcap, vlans
         self.ep = {"client": (client, cport), "server": (server, sport)}
-        self.seq = {"client": isn[0], "server": isn[1]}
-        self.version = ipaddress.ip_address(client).version
-        self.ident = 0
+        self.seq = {"client": isn[0] & 0xFFFFFFFF, "server": isn[1] & 0xFFFFFFFF}
 
     def other(self, side):
         return "server" if side == "client" else "client"
@@ -140,23 +188,20 @@ class Conversation:
         dst, dport = self.ep[self.other(side)]
         s = self.seq[side] if seq is None else seq
         ack = self.seq[self.other(side)] if flags & ACK else 0
-        seg = tcp_segment(src, dst, sport, dport, s, ack, flags, payload)
-        self.ident += 1
-        ip = ip_packet(src, dst, 6, seg, self.ident)
-        self.pcap.write(link_frame(self.pcap.linktype, ip, self.version, self.vlans), ts)
+        self.pcap.add(Seg(src, dst, sport, dport, s, ack, flags, payload, ts, self.vlans))
 
     def syn(self):
         self.packet("client", SYN)
-        self.seq["client"] += 1
+        self.seq["client"] = (self.seq["client"] + 1) & 0xFFFFFFFF
         self.packet("server", SYN | ACK)
-        self.seq["server"] += 1
+        self.seq["server"] = (self.seq["server"] + 1) & 0xFFFFFFFF
         self.packet("client", ACK)
 
     def send(self, side, data, segment_size=1400):
         for i in range(0, len(data), segment_size):
             chunk = data[i:i + segment_size]
             self.packet(side, PSH | ACK, chunk)
-            self.seq[side] += len(chunk)
+            self.seq[side] = (self.seq[side] + len(chunk)) & 0xFFFFFFFF
 
     def handshake(self, path="/", host="example.test", status=101, extensions=None, protocol=None,
                   key=b"dGhlIHNhbXBsZSBub25jZQ==", accept=None, syn=True):
@@ -193,8 +238,78 @@ class Conversation:
 
     def fin(self, side):
         self.packet(side, FIN | ACK)
-        self.seq[side] += 1
+        self.seq[side] = (self.seq[side] + 1) & 0xFFFFFFFF
         self.packet(self.other(side), ACK)
 
     def rst(self, side):
         self.packet(side, RST | ACK)
+
+
+# ---- transforms: what a tap does to a conversation ----------------------
+# Each takes the segment list and a random.Random, returns a new list.
+
+def _same_flow(a, b):
+    return (a.src, a.sport, a.dst, a.dport) == (b.src, b.sport, b.dst, b.dport)
+
+
+def resplit(segs, rng, max_size=7):
+    """Cuts every data segment into pieces of 1..max_size bytes."""
+    out = []
+    for seg in segs:
+        if len(seg.payload) <= 1:
+            out.append(seg)
+            continue
+        pos = 0
+        while pos < len(seg.payload):
+            n = rng.randint(1, max_size)
+            last = pos + n >= len(seg.payload)
+            flags = seg.flags if last else seg.flags & ~(FIN | PSH)
+            out.append(seg.copy(seq=(seg.seq + pos) & 0xFFFFFFFF, payload=seg.payload[pos:pos + n], flags=flags))
+            pos += n
+    return out
+
+
+def reorder(segs, rng, window=4):
+    """Shuffles within consecutive windows of `window` packets."""
+    out = []
+    for i in range(0, len(segs), window):
+        chunk = segs[i:i + window]
+        rng.shuffle(chunk)
+        out.extend(chunk)
+    return out
+
+
+def duplicate(segs, rng, prob=0.2):
+    """Sends some packets twice (a retransmission seen by the tap)."""
+    out = []
+    for seg in segs:
+        out.append(seg)
+        if rng.random() < prob:
+            out.append(seg.copy())
+    return out
+
+
+def overlap(segs, rng, prob=0.2):
+    """Adds retransmissions with other boundaries: part of a data segment
+    resent together with the start of the next one of its direction, placed
+    after that next one (a retransmission never carries unsent bytes)."""
+    out = list(segs)
+    inserts = []
+    for i, seg in enumerate(segs):
+        if not seg.payload or rng.random() >= prob:
+            continue
+        j = next((k for k in range(i + 1, len(segs)) if _same_flow(segs[k], seg) and segs[k].payload), None)
+        if j is None or (seg.seq + len(seg.payload)) & 0xFFFFFFFF != segs[j].seq:
+            continue
+        start = rng.randint(0, len(seg.payload) - 1)
+        extra = segs[j].payload[: rng.randint(1, len(segs[j].payload))]
+        inserts.append((j, seg.copy(seq=(seg.seq + start) & 0xFFFFFFFF, payload=seg.payload[start:] + extra,
+                                    flags=seg.flags & ~FIN)))
+    for j, copy in sorted(inserts, key=lambda x: -x[0]):
+        out.insert(j + 1, copy)
+    return out
+
+
+def drop_data(segs, predicate):
+    """Removes the data segments for which predicate(seg) is true."""
+    return [s for s in segs if not (s.payload and predicate(s))]
