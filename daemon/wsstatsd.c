@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../capture/decode.h"
@@ -346,16 +347,20 @@ static void report_tracking(const struct dissector *d)
 {
     const struct dissect_stats *s = &d->stats;
     const struct reasm_stats *r = &d->reasm.stats;
-    complain("flows: %llu seen, %llu WebSocket, %llu ignored, %llu port reuses; "
-             "limits: %llu idle expiries, %llu evictions (--max-flows)",
+    complain("flows: %llu seen, %llu WebSocket, %llu not WebSocket, %llu port reuses, %llu expired idle; "
+             "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
              (unsigned long long)s->flows, (unsigned long long)s->websocket, (unsigned long long)s->ignored,
              (unsigned long long)s->port_reuse, (unsigned long long)s->idle_expired,
-             (unsigned long long)s->evicted);
+             (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
+             (unsigned long long)s->memcap_evictions);
     complain("reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
              "%llu gaps (%llu bytes); limits: memcap hit %llu times, per-direction cap %llu times",
              (unsigned long long)r->delivered_bytes, (unsigned long long)r->held_segments,
              (unsigned long long)r->duplicates, (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
              (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        complain("memory: peak RSS %ld KiB", ru.ru_maxrss);
 }
 
 static int setup(struct daemon *dm)

@@ -31,16 +31,17 @@ enum flow_state {
 
 struct flow {
     struct flow *hnext;
-    struct flow *prev, *next; /* LRU list lru_head[on_list] */
+    struct flow *prev, *next; /* LRU list lru_head[on_list], most recent first */
     uint32_t hash;
     uint8_t state;
     uint8_t teardown;  /* enum termination of the first FIN/RST, or TERM_NONE */
-    uint8_t on_list;   /* 0 open, 1 finished */
+    uint8_t on_list;   /* enum flow_list */
     bool syn_seen;     /* roles known from the SYN */
     bool roles_known;
     bool truncated;
     uint8_t midstream_tries;
     uint8_t packets;       /* counted up to PICKUP_PACKETS */
+    bool packets_with_data; /* it carried payload: no longer LIST_NEW */
     bool fin_has_ack[2];   /* that side's FIN carried an ACK ... */
     uint32_t fin_ack[2];   /* ... of this value */
     uint16_t vlan;
@@ -56,6 +57,7 @@ void dissect_config_defaults(struct dissect_config *cfg)
 {
     cfg->idle_timeout = 15 * 60 * 1000000LL;
     cfg->closed_linger = 30 * 1000000LL;
+    cfg->new_timeout = 60 * 1000000LL;
     cfg->max_flows = 1u << 20;
     cfg->memcap = 256u << 20;
     cfg->dir_cap = 1u << 20;
@@ -123,6 +125,31 @@ static void lru_push_front(struct dissector *d, struct flow *f, int list)
     d->lru_head[list] = f;
 }
 
+static enum flow_list list_for(const struct flow *f)
+{
+    switch (f->state) {
+    case FLOW_DONE: return LIST_DONE;
+    case FLOW_WEBSOCKET: return LIST_WEBSOCKET;
+    case FLOW_IGNORED: return LIST_OTHER;
+    default: return f->packets_with_data ? LIST_OTHER : LIST_NEW;
+    }
+}
+
+/* Moves a flow to the front of the list its state belongs on. */
+static void lru_touch(struct dissector *d, struct flow *f)
+{
+    lru_unlink(d, f);
+    lru_push_front(d, f, list_for(f));
+}
+
+/* Flow and connection state count against the memcap together with the
+ * bytes reassembly holds: what is left is reassembly's to use. */
+static void charge(struct dissector *d, size_t bytes, bool add)
+{
+    d->state_mem = add ? d->state_mem + bytes : d->state_mem - bytes;
+    d->reasm.memcap = d->cfg.memcap > d->state_mem ? d->cfg.memcap - d->state_mem : 0;
+}
+
 static struct flow *flow_find(struct dissector *d, const struct tcp_segment *s, uint32_t hash, int *dir)
 {
     for (struct flow *f = d->buckets[hash & (d->nbuckets - 1)]; f; f = f->hnext) {
@@ -140,6 +167,15 @@ static struct flow *flow_find(struct dissector *d, const struct tcp_segment *s, 
     return NULL;
 }
 
+static void drop_wsconn(struct dissector *d, struct flow *f)
+{
+    if (!f->ws)
+        return;
+    wsconn_free(f->ws);
+    f->ws = NULL;
+    charge(d, sizeof(struct wsconn), false);
+}
+
 /* Unlinks a flow from table and list and frees it (its record is written). */
 static void flow_remove(struct dissector *d, struct flow *f)
 {
@@ -150,10 +186,11 @@ static void flow_remove(struct dissector *d, struct flow *f)
     lru_unlink(d, f);
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
-    wsconn_free(f->ws);
+    drop_wsconn(d, f);
     if (d->classifier)
         classifier_finish(d->classifier, &f->cls);
     d->nflows--;
+    charge(d, sizeof *f, false);
     free(f);
 }
 
@@ -221,8 +258,7 @@ struct sink_ctx {
 static void become_ignored(struct dissector *d, struct flow *f)
 {
     f->state = FLOW_IGNORED;
-    wsconn_free(f->ws);
-    f->ws = NULL;
+    drop_wsconn(d, f);
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
     d->stats.ignored++;
@@ -236,6 +272,7 @@ static void start_websocket(struct dissector *d, struct flow *f, struct wsconn *
     }
     f->ws = ws;
     f->state = FLOW_WEBSOCKET;
+    charge(d, sizeof *ws, true);
     d->stats.websocket++;
 }
 
@@ -385,35 +422,50 @@ static void flow_finish(struct dissector *d, struct flow *f, enum termination wh
     }
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
-    wsconn_free(f->ws);
-    f->ws = NULL;
+    drop_wsconn(d, f);
     if (d->classifier)
         classifier_finish(d->classifier, &f->cls);
     f->state = FLOW_DONE;
-    lru_unlink(d, f);
-    lru_push_front(d, f, 1);
+    lru_touch(d, f);
 }
 
-static void evict_one(struct dissector *d)
+/* Makes room: finished flows go first, then flows without data, then other
+ * non-WebSocket flows, and only then the least recently active WebSocket
+ * connection (written with termination evicted). */
+static bool evict_one(struct dissector *d)
 {
-    struct flow *victim = d->lru_tail[1] ? d->lru_tail[1] : d->lru_tail[0];
+    struct flow *victim = NULL;
+    for (int l = 0; l < LIST_COUNT && !victim; l++)
+        victim = d->lru_tail[l];
     if (!victim)
-        return;
-    if (victim->on_list == 0) {
+        return false;
+    if (victim->on_list == LIST_WEBSOCKET) {
         flow_finish(d, victim, TERM_EVICTED);
         d->stats.evicted++;
+    } else if (victim->on_list != LIST_DONE) {
+        d->stats.evicted_other++;
     }
     flow_remove(d, victim);
+    return true;
+}
+
+/* Room for one more flow under --max-flows and the memcap. */
+static void make_room(struct dissector *d)
+{
+    if (d->nflows >= d->cfg.max_flows)
+        evict_one(d);
+    while (d->state_mem + sizeof(struct flow) + d->reasm.mem_used > d->cfg.memcap && evict_one(d))
+        d->stats.memcap_evictions++;
 }
 
 static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s, uint32_t hash,
                                 const char *sensor, int *dir)
 {
-    if (d->nflows >= d->cfg.max_flows)
-        evict_one(d);
+    make_room(d);
     struct flow *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
+    charge(d, sizeof *f, true);
     f->hash = hash;
     f->vlan = s->vlan;
     f->first_ts = f->last_ts = s->ts;
@@ -431,7 +483,7 @@ static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s
     struct flow **bucket = &d->buckets[hash & (d->nbuckets - 1)];
     f->hnext = *bucket;
     *bucket = f;
-    lru_push_front(d, f, 0);
+    lru_push_front(d, f, LIST_NEW);
     d->nflows++;
     d->stats.flows++;
     return f;
@@ -492,11 +544,12 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
             return;
     }
     f->last_ts = s->ts > f->last_ts ? s->ts : f->last_ts;
-    lru_unlink(d, f);
-    lru_push_front(d, f, f->state == FLOW_DONE);
+    if (s->payload_len > 0)
+        f->packets_with_data = true;
+    lru_touch(d, f);
     if (f->state == FLOW_DONE)
         return;
-    if (d->classifier && !f->cls.done)
+    if (d->classifier && !f->cls.done && s->payload_len > 0) /* no nDPI state for bare SYNs */
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(d, f, s, dir);
     note_teardown(f, s, dir);
@@ -513,23 +566,36 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         flow_finish(d, f, TERM_NONE);
 }
 
+static ts_us_t list_timeout(const struct dissector *d, enum flow_list l)
+{
+    switch (l) {
+    case LIST_DONE: return d->cfg.closed_linger;
+    case LIST_NEW: return d->cfg.new_timeout;
+    default: return d->cfg.idle_timeout;
+    }
+}
+
 void dissect_expire(struct dissector *d, ts_us_t now)
 {
     d->next_sweep = now + SWEEP_INTERVAL_US;
-    while (d->lru_tail[0] && d->lru_tail[0]->last_ts + d->cfg.idle_timeout <= now) {
-        struct flow *f = d->lru_tail[0];
-        flow_finish(d, f, TERM_IDLE_TIMEOUT);
-        d->stats.idle_expired++;
-        flow_remove(d, f);
+    for (int l = 0; l < LIST_COUNT; l++) {
+        ts_us_t timeout = list_timeout(d, (enum flow_list)l);
+        struct flow *f;
+        while ((f = d->lru_tail[l]) && f->last_ts + timeout <= now) {
+            if (l != LIST_DONE) {
+                flow_finish(d, f, TERM_IDLE_TIMEOUT);
+                d->stats.idle_expired++;
+            }
+            flow_remove(d, f);
+        }
     }
-    while (d->lru_tail[1] && d->lru_tail[1]->last_ts + d->cfg.closed_linger <= now)
-        flow_remove(d, d->lru_tail[1]);
 }
 
 void dissect_finish(struct dissector *d)
 {
-    while (d->lru_tail[0])
-        flow_finish(d, d->lru_tail[0], TERM_CAPTURE_END);
+    for (int l = LIST_NEW; l < LIST_COUNT; l++)
+        while (d->lru_tail[l])
+            flow_finish(d, d->lru_tail[l], TERM_CAPTURE_END);
 }
 
 int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct classifier *cl,
@@ -543,6 +609,7 @@ int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct
     d->emit = emit;
     d->emit_arg = emit_arg;
     reasm_init(&d->reasm, cfg->memcap, cfg->dir_cap);
+    charge(d, 0, true);
     uint32_t n = 1024;
     while (n < d->cfg.max_flows && n < (1u << 24))
         n <<= 1;
@@ -556,7 +623,7 @@ int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct
 
 void dissector_free(struct dissector *d)
 {
-    for (int l = 0; l < 2; l++)
+    for (int l = 0; l < LIST_COUNT; l++)
         while (d->lru_head[l])
             flow_remove(d, d->lru_head[l]);
     free(d->buckets);

@@ -21,8 +21,9 @@
 struct dissect_config {
     ts_us_t idle_timeout;  /* an open flow silent this long is expired */
     ts_us_t closed_linger; /* a finished flow absorbs stragglers this long */
+    ts_us_t new_timeout;   /* a flow that never carried data (a SYN flood) */
     uint32_t max_flows;    /* tracked flows; the least recently used goes first */
-    size_t memcap;         /* bytes held for reassembly, all flows */
+    size_t memcap;         /* flows, connection state and reassembly, all together */
     uint32_t dir_cap;      /* bytes held for reassembly, one direction */
 };
 
@@ -30,6 +31,17 @@ void dissect_config_defaults(struct dissect_config *cfg);
 
 struct dissect_stats {
     uint64_t segments, flows, websocket, records, ignored, idle_expired, evicted, port_reuse;
+    uint64_t evicted_other; /* flows dropped for room that were not WebSocket */
+    uint64_t memcap_evictions; /* evictions forced by the memcap (not --max-flows) */
+};
+
+/* The LRU lists, in the order a full table gives up their flows. */
+enum flow_list {
+    LIST_DONE,      /* record written; absorbing stragglers */
+    LIST_NEW,       /* no payload yet */
+    LIST_OTHER,     /* undecided with data, or ignored */
+    LIST_WEBSOCKET, /* a WebSocket connection */
+    LIST_COUNT,
 };
 
 typedef void (*record_fn)(void *arg, const struct ws_record *r);
@@ -45,7 +57,8 @@ struct dissector {
     void *emit_arg;
     struct flow **buckets;
     uint32_t nbuckets, nflows;
-    struct flow *lru_head[2], *lru_tail[2]; /* [0] open flows, [1] finished */
+    struct flow *lru_head[LIST_COUNT], *lru_tail[LIST_COUNT];
+    size_t state_mem; /* flows and connection state, charged to the memcap */
     ts_us_t now;        /* packet clock: the newest timestamp seen */
     ts_us_t next_sweep; /* when expiry next runs */
 };

@@ -313,3 +313,42 @@ def overlap(segs, rng, prob=0.2):
 def drop_data(segs, predicate):
     """Removes the data segments for which predicate(seg) is true."""
     return [s for s in segs if not (s.payload and predicate(s))]
+
+
+# ---- floods: many flows, written straight to a file (fast) ---------------
+
+def syn_flood(path, n, start=1700000000.0, server="10.9.0.1", sport=443):
+    """n SYN-only flows from distinct client ports/addresses to one server."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, LINKTYPE_ETHERNET))
+        srv = ipaddress.ip_address(server).packed
+        eth = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00"
+        for i in range(n):
+            cli = bytes((10, 10 + (i >> 24 & 0x3F), i >> 16 & 0xFF, i >> 8 & 0xFF))
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0, cli, srv)
+            tcp = struct.pack("!HHIIBBHHH", 1024 + (i & 0x7FFF), sport, i, 0, 5 << 4, SYN, 65535, 0, 0)
+            frame = eth + ip + tcp
+            ts = start + i * 1e-5
+            sec = int(ts)
+            f.write(struct.pack("<IIII", sec, int((ts - sec) * 1e6), len(frame), len(frame)) + frame)
+
+
+def concurrent_websockets(path, n, start=1700000000.0):
+    """n WebSocket connections all open at once: n handshakes, one frame
+    each way per connection, then n closes (1000 both ways) and FINs."""
+    p = Pcap(path, start=start)
+    convs = []
+    for i in range(n):
+        c = Conversation(p, "10.%d.%d.%d" % (20 + (i >> 16), i >> 8 & 0xFF, i & 0xFF), 40000 + (i % 20000),
+                         "10.8.0.1", 8080)
+        c.handshake(path="/live")
+        convs.append(c)
+    for c in convs:
+        c.send_frame("client", 1, b"ping")
+        c.send_frame("server", 1, b"pong")
+    for c in convs:
+        c.close("client", 1000)
+        c.close("server", 1000)
+        c.fin("server")
+        c.fin("client")
+    p.close()
