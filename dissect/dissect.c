@@ -42,6 +42,9 @@ struct flow {
     uint8_t midstream_tries;
     uint8_t packets;       /* counted up to PICKUP_PACKETS */
     bool packets_with_data; /* it carried payload: no longer LIST_NEW */
+    bool reset;            /* a RST was seen; data sent before it may still come */
+    uint32_t rst_seq[2];   /* per side: nothing at or after this was sent */
+    bool rst_from[2];
     bool fin_has_ack[2];   /* that side's FIN carried an ACK ... */
     uint32_t fin_ack[2];   /* ... of this value */
     uint16_t vlan;
@@ -58,6 +61,7 @@ void dissect_config_defaults(struct dissect_config *cfg)
     cfg->idle_timeout = 15 * 60 * 1000000LL;
     cfg->closed_linger = 30 * 1000000LL;
     cfg->new_timeout = 60 * 1000000LL;
+    cfg->rst_linger = 1000000LL;
     cfg->max_flows = 1u << 20;
     cfg->memcap = 256u << 20;
     cfg->dir_cap = 1u << 20;
@@ -129,9 +133,11 @@ static enum flow_list list_for(const struct flow *f)
 {
     switch (f->state) {
     case FLOW_DONE: return LIST_DONE;
-    case FLOW_WEBSOCKET: return LIST_WEBSOCKET;
     case FLOW_IGNORED: return LIST_OTHER;
-    default: return f->packets_with_data ? LIST_OTHER : LIST_NEW;
+    default:
+        if (f->reset)
+            return LIST_RESET;
+        return f->state == FLOW_WEBSOCKET ? LIST_WEBSOCKET : f->packets_with_data ? LIST_OTHER : LIST_NEW;
     }
 }
 
@@ -276,24 +282,28 @@ static void start_websocket(struct dissector *d, struct flow *f, struct wsconn *
     d->stats.websocket++;
 }
 
-static void stream_sink(void *arg, const uint8_t *data, size_t len, uint64_t gap_len, enum reasm_gap why)
+static void stream_sink(void *arg, const struct reasm_piece *p)
 {
     struct sink_ctx *x = arg;
     struct flow *f = x->f;
-    if (f->state == FLOW_UNDECIDED && data && len) {
+    if (f->state == FLOW_UNDECIDED && p->data && p->len) {
         /* With the SYN seen, the client's first bytes must be the upgrade
          * request; without it, a few segments may pass before frames show. */
-        if (x->dir == DIR_CLIENT ? wsconn_looks_like_request(data, len) : wsconn_looks_like_response(data, len))
+        bool http = x->dir == DIR_CLIENT ? wsconn_looks_like_request(p->data, p->len)
+                                         : wsconn_looks_like_response(p->data, p->len);
+        if (http)
             start_websocket(x->d, f, wsconn_new()); /* a response may come first in a reordered capture */
         else if (f->syn_seen || ++f->midstream_tries >= MIDSTREAM_TRIES)
             become_ignored(x->d, f);
     }
     if (f->state != FLOW_WEBSOCKET)
         return;
-    if (data)
-        wsconn_data(f->ws, x->dir, data, len, x->ts);
-    else
-        wsconn_gap(f->ws, x->dir, gap_len, why == REASM_GAP_CUT);
+    if (p->data) {
+        wsconn_position(f->ws, x->dir, p->seq, p->ack, p->has_ack);
+        wsconn_data(f->ws, x->dir, p->data, p->len, x->ts);
+    } else {
+        wsconn_gap(f->ws, x->dir, p->len, p->why == REASM_GAP_CUT);
+    }
     if (f->ws->state == WSC_NOT_WEBSOCKET)
         become_ignored(x->d, f);
 }
@@ -439,9 +449,10 @@ static bool evict_one(struct dissector *d)
         victim = d->lru_tail[l];
     if (!victim)
         return false;
-    if (victim->on_list == LIST_WEBSOCKET) {
+    if (victim->state == FLOW_WEBSOCKET) {
+        if (!victim->reset) /* a reset one is only cut short of its linger */
+            d->stats.evicted++;
         flow_finish(d, victim, TERM_EVICTED);
-        d->stats.evicted++;
     } else if (victim->on_list != LIST_DONE) {
         d->stats.evicted_other++;
     }
@@ -503,13 +514,41 @@ static void note_teardown(struct flow *f, const struct tcp_segment *s, int dir)
         f->teardown = dir == DIR_CLIENT ? TERM_FIN_CLIENT : TERM_FIN_SERVER;
 }
 
+/* RFC 9293 §3.10.7.4: a RST ends the connection, but on a tap the data a
+ * side sent before it can still arrive after it. Such data is taken until
+ * rst_linger has passed; nothing at or after the RST's sequence number is. */
+static void note_reset(struct flow *f, const struct tcp_segment *s, int dir)
+{
+    f->reset = true;
+    if (!f->rst_from[dir]) {
+        f->rst_from[dir] = true;
+        f->rst_seq[dir] = s->seq;
+    }
+}
+
+static bool after_reset(const struct flow *f, const struct tcp_segment *s, int dir)
+{
+    return f->rst_from[dir] && (int32_t)(s->seq - f->rst_seq[dir]) >= 0 && s->payload_len > 0;
+}
+
+/* Bytes of a segment of a reset side that lie before its RST. */
+static uint32_t before_reset(const struct flow *f, const struct tcp_segment *s, int dir, uint32_t len)
+{
+    if (!f->rst_from[dir])
+        return len;
+    uint32_t room = f->rst_seq[dir] - s->seq; /* after_reset() ruled out seq >= rst_seq */
+    return len < room ? len : room;
+}
+
 static void feed_segment(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
 {
     if (s->payload_len < s->payload_wire)
         f->truncated = true;
     struct sink_ctx x = {d, f, dir, s->ts};
-    reasm_segment(&d->reasm, &f->dir[dir], s->seq, s->flags, s->payload, s->payload_len,
-                  s->payload_wire, stream_sink, &x);
+    struct reasm_input in = {.seq = s->seq, .ack = s->ack, .tcp_flags = s->flags, .payload = s->payload,
+                             .caplen = before_reset(f, s, dir, s->payload_len),
+                             .wire_len = before_reset(f, s, dir, s->payload_wire)};
+    reasm_segment(&d->reasm, &f->dir[dir], &in, stream_sink, &x);
 }
 
 /* A new SYN on a finished 4-tuple is a new connection (port reuse). */
@@ -555,15 +594,23 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
     note_teardown(f, s, dir);
     if (f->packets < PICKUP_PACKETS && ++f->packets == PICKUP_PACKETS)
         end_pickup_wait(d, f, s->ts);
+    else if (f->packets < PICKUP_PACKETS && (s->flags & (TCP_FIN | TCP_RST))) {
+        f->packets = PICKUP_PACKETS; /* the connection is ending: no SYN will come */
+        end_pickup_wait(d, f, s->ts);
+    }
     if (f->state == FLOW_IGNORED) {
         /* no reassembly: a FIN counts as soon as it is seen */
         if (s->flags & TCP_FIN)
             f->dir[dir].complete = true;
-    } else if (!(s->flags & TCP_RST)) {
+    } else if (s->flags & TCP_RST) {
+        note_reset(f, s, dir);
+    } else if (!after_reset(f, s, dir)) {
         feed_segment(d, f, s, dir);
     }
-    if ((s->flags & TCP_RST) || (f->dir[0].complete && f->dir[1].complete))
+    if ((f->state == FLOW_IGNORED && (s->flags & TCP_RST)) || (f->dir[0].complete && f->dir[1].complete))
         flow_finish(d, f, TERM_NONE);
+    else
+        lru_touch(d, f); /* a reset flow moves to LIST_RESET */
 }
 
 static ts_us_t list_timeout(const struct dissector *d, enum flow_list l)
@@ -571,6 +618,7 @@ static ts_us_t list_timeout(const struct dissector *d, enum flow_list l)
     switch (l) {
     case LIST_DONE: return d->cfg.closed_linger;
     case LIST_NEW: return d->cfg.new_timeout;
+    case LIST_RESET: return d->cfg.rst_linger;
     default: return d->cfg.idle_timeout;
     }
 }
@@ -582,6 +630,10 @@ void dissect_expire(struct dissector *d, ts_us_t now)
         ts_us_t timeout = list_timeout(d, (enum flow_list)l);
         struct flow *f;
         while ((f = d->lru_tail[l]) && f->last_ts + timeout <= now) {
+            if (l == LIST_RESET) { /* its linger is over: written as reset */
+                flow_finish(d, f, TERM_NONE);
+                continue;
+            }
             if (l != LIST_DONE) {
                 flow_finish(d, f, TERM_IDLE_TIMEOUT);
                 d->stats.idle_expired++;

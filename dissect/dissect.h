@@ -22,6 +22,7 @@ struct dissect_config {
     ts_us_t idle_timeout;  /* an open flow silent this long is expired */
     ts_us_t closed_linger; /* a finished flow absorbs stragglers this long */
     ts_us_t new_timeout;   /* a flow that never carried data (a SYN flood) */
+    ts_us_t rst_linger;    /* after a RST, data sent before it may still arrive */
     uint32_t max_flows;    /* tracked flows; the least recently used goes first */
     size_t memcap;         /* flows, connection state and reassembly, all together */
     uint32_t dir_cap;      /* bytes held for reassembly, one direction */
@@ -39,6 +40,7 @@ struct dissect_stats {
 enum flow_list {
     LIST_DONE,      /* record written; absorbing stragglers */
     LIST_NEW,       /* no payload yet */
+    LIST_RESET,     /* reset: waits rst_linger for reordered data, then written */
     LIST_OTHER,     /* undecided with data, or ignored */
     LIST_WEBSOCKET, /* a WebSocket connection */
     LIST_COUNT,

@@ -15,6 +15,8 @@
 struct reasm_chunk {
     struct reasm_chunk *next;
     uint32_t seq;
+    uint32_t ack;
+    bool has_ack;
     uint32_t caplen;   /* bytes held */
     uint32_t wire_len; /* bytes the segment had on the wire */
     uint8_t data[];
@@ -32,33 +34,37 @@ void reasm_init(struct reasm_ctx *ctx, size_t memcap, uint32_t dir_cap)
     ctx->dir_cap = dir_cap;
 }
 
-static void emit_gap(struct reasm_ctx *ctx, uint64_t len, enum reasm_gap why, reasm_sink_fn sink, void *arg)
+static void emit_gap(struct reasm_ctx *ctx, uint32_t seq, uint64_t len, enum reasm_gap why, reasm_sink_fn sink,
+                     void *arg)
 {
     if (len == 0)
         return;
     ctx->stats.gaps++;
     ctx->stats.gap_bytes += len;
-    sink(arg, NULL, 0, len, why);
+    struct reasm_piece p = {.data = NULL, .len = (size_t)len, .seq = seq, .why = why};
+    sink(arg, &p);
 }
 
-/* Delivers the part of [seq, seq+wire_len) that lies at or after next_seq. */
-static void deliver(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, const uint8_t *data,
-                    uint32_t caplen, uint32_t wire_len, reasm_sink_fn sink, void *arg)
+/* Delivers the part of a segment that lies at or after next_seq. */
+static void deliver(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in, reasm_sink_fn sink,
+                    void *arg)
 {
-    int32_t behind = seq_diff(d->next_seq, seq);
-    if (behind < 0 || (uint32_t)behind >= wire_len) {
+    int32_t behind = seq_diff(d->next_seq, in->seq);
+    if (behind < 0 || (uint32_t)behind >= in->wire_len) {
         if (behind >= 0)
             ctx->stats.duplicates++;
         return;
     }
     uint32_t skip = (uint32_t)behind;
-    if (skip < caplen) {
-        ctx->stats.delivered_bytes += caplen - skip;
-        sink(arg, data + skip, caplen - skip, 0, REASM_GAP_LOST);
-        skip = caplen;
+    if (skip < in->caplen) {
+        struct reasm_piece p = {.data = in->payload + skip, .len = in->caplen - skip, .seq = in->seq + skip,
+                                .ack = in->ack, .has_ack = (in->tcp_flags & TCP_ACK) != 0};
+        ctx->stats.delivered_bytes += p.len;
+        sink(arg, &p);
+        skip = in->caplen;
     }
-    emit_gap(ctx, wire_len - skip, REASM_GAP_CUT, sink, arg); /* the snaplen cut the rest */
-    d->next_seq = seq + wire_len;
+    emit_gap(ctx, in->seq + skip, in->wire_len - skip, REASM_GAP_CUT, sink, arg); /* the snaplen cut the rest */
+    d->next_seq = in->seq + in->wire_len;
 }
 
 static void free_chunk(struct reasm_ctx *ctx, struct reasm_dir *d, struct reasm_chunk *c)
@@ -74,7 +80,9 @@ static void drain(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink
     while (d->held && seq_diff(d->held->seq, d->next_seq) <= 0) {
         struct reasm_chunk *c = d->held;
         d->held = c->next;
-        deliver(ctx, d, c->seq, c->data, c->caplen, c->wire_len, sink, arg);
+        struct reasm_input in = {.seq = c->seq, .ack = c->ack, .tcp_flags = c->has_ack ? TCP_ACK : 0,
+                                 .payload = c->data, .caplen = c->caplen, .wire_len = c->wire_len};
+        deliver(ctx, d, &in, sink, arg);
         free_chunk(ctx, d, c);
     }
 }
@@ -86,42 +94,44 @@ static void skip_to_held(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_
         return;
     int32_t hole = seq_diff(d->held->seq, d->next_seq);
     if (hole > 0) {
-        emit_gap(ctx, (uint64_t)hole, REASM_GAP_LOST, sink, arg);
+        emit_gap(ctx, d->next_seq, (uint64_t)hole, REASM_GAP_LOST, sink, arg);
         d->next_seq = d->held->seq;
     }
     drain(ctx, d, sink, arg);
 }
 
 /* Keeps a copy of an out-of-order segment; false if no room. */
-static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, const uint8_t *data,
-                 uint32_t caplen, uint32_t wire_len)
+static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in)
 {
     struct reasm_chunk **pp = &d->held;
-    while (*pp && seq_diff((*pp)->seq, seq) < 0)
+    while (*pp && seq_diff((*pp)->seq, in->seq) < 0)
         pp = &(*pp)->next;
-    if (*pp && (*pp)->seq == seq && (*pp)->wire_len >= wire_len) {
+    if (*pp && (*pp)->seq == in->seq && (*pp)->wire_len >= in->wire_len) {
         ctx->stats.duplicates++;
         return true;
     }
-    if (d->held_bytes + caplen > ctx->dir_cap) {
+    if (d->held_bytes + in->caplen > ctx->dir_cap) {
         ctx->stats.dir_cap_hits++;
         return false;
     }
-    if (ctx->mem_used + sizeof(struct reasm_chunk) + caplen > ctx->memcap) {
+    if (ctx->mem_used + sizeof(struct reasm_chunk) + in->caplen > ctx->memcap) {
         ctx->stats.memcap_hits++;
         return false;
     }
-    struct reasm_chunk *c = malloc(sizeof *c + caplen);
+    struct reasm_chunk *c = malloc(sizeof *c + in->caplen);
     if (!c)
         return false;
-    c->seq = seq;
-    c->caplen = caplen;
-    c->wire_len = wire_len;
-    memcpy(c->data, data, caplen);
+    c->seq = in->seq;
+    c->ack = in->ack;
+    c->has_ack = (in->tcp_flags & TCP_ACK) != 0;
+    c->caplen = in->caplen;
+    c->wire_len = in->wire_len;
+    if (in->caplen)
+        memcpy(c->data, in->payload, in->caplen);
     c->next = *pp;
     *pp = c;
-    d->held_bytes += caplen;
-    ctx->mem_used += sizeof *c + caplen;
+    d->held_bytes += in->caplen;
+    ctx->mem_used += sizeof *c + in->caplen;
     ctx->stats.held_segments++;
     return true;
 }
@@ -142,45 +152,46 @@ static void check_complete(struct reasm_dir *d)
 /* Takes one segment's data: delivered if the stream has reached it, else
  * held; with no room to hold it, the hole before the earliest byte we know
  * of is declared lost and the stream moves on, so nothing captured is lost. */
-static void accept_data(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t data_seq, const uint8_t *payload,
-                        uint32_t caplen, uint32_t wire_len, reasm_sink_fn sink, void *arg)
+static void accept_data(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in,
+                        reasm_sink_fn sink, void *arg)
 {
     for (;;) {
-        if (d->started && seq_diff(data_seq, d->next_seq) <= 0) {
-            deliver(ctx, d, data_seq, payload, caplen, wire_len, sink, arg);
+        if (d->started && seq_diff(in->seq, d->next_seq) <= 0) {
+            deliver(ctx, d, in, sink, arg);
             return;
         }
-        if (hold(ctx, d, data_seq, payload, caplen, wire_len))
+        if (hold(ctx, d, in))
             return;
-        uint32_t earliest = d->held && seq_diff(d->held->seq, data_seq) < 0 ? d->held->seq : data_seq;
+        uint32_t earliest = d->held && seq_diff(d->held->seq, in->seq) < 0 ? d->held->seq : in->seq;
         if (!d->started) { /* no room to wait for a SYN: start at what we have */
             d->started = true;
             d->await_syn = false;
             d->next_seq = earliest;
         } else {
-            emit_gap(ctx, (uint64_t)seq_diff(earliest, d->next_seq), REASM_GAP_LOST, sink, arg);
+            emit_gap(ctx, d->next_seq, (uint64_t)seq_diff(earliest, d->next_seq), REASM_GAP_LOST, sink, arg);
             d->next_seq = earliest;
         }
         drain(ctx, d, sink, arg);
     }
 }
 
-void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, uint8_t tcp_flags,
-                   const uint8_t *payload, uint32_t caplen, uint32_t wire_len,
+void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *seg,
                    reasm_sink_fn sink, void *arg)
 {
-    uint32_t data_seq = seq + ((tcp_flags & TCP_SYN) ? 1u : 0u); /* the SYN occupies one number */
-    if (!d->started && ((tcp_flags & TCP_SYN) || !d->await_syn)) {
+    struct reasm_input in = *seg;
+    if (in.tcp_flags & TCP_SYN)
+        in.seq++; /* the SYN occupies one sequence number; data follows it */
+    if (!d->started && ((in.tcp_flags & TCP_SYN) || !d->await_syn)) {
         d->started = true;
         d->await_syn = false;
-        d->next_seq = data_seq;
+        d->next_seq = in.seq;
     }
-    if (wire_len > 0)
-        accept_data(ctx, d, data_seq, payload, caplen, wire_len, sink, arg);
+    if (in.wire_len > 0)
+        accept_data(ctx, d, &in, sink, arg);
     if (d->started)
         drain(ctx, d, sink, arg);
-    if (tcp_flags & TCP_FIN)
-        note_fin(d, data_seq + wire_len);
+    if (in.tcp_flags & TCP_FIN)
+        note_fin(d, in.seq + in.wire_len);
     if (d->started)
         check_complete(d);
 }

@@ -2,10 +2,11 @@
  * dissect/reasm.h — per-direction TCP stream reassembly.
  *
  * Segments go in as captured, in any order; bytes come out in sequence
- * order through a sink, exactly once. Out-of-order segments are held (a copy,
- * charged to the context's memcap) until the hole fills. Bytes the capture
- * never had (snaplen cuts, losses, a full buffer) come out as explicit gaps:
- * sink(arg, NULL, 0, gap_len). After Suricata's stream engine and libnids.
+ * order through a sink, exactly once, each piece with its sequence number and
+ * the ACK of the segment that carried it. Out-of-order segments are held (a
+ * copy, charged to the context's memcap) until the hole fills. Bytes the
+ * capture never had (snaplen cuts, losses, a full buffer) come out as
+ * explicit gaps (piece->data NULL). After Suricata's stream engine and libnids.
  */
 #ifndef WSSTATS_REASM_H
 #define WSSTATS_REASM_H
@@ -44,15 +45,30 @@ enum reasm_gap {
     REASM_GAP_CUT,  /* captured packets cut short by the snaplen */
 };
 
-/* data != NULL: len in-order bytes. data == NULL: gap_len bytes are missing. */
-typedef void (*reasm_sink_fn)(void *arg, const uint8_t *data, size_t len, uint64_t gap_len,
-                              enum reasm_gap why);
+/* What the sink receives: in-order bytes, or a gap where bytes are missing. */
+struct reasm_piece {
+    const uint8_t *data; /* NULL for a gap */
+    size_t len;          /* bytes delivered, or missing */
+    uint32_t seq;        /* sequence number of the first of them */
+    uint32_t ack;        /* ACK field of the segment that carried them ... */
+    bool has_ack;        /* ... if it had the ACK flag (never for gaps) */
+    enum reasm_gap why;  /* for gaps */
+};
+
+typedef void (*reasm_sink_fn)(void *arg, const struct reasm_piece *piece);
 
 void reasm_init(struct reasm_ctx *ctx, size_t memcap, uint32_t dir_cap);
 
-/* One segment of this direction. `caplen` bytes of `wire_len` were captured. */
-void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, uint8_t tcp_flags,
-                   const uint8_t *payload, uint32_t caplen, uint32_t wire_len,
+/* One segment of this direction. */
+struct reasm_input {
+    uint32_t seq, ack;
+    uint8_t tcp_flags;
+    const uint8_t *payload;
+    uint32_t caplen;   /* payload bytes captured ... */
+    uint32_t wire_len; /* ... of this many on the wire */
+};
+
+void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in,
                    reasm_sink_fn sink, void *arg);
 
 /* Starts a direction that was awaiting its SYN at the lowest held sequence

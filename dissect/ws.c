@@ -87,6 +87,7 @@ static size_t take_header(struct ws_parser *p, const uint8_t *data, size_t len,
             break;
         p->hdr[p->hdr_have++] = data[used++];
     }
+    p->pos += used;
     if (p->hdr_have < 2 || p->hdr_have < header_len_from_prefix(p->hdr[1]))
         return used;
     ws_decode_header(p->hdr, p->hdr_have, &p->frame);
@@ -103,6 +104,7 @@ static size_t take_payload(struct ws_parser *p, const uint8_t *data, size_t len,
 {
     uint64_t left = p->frame.len - p->payload_seen;
     size_t n = left < len ? (size_t)left : len;
+    p->pos += n;
     if (n)
         ev->payload(arg, &p->frame, data, n, p->payload_seen);
     p->payload_seen += n;
@@ -125,6 +127,7 @@ size_t ws_parse(struct ws_parser *p, const uint8_t *data, size_t len, const stru
 
 void ws_parser_gap(struct ws_parser *p, uint64_t len, const struct ws_events *ev, void *arg)
 {
+    p->pos += len;
     if (p->state == WS_IN_PAYLOAD && p->frame.len - p->payload_seen >= len) {
         p->payload_seen += len;
         if (p->payload_seen == p->frame.len)

@@ -59,6 +59,7 @@ struct ws_parser {
     uint8_t hdr_have;
     struct ws_frame frame;
     uint64_t payload_seen;
+    uint64_t pos; /* stream offset of the next byte; current inside callbacks */
 };
 
 void ws_parser_init(struct ws_parser *p);

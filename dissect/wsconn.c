@@ -308,6 +308,12 @@ static void on_frame_end(void *arg, const struct ws_frame *f)
     s->close_buf = NULL;
     s->close_seen = true;
     s->close_at = x->ts;
+    if (s->chunk_known) {
+        s->close_pos_known = true;
+        s->close_end_seq = s->chunk_seq + (uint32_t)(s->parser.pos - s->chunk_pos);
+        s->close_ack = s->chunk_ack;
+        s->close_has_ack = s->chunk_has_ack;
+    }
     if (c->first_close < 0)
         c->first_close = x->dir;
 }
@@ -317,8 +323,10 @@ static const struct ws_events frame_events = {on_frame_start, on_payload, on_fra
 static void feed_frames(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
     struct ws_parser *p = &c->side[dir].parser;
-    if (p->state == WS_LOST && !ws_parser_resync(p, data, len, dir == DIR_CLIENT))
-        return; /* resynchronise only where a segment starts with a header */
+    if (p->state == WS_LOST && !ws_parser_resync(p, data, len, dir == DIR_CLIENT)) {
+        p->pos += len; /* resynchronise only where a segment starts with a header */
+        return;
+    }
     struct frame_ctx x = {c, dir, ts};
     ws_parse(p, data, len, &frame_events, &x);
 }
@@ -399,6 +407,7 @@ static void enter_frames(struct wsconn *c, size_t client_used, size_t server_use
     size_t used[2] = {client_used, server_used};
     for (int d = 0; d < 2; d++) {
         struct head_buf *hb = &c->head[d];
+        c->side[d].chunk_known = false; /* buffered bytes: their segments are gone */
         if (c->state == WSC_OPEN && hb->len > used[d])
             feed_frames(c, d, hb->p + used[d], hb->len - used[d], ts);
         head_free(hb);
@@ -475,6 +484,7 @@ static bool settle_one_sided(struct wsconn *c, ts_us_t ts)
 static void client_frames_early(struct wsconn *c, const uint8_t *data, size_t len, ts_us_t ts)
 {
     struct head_buf *hb = &c->head[DIR_CLIENT];
+    c->side[DIR_CLIENT].chunk_known = false;
     if (hb->len > hb->end)
         feed_frames(c, DIR_CLIENT, hb->p + hb->end, hb->len - hb->end, ts);
     hb->end = hb->len;
@@ -530,6 +540,16 @@ void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_
     }
 }
 
+void wsconn_position(struct wsconn *c, int dir, uint32_t seq, uint32_t ack, bool has_ack)
+{
+    struct ws_side *s = &c->side[dir];
+    s->chunk_known = true;
+    s->chunk_seq = seq;
+    s->chunk_ack = ack;
+    s->chunk_has_ack = has_ack;
+    s->chunk_pos = s->parser.pos;
+}
+
 void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
 {
     c->violations |= cut ? V_TRUNCATED : V_GAP;
@@ -550,18 +570,40 @@ void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
 
 /* ---- the record --------------------------------------------------------- */
 
+/* True if `by`'s close frame went out after `by` had received `of`'s. */
+static bool close_answers(const struct ws_side *by, const struct ws_side *of)
+{
+    return by->close_has_ack && (int32_t)(by->close_ack - of->close_end_seq) >= 0;
+}
+
+/* RFC 6455 §7.1.2-§7.1.3: one side starts the closing handshake, the other
+ * answers. Capture order may lie on a tap; the ACK carried with each close
+ * frame says whether its sender had already received the other's close.
+ * When neither or both did (a simultaneous close), capture order stands. */
+static int close_initiator(const struct wsconn *c)
+{
+    const struct ws_side *cl = &c->side[DIR_CLIENT], *sv = &c->side[DIR_SERVER];
+    if (!cl->close_seen || !sv->close_seen || !cl->close_pos_known || !sv->close_pos_known)
+        return c->first_close;
+    bool server_answered = close_answers(sv, cl), client_answered = close_answers(cl, sv);
+    if (server_answered != client_answered)
+        return server_answered ? DIR_CLIENT : DIR_SERVER;
+    return c->first_close;
+}
+
 /* DESIGN §3: outcome and close code from what the capture showed. */
 static void decide_outcome(const struct wsconn *c, bool torn_down, struct ws_record *r)
 {
+    int first_close = close_initiator(c);
     r->close_code = -1;
     r->close_reason = NULL;
-    r->close_initiator = c->first_close;
+    r->close_initiator = first_close;
     if (c->state == WSC_REJECTED) {
         r->outcome = OUTCOME_REJECTED;
         return;
     }
-    if (c->first_close >= 0) {
-        const struct ws_side *first = &c->side[c->first_close];
+    if (first_close >= 0) {
+        const struct ws_side *first = &c->side[first_close];
         r->close_code = first->close_code;
         r->close_reason = first->close_reason;
         r->outcome = c->side[0].close_seen && c->side[1].close_seen ? OUTCOME_CLEAN : OUTCOME_HALF_CLOSED;

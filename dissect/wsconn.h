@@ -41,6 +41,15 @@ struct ws_side {
     int close_code;    /* -1: its status code was lost in a gap */
     char *close_reason;
     ts_us_t close_at;
+    /* where the bytes being parsed lie on the wire (from the reassembler) */
+    bool chunk_known;
+    bool chunk_has_ack;
+    uint32_t chunk_seq, chunk_ack;
+    uint64_t chunk_pos; /* parser position at chunk_seq */
+    /* where this side's close frame ended, and what its segment acknowledged */
+    bool close_pos_known;
+    bool close_has_ack;
+    uint32_t close_end_seq, close_ack;
     uint8_t *close_buf; /* payload of this side's first close frame, unmasked */
     uint32_t close_have; /* contiguous bytes from the payload's start */
     uint32_t close_cap;
@@ -71,6 +80,11 @@ void wsconn_free(struct wsconn *c);
 
 /* In-order stream bytes from side `dir` (DIR_CLIENT or DIR_SERVER). */
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts);
+/* Where the next bytes of side `dir` lie: the sequence number of the first,
+ * and the ACK field of the segment that carried them. Optional; it lets the
+ * initiator of a close be read from the ACKs rather than capture order. */
+void wsconn_position(struct wsconn *c, int dir, uint32_t seq, uint32_t ack, bool has_ack);
+
 /* `len` bytes of side `dir` are missing from the capture; `cut` says the
  * snaplen cut them (violation truncated) rather than lost them (gap). */
 void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut);

@@ -303,8 +303,10 @@ def overlap(segs, rng, prob=0.2):
             continue
         start = rng.randint(0, len(seg.payload) - 1)
         extra = segs[j].payload[: rng.randint(1, len(segs[j].payload))]
+        # sent after segs[j], so it acknowledges what segs[j] did (a stack
+        # puts its current ACK into a retransmission)
         inserts.append((j, seg.copy(seq=(seg.seq + start) & 0xFFFFFFFF, payload=seg.payload[start:] + extra,
-                                    flags=seg.flags & ~FIN)))
+                                    flags=seg.flags & ~FIN, ack=segs[j].ack)))
     for j, copy in sorted(inserts, key=lambda x: -x[0]):
         out.insert(j + 1, copy)
     return out

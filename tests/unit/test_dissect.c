@@ -356,7 +356,9 @@ static void rst_without_close(void **state)
         upgrade(&c);
         text(&c, DIR_SERVER, "tick");
         seg(&c, who, TCP_RST | TCP_ACK, NULL, 0); /* T0+6 */
-        assert_int_equal(k.n, 1); /* a RST ends the connection at once */
+        assert_int_equal(k.n, 0); /* data sent before a RST may still arrive ... */
+        dissect_expire(&d, c.t + d.cfg.rst_linger);
+        assert_int_equal(k.n, 1); /* ... until rst_linger has passed */
         const struct ws_record *r = &k.rec[0].r;
         assert_int_equal(r->close_code, 1006);
         assert_null(r->close_reason);
@@ -418,6 +420,40 @@ static void rejected_upgrade(void **state)
     sink_free(&k);
 }
 
+static void close_reordered_after_rst(void **state)
+{
+    (void)state;
+    /* A tap may deliver a close frame after the RST that followed it; the
+     * close is still counted (data before the RST's sequence number), and
+     * data at or after it is not. */
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, NULL);
+    struct conn c;
+    conn_init(&c, &d, 51002, 80);
+    handshake_tcp(&c);
+    upgrade(&c);
+    struct bb b = {.n = 0};
+    close_frame(&b, true, 4002, "late");
+    uint32_t close_seq = c.seq[DIR_CLIENT];
+    seg_at(&c, DIR_CLIENT, close_seq + (uint32_t)b.n, TCP_RST, NULL, 0, 0);
+    seg_at(&c, DIR_CLIENT, close_seq, TCP_ACK | TCP_PSH, b.d, (uint32_t)b.n, (uint32_t)b.n);
+    c.seq[DIR_CLIENT] = close_seq - 4; /* overlaps the close, runs past the RST: clipped there */
+    seg(&c, DIR_CLIENT, TCP_ACK, "\x88\x80zzzzzzzzzz", 12);
+    text(&c, DIR_CLIENT, "after the reset"); /* at or after the RST's sequence number: ignored */
+    assert_int_equal(k.n, 0);
+    dissect_finish(&d);
+    assert_int_equal(k.n, 1);
+    const struct ws_record *r = &k.rec[0].r;
+    assert_int_equal(r->close_code, 4002);
+    assert_opt_str(r->close_reason, "late");
+    assert_int_equal(r->outcome, OUTCOME_HALF_CLOSED);
+    assert_int_equal(r->termination, TERM_RST_CLIENT);
+    assert_int_equal(r->frames[DIR_CLIENT], 1);
+    dissector_free(&d);
+    sink_free(&k);
+}
+
 static void port_reuse_two_records(void **state)
 {
     (void)state;
@@ -440,6 +476,7 @@ static void port_reuse_two_records(void **state)
     upgrade(&c);
     send_close(&c, DIR_SERVER, 4001, "two");
     seg(&c, DIR_CLIENT, TCP_RST, NULL, 0);
+    dissect_expire(&d, c.t + d.cfg.rst_linger);
     assert_int_equal(k.n, 2);
     assert_int_equal(k.rec[0].r.close_code, 1000);
     assert_opt_str(k.rec[0].r.close_reason, "one");
@@ -904,6 +941,7 @@ int main(void)
         cmocka_unit_test(rst_without_close),
         cmocka_unit_test(fin_without_close_then_capture_end),
         cmocka_unit_test(rejected_upgrade),
+        cmocka_unit_test(close_reordered_after_rst),
         cmocka_unit_test(port_reuse_two_records),
         cmocka_unit_test(finish_gives_unfinished),
         cmocka_unit_test(non_websocket_flows_give_no_record),

@@ -44,6 +44,8 @@ struct sinkrec {
     size_t nev;
     bool fill_gaps;
     uint64_t gap_total;
+    uint32_t last_seq, last_ack; /* of the last piece */
+    bool last_has_ack;
 };
 
 static void grow(struct sinkrec *s, size_t more)
@@ -58,9 +60,16 @@ static void grow(struct sinkrec *s, size_t more)
     }
 }
 
-static void sink(void *arg, const uint8_t *data, size_t len, uint64_t gap_len, enum reasm_gap why)
+static void sink(void *arg, const struct reasm_piece *piece)
 {
     struct sinkrec *s = arg;
+    const uint8_t *data = piece->data;
+    size_t len = piece->data ? piece->len : 0;
+    uint64_t gap_len = piece->data ? 0 : piece->len;
+    enum reasm_gap why = piece->why;
+    s->last_seq = piece->seq;
+    s->last_ack = piece->ack;
+    s->last_has_ack = piece->has_ack;
     if (s->nev < 256)
         s->ev[s->nev++] = (struct event){data == NULL, data ? len : (size_t)gap_len, why, s->len};
     if (data) {
@@ -95,12 +104,20 @@ static void assert_delivered(const struct sinkrec *s, const char *want)
     }
 }
 
+/* One segment: caplen of wire_len payload bytes captured, no ACK field. */
+static void feed(struct reasm_ctx *c, struct reasm_dir *d, uint32_t seq, uint8_t flags, const uint8_t *p,
+                 uint32_t caplen, uint32_t wire_len, struct sinkrec *s)
+{
+    struct reasm_input in = {.seq = seq, .tcp_flags = flags, .payload = p, .caplen = caplen, .wire_len = wire_len};
+    reasm_segment(c, d, &in, sink, s);
+}
+
 /* One segment with all its bytes captured. */
 static void seg(struct reasm_ctx *c, struct reasm_dir *d, uint32_t seq, uint8_t flags, const char *p,
                 struct sinkrec *s)
 {
     uint32_t n = (uint32_t)strlen(p);
-    reasm_segment(c, d, seq, flags, (const uint8_t *)p, n, n, sink, s);
+    feed(c, d, seq, flags, (const uint8_t *)p, n, n, s);
 }
 
 #define MEMCAP (64u << 20)
@@ -402,7 +419,7 @@ static void snaplen_cut(void **state)
     struct sinkrec s;
     setup(&c, &d, &s);
     seg(&c, &d, 0, TCP_SYN, "", &s);
-    reasm_segment(&c, &d, 1, 0, (const uint8_t *)"abc", 3, 10, sink, &s);
+    feed(&c, &d, 1, 0, (const uint8_t *)"abc", 3, 10, &s);
     assert_int_equal(s.nev, 2);
     assert_false(s.ev[0].gap);
     assert_int_equal(s.ev[0].len, 3);
@@ -417,7 +434,7 @@ static void snaplen_cut(void **state)
     /* nothing captured at all */
     setup(&c, &d, &s);
     seg(&c, &d, 0, TCP_SYN, "", &s);
-    reasm_segment(&c, &d, 1, 0, NULL, 0, 1400, sink, &s);
+    feed(&c, &d, 1, 0, NULL, 0, 1400, &s);
     assert_int_equal(s.nev, 1);
     assert_true(s.ev[0].gap);
     assert_int_equal(s.ev[0].len, 1400);
@@ -428,7 +445,7 @@ static void snaplen_cut(void **state)
     /* a cut segment that was held out of order */
     setup(&c, &d, &s);
     seg(&c, &d, 0, TCP_SYN, "", &s);
-    reasm_segment(&c, &d, 5, 0, (const uint8_t *)"ef", 2, 6, sink, &s);
+    feed(&c, &d, 5, 0, (const uint8_t *)"ef", 2, 6, &s);
     assert_int_equal(d.held_bytes, 2); /* only captured bytes are held */
     seg(&c, &d, 1, 0, "abcd", &s);
     assert_int_equal(s.nev, 3);
@@ -445,7 +462,7 @@ static void snaplen_cut(void **state)
     setup(&c, &d, &s);
     seg(&c, &d, 0, TCP_SYN, "", &s);
     seg(&c, &d, 1, 0, "abcdef", &s);
-    reasm_segment(&c, &d, 3, 0, (const uint8_t *)"cd", 2, 8, sink, &s); /* covers 3..10 */
+    feed(&c, &d, 3, 0, (const uint8_t *)"cd", 2, 8, &s); /* covers 3..10 */
     assert_int_equal(s.nev, 2);
     assert_true(s.ev[1].gap);
     assert_int_equal(s.ev[1].len, 4); /* 7..10 */
@@ -506,11 +523,11 @@ static void memcap_declares_gap(void **state)
     seg(&c, &a, 0, TCP_SYN, "", &sa);
     seg(&c, &b, 0, TCP_SYN, "", &sb);
     /* direction a holds 200 bytes; the shared memcap then has no room for b */
-    reasm_segment(&c, &a, 11, 0, big, 200, 200, sink, &sa);
+    feed(&c, &a, 11, 0, big, 200, 200, &sa);
     assert_int_equal(a.held_bytes, 200);
     size_t used = c.mem_used;
     assert_true(used >= 200 && used <= 300);
-    reasm_segment(&c, &b, 11, 0, big, 200, 200, sink, &sb);
+    feed(&c, &b, 11, 0, big, 200, 200, &sb);
     assert_int_equal(c.stats.memcap_hits, 1);
     assert_int_equal(b.held_bytes, 0);
     assert_int_equal(c.mem_used, used);
@@ -652,6 +669,33 @@ static void await_syn_no_room_not_lost(void **state)
     }
 }
 
+static void pieces_carry_seq_and_ack(void **state)
+{
+    (void)state;
+    /* the sink learns where each piece lies and what its segment acked,
+     * also for a segment that was held out of order */
+    struct reasm_ctx c;
+    struct reasm_dir d;
+    struct sinkrec s;
+    setup(&c, &d, &s);
+    seg(&c, &d, 99, TCP_SYN, "", &s);
+    struct reasm_input late = {.seq = 105, .ack = 7000, .tcp_flags = TCP_ACK, .payload = (const uint8_t *)"fgh",
+                               .caplen = 3, .wire_len = 3};
+    reasm_segment(&c, &d, &late, sink, &s); /* held */
+    struct reasm_input first = {.seq = 100, .ack = 6000, .tcp_flags = TCP_ACK,
+                                .payload = (const uint8_t *)"abcde", .caplen = 5, .wire_len = 5};
+    reasm_segment(&c, &d, &first, sink, &s); /* delivered, then the held one */
+    uint32_t seq = s.last_seq, ack = s.last_ack;
+    bool has_ack = s.last_has_ack;
+    size_t nev = s.nev;
+    rec_free(&s);
+    reasm_release(&c, &d);
+    assert_int_equal(nev, 2);
+    assert_int_equal(seq, 105);
+    assert_int_equal(ack, 7000);
+    assert_true(has_ack);
+}
+
 /* ---- property: random segmentation, order and duplication ---------------- */
 
 static uint32_t rng_next(uint64_t *st)
@@ -724,14 +768,14 @@ static void random_streams_reassemble_exactly(void **state)
         struct reasm_dir d;
         struct sinkrec s;
         setup(&c, &d, &s);
-        reasm_segment(&c, &d, isn, TCP_SYN, NULL, 0, 0, sink, &s);
+        feed(&c, &d, isn, TCP_SYN, NULL, 0, 0, &s);
         size_t last = 0;
         for (size_t i = 0; i < np; i++)
             if (pc[i].off + pc[i].len == n)
                 last = i; /* some segment ending the stream carries the FIN */
         for (size_t i = 0; i < np; i++) {
             uint8_t fl = (uint8_t)(TCP_ACK | (i == last ? TCP_FIN : 0));
-            reasm_segment(&c, &d, isn + 1 + pc[i].off, fl, orig + pc[i].off, pc[i].len, pc[i].len, sink, &s);
+            feed(&c, &d, isn + 1 + pc[i].off, fl, orig + pc[i].off, pc[i].len, pc[i].len, &s);
         }
         if (s.len != n || memcmp(s.data, orig, n) != 0 || s.gap_total != 0) {
             print_error("seed %llu: %zu segments, %zu bytes: got %zu bytes, %llu gap bytes\n",
@@ -772,10 +816,9 @@ static void random_streams_tight_cap_stay_aligned(void **state)
         memset(&d, 0, sizeof d);
         memset(&s, 0, sizeof s);
         s.fill_gaps = true;
-        reasm_segment(&c, &d, isn, TCP_SYN, NULL, 0, 0, sink, &s);
+        feed(&c, &d, isn, TCP_SYN, NULL, 0, 0, &s);
         for (size_t i = 0; i < np; i++)
-            reasm_segment(&c, &d, isn + 1 + pc[i].off, TCP_ACK, orig + pc[i].off, pc[i].len, pc[i].len, sink,
-                          &s);
+            feed(&c, &d, isn + 1 + pc[i].off, TCP_ACK, orig + pc[i].off, pc[i].len, pc[i].len, &s);
         reasm_flush(&c, &d, sink, &s);
         /* data + gaps cover [0, n) exactly; each byte is at its offset */
         if (s.len != n) {
@@ -816,6 +859,7 @@ int main(void)
         cmocka_unit_test(await_syn_holds_until_syn),
         cmocka_unit_test(start_at_lowest_held),
         cmocka_unit_test(await_syn_no_room_not_lost),
+        cmocka_unit_test(pieces_carry_seq_and_ack),
         cmocka_unit_test(random_streams_reassemble_exactly),
         cmocka_unit_test(random_streams_tight_cap_stay_aligned),
     };
