@@ -42,7 +42,7 @@ UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 # what each unit test links besides itself
 test_decode_SRC   := capture/decode.c
 test_http_SRC     := dissect/http.c
-test_ws_SRC       := dissect/ws.c
+test_ws_SRC       := dissect/ws.c dissect/utf8.c
 test_wsconn_SRC   := dissect/wsconn.c dissect/ws.c dissect/http.c dissect/codes.c dissect/record.c dissect/utf8.c
 test_reasm_SRC    := dissect/reasm.c
 test_dissect_SRC  := $(DISSECT) capture/decode.c

@@ -347,11 +347,12 @@ static void report_tracking(const struct dissector *d)
 {
     const struct dissect_stats *s = &d->stats;
     const struct reasm_stats *r = &d->reasm.stats;
-    complain("flows: %llu seen, %llu WebSocket, %llu not WebSocket, %llu port reuses, %llu expired idle; "
+    complain("flows: %llu seen, %llu WebSocket, %llu not WebSocket, %llu port reuses, %llu expired idle, "
+             "%llu segments out of window; "
              "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
              (unsigned long long)s->flows, (unsigned long long)s->websocket, (unsigned long long)s->ignored,
              (unsigned long long)s->port_reuse, (unsigned long long)s->idle_expired,
-             (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
+             (unsigned long long)s->out_of_window, (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
              (unsigned long long)s->memcap_evictions);
     complain("reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
              "%llu gaps (%llu bytes); limits: memcap hit %llu times, per-direction cap %llu times",

@@ -15,12 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
 #include "wsconn.h"
 
 #define SWEEP_INTERVAL_US 1000000 /* expiry runs at most once a second of packet time */
 #define MIDSTREAM_TRIES 8         /* data segments examined for frames before giving up */
 #define PICKUP_PACKETS 8          /* a direction without a SYN waits this many packets for it */
+/* How far from the next expected byte a segment may lie and still belong to
+ * the stream (retransmissions behind it, out-of-order data ahead). A segment
+ * outside is from an earlier connection on the same 4-tuple, or garbage. */
+#define SEQ_WINDOW_BEHIND (16u << 20)
+#define SEQ_WINDOW_AHEAD (64u << 20)
 
 enum flow_state {
     FLOW_UNDECIDED, /* no payload judged yet */
@@ -43,6 +47,12 @@ struct flow {
     uint8_t packets;       /* counted up to PICKUP_PACKETS */
     bool packets_with_data; /* it carried payload: no longer LIST_NEW */
     bool reset;            /* a RST was seen; data sent before it may still come */
+    bool acked_by[2];      /* per side: the highest ACK it sent ... */
+    uint32_t max_ack[2];   /* ... covering the other side's bytes */
+    bool has_prev;         /* port reuse: where the previous connection's ... */
+    uint32_t prev_next[2]; /* ... streams ended, to recognise its stragglers */
+    bool syn_from[2];      /* per side: its SYN (or SYN-ACK) was seen ... */
+    uint32_t syn_seq[2];   /* ... with this sequence number */
     uint32_t rst_seq[2];   /* per side: nothing at or after this was sent */
     bool rst_from[2];
     bool fin_has_ack[2];   /* that side's FIN carried an ACK ... */
@@ -287,13 +297,18 @@ static void stream_sink(void *arg, const struct reasm_piece *p)
     struct sink_ctx *x = arg;
     struct flow *f = x->f;
     if (f->state == FLOW_UNDECIDED && p->data && p->len) {
-        /* With the SYN seen, the client's first bytes must be the upgrade
-         * request; without it, a few segments may pass before frames show. */
+        /* With the client's SYN seen, its first bytes must be the upgrade
+         * request; without it (the connection began before the capture),
+         * whole frames are picked up, and a few segments may pass first. */
         bool http = x->dir == DIR_CLIENT ? wsconn_looks_like_request(p->data, p->len)
                                          : wsconn_looks_like_response(p->data, p->len);
+        bool masked = false;
         if (http)
             start_websocket(x->d, f, wsconn_new()); /* a response may come first in a reordered capture */
-        else if (f->syn_seen || ++f->midstream_tries >= MIDSTREAM_TRIES)
+        else if (!f->syn_from[DIR_CLIENT] && ws_frames_tile(p->data, p->len, &masked) &&
+                 masked == (x->dir == DIR_CLIENT))
+            start_websocket(x->d, f, wsconn_new_midstream());
+        else if (f->syn_from[DIR_CLIENT] || ++f->midstream_tries >= MIDSTREAM_TRIES)
             become_ignored(x->d, f);
     }
     if (f->state != FLOW_WEBSOCKET)
@@ -320,65 +335,20 @@ static void swap_roles(struct flow *f)
     f->dir[1] = r;
 }
 
-/* A complete text frame must carry UTF-8 (RFC 6455 §5.6); checked on the
- * first 64 bytes, unmasked, allowing a character cut at that edge. */
-static bool text_payload_plausible(const struct ws_frame *f, const uint8_t *payload)
-{
-    uint8_t buf[64];
-    size_t n = f->len < sizeof buf ? (size_t)f->len : sizeof buf;
-    for (size_t i = 0; i < n; i++)
-        buf[i] = f->masked ? (uint8_t)(payload[i] ^ f->mask[i & 3]) : payload[i];
-    size_t i = 0;
-    while (i < n) {
-        size_t k = utf8_sequence(buf + i, n - i);
-        if (k == 0)
-            return n == sizeof buf && n - i < 4; /* a character cut by our window */
-        i += k;
-    }
-    return true;
-}
-
-/* Does this segment consist of whole WebSocket frames that a real peer
- * could have sent, all masked alike? Sets *masked. Mid-stream pickup rests
- * on this, so it is strict: the first frame starts a message or is a
- * control frame, data frames are not empty, text is UTF-8. */
-static bool frames_tile_segment(const uint8_t *p, size_t len, bool *masked)
-{
-    size_t pos = 0;
-    for (int n = 0; pos < len; n++) {
-        struct ws_frame f;
-        size_t h = ws_decode_header(p + pos, len - pos, &f);
-        if (h == 0 || (n == 0 && f.opcode == WS_OP_CONTINUATION))
-            return false;
-        if (n == 0)
-            *masked = f.masked;
-        if (!ws_frame_plausible(&f, *masked) || f.len > len - pos - h)
-            return false;
-        if (!WS_OP_IS_CONTROL(f.opcode) && f.len == 0)
-            return false;
-        if (f.opcode == WS_OP_TEXT && !(f.rsv & 0x4) && !text_payload_plausible(&f, p + pos + h))
-            return false;
-        pos += h + (size_t)f.len;
-    }
-    return pos > 0;
-}
-
 /* Before the bytes are delivered: learn who the client is from the payload
  * when the SYN was not seen, and pick up WebSocket frames mid-stream.
  * Returns the direction of the segment under the (possibly new) roles. */
-static int infer_roles(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
+static int infer_roles(struct flow *f, const struct tcp_segment *s, int dir)
 {
     if (f->state != FLOW_UNDECIDED || f->roles_known || s->payload_len == 0)
         return dir;
     bool sender_is_client, masked = false;
-    if (wsconn_looks_like_request(s->payload, s->payload_len)) {
+    if (wsconn_looks_like_request(s->payload, s->payload_len))
         sender_is_client = true;
-    } else if (frames_tile_segment(s->payload, s->payload_len, &masked)) {
+    else if (ws_frames_tile(s->payload, s->payload_len, &masked))
         sender_is_client = masked; /* RFC 6455 §5.1: only clients mask */
-        start_websocket(d, f, wsconn_new_midstream());
-    } else {
+    else
         return dir;
-    }
     f->roles_known = true;
     int want = sender_is_client ? DIR_CLIENT : DIR_SERVER;
     if (dir != want)
@@ -415,6 +385,19 @@ static void end_pickup_wait(struct dissector *d, struct flow *f, ts_us_t ts)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* Bytes a side sent that the capture never had, proved by its RST or FIN
+ * sequence number or by the other side's ACKs, are a gap (RFC 9293 §3.4). */
+static void gap_to_known_end(struct dissector *d, struct flow *f, int dir, struct sink_ctx *x)
+{
+    struct reasm_dir *r = &f->dir[dir];
+    if (f->rst_from[dir])
+        reasm_gap_to(&d->reasm, r, f->rst_seq[dir], stream_sink, x);
+    if (r->fin_seen)
+        reasm_gap_to(&d->reasm, r, r->fin_seq, stream_sink, x);
+    if (f->acked_by[!dir]) /* an ACK of an unseen FIN looks like one more byte */
+        reasm_gap_to(&d->reasm, r, f->max_ack[!dir] - (r->fin_seen ? 0u : 1u), stream_sink, x);
+}
+
 /* Writes the record (if any) and keeps the flow only to absorb stragglers. */
 static void flow_finish(struct dissector *d, struct flow *f, enum termination why)
 {
@@ -422,8 +405,10 @@ static void flow_finish(struct dissector *d, struct flow *f, enum termination wh
         end_pickup_wait(d, f, f->last_ts);
     if (f->state == FLOW_WEBSOCKET) {
         struct sink_ctx x = {d, f, 0, f->last_ts};
-        for (x.dir = 0; x.dir < 2 && f->state == FLOW_WEBSOCKET; x.dir++)
+        for (x.dir = 0; x.dir < 2 && f->state == FLOW_WEBSOCKET; x.dir++) {
             reasm_flush(&d->reasm, &f->dir[x.dir], stream_sink, &x);
+            gap_to_known_end(d, f, x.dir, &x);
+        }
         if (f->state == FLOW_WEBSOCKET) {
             wsconn_finish(f->ws, f->last_ts);
             order_fins(f);
@@ -551,11 +536,89 @@ static void feed_segment(struct dissector *d, struct flow *f, const struct tcp_s
     reasm_segment(&d->reasm, &f->dir[dir], &in, stream_sink, &x);
 }
 
-/* A new SYN on a finished 4-tuple is a new connection (port reuse). */
-static bool is_port_reuse(const struct flow *f, const struct tcp_segment *s)
+/* RFC 9293 §3.10.7.4 (and RFC 5961 for RSTs): a segment far outside the
+ * stream's sequence window is not part of this connection. */
+static bool outside(uint32_t value, uint32_t expected)
 {
-    return (s->flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
-           (f->state == FLOW_DONE || f->teardown != TERM_NONE);
+    int32_t diff = (int32_t)(value - expected);
+    return diff < -(int32_t)SEQ_WINDOW_BEHIND || diff > (int32_t)SEQ_WINDOW_AHEAD;
+}
+
+/* Both numbers are checked: the sequence number against this side's
+ * stream, the ACK against the other side's. */
+static bool out_of_window(const struct flow *f, const struct tcp_segment *s, int dir)
+{
+    const struct reasm_dir *d = &f->dir[dir], *o = &f->dir[!dir];
+    if (d->started && outside(s->seq + ((s->flags & TCP_SYN) ? 1u : 0u), d->next_seq))
+        return true;
+    return (s->flags & TCP_ACK) && o->started && outside(s->ack, o->next_seq);
+}
+
+#define STRAGGLER_WINDOW (1u << 16)
+
+/* value lies at or before end, by at most STRAGGLER_WINDOW */
+static bool at_or_before(uint32_t value, uint32_t end)
+{
+    int32_t diff = (int32_t)(value - end);
+    return diff <= 0 && diff >= -(int32_t)STRAGGLER_WINDOW;
+}
+
+/* After port reuse, a late segment of the previous connection (its last
+ * FIN or ACK overtaken by the new SYN) lies at or before where the old
+ * streams ended, in its sequence number and its ACK alike; the new
+ * connection's lie after (RFC 1122 §4.2.2.13: a new ISN exceeds the old
+ * connection's final sequence number). */
+static bool from_previous(const struct flow *f, const struct tcp_segment *s, int dir)
+{
+    return f->has_prev && (s->flags & TCP_ACK) && !(s->flags & TCP_SYN) &&
+           at_or_before(s->seq, f->prev_next[dir]) && at_or_before(s->ack, f->prev_next[!dir]);
+}
+
+/* Data after this side's FIN, or at or after its RST, was never part of
+ * this connection (RFC 9293 §3.6). */
+static bool past_the_end(const struct flow *f, const struct tcp_segment *s, int dir)
+{
+    const struct reasm_dir *d = &f->dir[dir];
+    if (d->fin_seen && (int32_t)(s->seq - (d->fin_seq + 1)) >= 0)
+        return true;
+    return f->rst_from[dir] && (int32_t)(s->seq - f->rst_seq[dir]) >= 0;
+}
+
+/* A SYN or SYN-ACK on a finished (or closing) 4-tuple starts a new
+ * connection (port reuse) unless it repeats that side's earlier SYN. On a
+ * tap the new SYN-ACK can even arrive before the new SYN. */
+static bool is_port_reuse(const struct flow *f, const struct tcp_segment *s, int dir)
+{
+    bool closing = f->state == FLOW_DONE || f->teardown != TERM_NONE;
+    if (s->flags & TCP_SYN) {
+        if (f->syn_from[dir] && f->syn_seq[dir] == s->seq)
+            return false; /* a retransmission */
+        if ((s->flags & TCP_ACK) && f->syn_from[!dir] && s->ack == f->syn_seq[!dir] + 1)
+            return false; /* the answer to this flow's own SYN, late */
+        /* on a live flow, only a SYN far outside its window: the old
+         * connection ended without the capture seeing it */
+        return closing || out_of_window(f, s, dir);
+    }
+    /* data of the new connection ahead of its SYNs */
+    return closing && s->payload_len > 0 && (out_of_window(f, s, dir) || past_the_end(f, s, dir));
+}
+
+static void note_ack(struct flow *f, const struct tcp_segment *s, int dir)
+{
+    if (!(s->flags & TCP_ACK) || (s->flags & TCP_RST))
+        return;
+    if (!f->acked_by[dir] || (int32_t)(s->ack - f->max_ack[dir]) > 0) {
+        f->acked_by[dir] = true;
+        f->max_ack[dir] = s->ack;
+    }
+}
+
+static void note_syn(struct flow *f, const struct tcp_segment *s, int dir)
+{
+    if ((s->flags & TCP_SYN) && !f->syn_from[dir]) {
+        f->syn_from[dir] = true;
+        f->syn_seq[dir] = s->seq;
+    }
 }
 
 void dissect_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor)
@@ -568,12 +631,24 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
     uint32_t hash = flow_hash(&s->src, &s->dst, s->vlan);
     int dir = DIR_CLIENT;
     struct flow *f = flow_find(d, s, hash, &dir);
-    if (f && is_port_reuse(f, s)) {
-        if (f->state != FLOW_DONE)
-            flow_finish(d, f, TERM_NONE);
+    uint32_t prev_next[2];
+    bool reused = false;
+    if (f && is_port_reuse(f, s, dir)) {
+        if (f->state != FLOW_DONE) /* replaced: "evicted" unless a FIN or RST was seen */
+            flow_finish(d, f, TERM_EVICTED);
+        /* remembered by client/server role, whichever way s travels */
+        prev_next[DIR_CLIENT] = f->dir[DIR_CLIENT].next_seq + (f->dir[DIR_CLIENT].fin_seen ? 1u : 0u);
+        prev_next[DIR_SERVER] = f->dir[DIR_SERVER].next_seq + (f->dir[DIR_SERVER].fin_seen ? 1u : 0u);
+        bool old_client_is_src = endpoint_eq(&f->ep[DIR_CLIENT], &s->src);
         flow_remove(d, f);
         d->stats.port_reuse++;
         f = NULL;
+        reused = true;
+        if (!old_client_is_src) { /* keep them indexed by the sender of s */
+            uint32_t t = prev_next[0];
+            prev_next[0] = prev_next[1];
+            prev_next[1] = t;
+        }
     }
     if (!f) {
         if (!(s->flags & TCP_SYN) && s->payload_len == 0)
@@ -581,6 +656,11 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         f = flow_create(d, s, hash, sensor, &dir);
         if (!f)
             return;
+        if (reused) { /* prev_next is indexed by sender of s; the flow by role */
+            f->has_prev = true;
+            f->prev_next[dir] = prev_next[0];
+            f->prev_next[!dir] = prev_next[1];
+        }
     }
     f->last_ts = s->ts > f->last_ts ? s->ts : f->last_ts;
     if (s->payload_len > 0)
@@ -590,12 +670,18 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         return;
     if (d->classifier && !f->cls.done && s->payload_len > 0) /* no nDPI state for bare SYNs */
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
-    dir = infer_roles(d, f, s, dir);
+    dir = infer_roles(f, s, dir);
+    if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
+        d->stats.out_of_window++;
+        return;
+    }
+    note_syn(f, s, dir);
+    note_ack(f, s, dir);
     note_teardown(f, s, dir);
     if (f->packets < PICKUP_PACKETS && ++f->packets == PICKUP_PACKETS)
         end_pickup_wait(d, f, s->ts);
-    else if (f->packets < PICKUP_PACKETS && (s->flags & (TCP_FIN | TCP_RST))) {
-        f->packets = PICKUP_PACKETS; /* the connection is ending: no SYN will come */
+    else if (f->packets < PICKUP_PACKETS && (s->flags & TCP_FIN) && f->dir[!dir].fin_seen) {
+        f->packets = PICKUP_PACKETS; /* both sides are done: no SYN will come */
         end_pickup_wait(d, f, s->ts);
     }
     if (f->state == FLOW_IGNORED) {

@@ -33,6 +33,7 @@ void dissect_config_defaults(struct dissect_config *cfg);
 struct dissect_stats {
     uint64_t segments, flows, websocket, records, ignored, idle_expired, evicted, port_reuse;
     uint64_t evicted_other; /* flows dropped for room that were not WebSocket */
+    uint64_t out_of_window; /* segments far outside their stream's sequence window */
     uint64_t memcap_evictions; /* evictions forced by the memcap (not --max-flows) */
 };
 

@@ -215,6 +215,17 @@ void reasm_flush(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink,
     check_complete(d);
 }
 
+void reasm_gap_to(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t end, reasm_sink_fn sink, void *arg)
+{
+    if (d->fin_seen && seq_diff(end, d->fin_seq) > 0)
+        end = d->fin_seq; /* an ACK of the FIN acknowledges no byte */
+    if (!d->started || d->held || seq_diff(end, d->next_seq) <= 0)
+        return;
+    emit_gap(ctx, d->next_seq, (uint64_t)seq_diff(end, d->next_seq), REASM_GAP_LOST, sink, arg);
+    d->next_seq = end;
+    check_complete(d);
+}
+
 void reasm_release(struct reasm_ctx *ctx, struct reasm_dir *d)
 {
     while (d->held) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../capture/bytes.h"
+#include "utf8.h"
 
 void ws_parser_init(struct ws_parser *p)
 {
@@ -146,10 +147,53 @@ bool ws_frame_plausible(const struct ws_frame *f, bool from_client)
     return !WS_OP_IS_CONTROL(f->opcode) || (f->len <= 125 && f->fin);
 }
 
+/* A complete text frame must carry UTF-8 (RFC 6455 §5.6); checked on the
+ * first 64 bytes, unmasked, allowing a character cut at that edge. */
+static bool text_payload_plausible(const struct ws_frame *f, const uint8_t *payload)
+{
+    uint8_t buf[64];
+    size_t n = f->len < sizeof buf ? (size_t)f->len : sizeof buf;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = f->masked ? (uint8_t)(payload[i] ^ f->mask[i & 3]) : payload[i];
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_sequence(buf + i, n - i);
+        if (k == 0)
+            return n == sizeof buf && n - i < 4; /* a character cut by our window */
+        i += k;
+    }
+    return true;
+}
+
+/* Does this segment consist of whole WebSocket frames that a real peer
+ * could have sent, all masked alike? Sets *masked. Mid-stream pickup rests
+ * on this, so it is strict: the first frame starts a message or is a
+ * control frame, data frames are not empty, text is UTF-8. */
+bool ws_frames_tile(const uint8_t *p, size_t len, bool *masked)
+{
+    size_t pos = 0;
+    for (int n = 0; pos < len; n++) {
+        struct ws_frame f;
+        size_t h = ws_decode_header(p + pos, len - pos, &f);
+        if (h == 0 || (n == 0 && f.opcode == WS_OP_CONTINUATION))
+            return false;
+        if (n == 0)
+            *masked = f.masked;
+        if (!ws_frame_plausible(&f, *masked) || f.len > len - pos - h)
+            return false;
+        if (!WS_OP_IS_CONTROL(f.opcode) && f.len == 0)
+            return false;
+        if (f.opcode == WS_OP_TEXT && !(f.rsv & 0x4) && !text_payload_plausible(&f, p + pos + h))
+            return false;
+        pos += h + (size_t)f.len;
+    }
+    return pos > 0;
+}
+
 bool ws_parser_resync(struct ws_parser *p, const uint8_t *buf, size_t len, bool from_client)
 {
-    struct ws_frame f;
-    if (ws_decode_header(buf, len, &f) == 0 || !ws_frame_plausible(&f, from_client))
+    bool masked;
+    if (!ws_frames_tile(buf, len, &masked) || masked != from_client)
         return false;
     p->state = WS_IN_HEADER;
     p->hdr_have = 0;

@@ -81,8 +81,14 @@ size_t ws_decode_header(const uint8_t *buf, size_t len, struct ws_frame *f);
  * at most RSV1 (permessage-deflate) set. */
 bool ws_frame_plausible(const struct ws_frame *f, bool from_client);
 
-/* After a gap: true (and the parser back in sync) if buf starts with a frame
- * header that is plausible for this direction. */
+/* Does buf consist of whole WebSocket frames that a real peer could have
+ * sent, all masked alike (*masked says how)? The first frame starts a
+ * message or is a control frame, data frames are not empty, complete text
+ * is UTF-8. Random bytes rarely pass: mid-stream pickup and resync rest on it. */
+bool ws_frames_tile(const uint8_t *buf, size_t len, bool *masked);
+
+/* After a gap: true (and the parser back in sync) if buf is whole frames
+ * (ws_frames_tile) masked as this direction's must be. */
 bool ws_parser_resync(struct ws_parser *p, const uint8_t *buf, size_t len, bool from_client);
 
 #endif

@@ -333,6 +333,23 @@ static void feed_frames(struct wsconn *c, int dir, const uint8_t *data, size_t l
 
 /* ---- handshake ---------------------------------------------------------- */
 
+/* Notes where the bytes about to be appended lie on the wire. */
+static void head_mark(struct head_buf *h, const struct ws_side *s)
+{
+    if (!s->chunk_known) {
+        h->nmarks = -1; /* one unknown piece spoils the mapping */
+        return;
+    }
+    if (h->nmarks < 0)
+        return;
+    if (h->nmarks == HEAD_MARKS) { /* full: the newest ACK covers the tail */
+        h->mark[HEAD_MARKS - 1].ack = s->chunk_ack;
+        h->mark[HEAD_MARKS - 1].has_ack = s->chunk_has_ack;
+        return;
+    }
+    h->mark[h->nmarks++] = (struct head_mark){h->len, s->chunk_seq, s->chunk_ack, s->chunk_has_ack};
+}
+
 static bool head_append(struct head_buf *h, const uint8_t *data, size_t len)
 {
     if (len == 0)
@@ -401,16 +418,37 @@ static long parse_head(struct head_buf *hb, int dir, struct http_head *h)
     return n < 0 ? -1 : n;
 }
 
+/* Feeds buffered bytes [from, len) to the frame parser, each segment's
+ * part with the position it had on the wire. */
+static void feed_buffered(struct wsconn *c, int dir, size_t from, ts_us_t ts)
+{
+    struct head_buf *hb = &c->head[dir];
+    struct ws_side *s = &c->side[dir];
+    if (hb->nmarks <= 0) {
+        s->chunk_known = false;
+        if (hb->len > from)
+            feed_frames(c, dir, hb->p + from, hb->len - from, ts);
+        return;
+    }
+    for (int i = 0; i < hb->nmarks; i++) {
+        const struct head_mark *m = &hb->mark[i];
+        size_t end = i + 1 < hb->nmarks ? hb->mark[i + 1].off : hb->len;
+        size_t start = from > m->off ? from : m->off;
+        if (start >= end)
+            continue;
+        wsconn_position(c, dir, hb->mark[0].seq + (uint32_t)(start - hb->mark[0].off), m->ack, m->has_ack);
+        feed_frames(c, dir, hb->p + start, end - start, ts);
+    }
+}
+
 /* Hands what followed the heads to the frame parsers, then frees the heads. */
 static void enter_frames(struct wsconn *c, size_t client_used, size_t server_used, ts_us_t ts)
 {
     size_t used[2] = {client_used, server_used};
     for (int d = 0; d < 2; d++) {
-        struct head_buf *hb = &c->head[d];
-        c->side[d].chunk_known = false; /* buffered bytes: their segments are gone */
-        if (c->state == WSC_OPEN && hb->len > used[d])
-            feed_frames(c, d, hb->p + used[d], hb->len - used[d], ts);
-        head_free(hb);
+        if (c->state == WSC_OPEN)
+            feed_buffered(c, d, used[d], ts);
+        head_free(&c->head[d]);
     }
 }
 
@@ -479,17 +517,37 @@ static bool settle_one_sided(struct wsconn *c, ts_us_t ts)
     return false;
 }
 
+/* Where a chunk's bytes lie, remembered across buffering. */
+struct chunk_at {
+    bool known, has_ack;
+    uint32_t seq, ack;
+};
+
+static struct chunk_at chunk_now(const struct ws_side *s)
+{
+    return (struct chunk_at){s->chunk_known, s->chunk_has_ack, s->chunk_seq, s->chunk_ack};
+}
+
+/* The position of the chunk's bytes from `skip` on. */
+static void reposition(struct wsconn *c, int dir, const struct chunk_at *at, size_t skip)
+{
+    if (at->known)
+        wsconn_position(c, dir, at->seq + (uint32_t)skip, at->ack, at->has_ack);
+    else
+        c->side[dir].chunk_known = false;
+}
+
 /* The request is complete and its response not yet seen, but the client
  * sends more than the buffer holds: its frames are parsed now instead. */
-static void client_frames_early(struct wsconn *c, const uint8_t *data, size_t len, ts_us_t ts)
+static void client_frames_early(struct wsconn *c, const struct chunk_at *at, const uint8_t *data, size_t skip,
+                                size_t len, ts_us_t ts)
 {
     struct head_buf *hb = &c->head[DIR_CLIENT];
-    c->side[DIR_CLIENT].chunk_known = false;
-    if (hb->len > hb->end)
-        feed_frames(c, DIR_CLIENT, hb->p + hb->end, hb->len - hb->end, ts);
+    feed_buffered(c, DIR_CLIENT, hb->end, ts);
     hb->end = hb->len;
     c->client_frames_early = true;
-    feed_frames(c, DIR_CLIENT, data, len, ts);
+    reposition(c, DIR_CLIENT, at, skip);
+    feed_frames(c, DIR_CLIENT, data + skip, len - skip, ts);
 }
 
 /* Buffers head bytes up to HEAD_MAX. Bytes beyond that (a large first
@@ -498,7 +556,10 @@ static void client_frames_early(struct wsconn *c, const uint8_t *data, size_t le
 static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
     struct head_buf *hb = &c->head[dir];
+    struct chunk_at at = chunk_now(&c->side[dir]);
     size_t take = len < HEAD_MAX - hb->len ? len : HEAD_MAX - hb->len;
+    if (take)
+        head_mark(hb, &c->side[dir]);
     if (!head_append(hb, data, take)) {
         c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
         return;
@@ -507,7 +568,7 @@ static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_
     if (take == len)
         return;
     if (c->state == WSC_AWAIT_RESPONSE && dir == DIR_CLIENT) {
-        client_frames_early(c, data + take, len - take, ts);
+        client_frames_early(c, &at, data, take, len, ts);
         return;
     }
     bool waiting = c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE;
@@ -515,6 +576,7 @@ static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_
         c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
         return;
     }
+    reposition(c, dir, &at, take);
     wsconn_data(c, dir, data + take, len - take, ts);
 }
 

@@ -25,10 +25,22 @@ enum wsconn_state {
     WSC_NOT_WEBSOCKET,  /* the client spoke HTTP but asked for no upgrade */
 };
 
+/* Where buffered bytes came from: sequence numbers are linear over the
+ * buffer (the bytes are in order); the ACK changes per segment. */
+#define HEAD_MARKS 8
+struct head_mark {
+    size_t off;   /* first buffer byte of the segment */
+    uint32_t seq; /* its sequence number */
+    uint32_t ack;
+    bool has_ack;
+};
+
 /* The handshake's head bytes, kept only until the head is complete. */
 struct head_buf {
     uint8_t *p;
     size_t len, cap;
+    struct head_mark mark[HEAD_MARKS];
+    int nmarks;   /* 0: positions unknown */
     size_t scanned; /* bytes already searched for the end of the head */
     size_t end;     /* length of the parsed head; 0 until it is complete */
 };

@@ -17,6 +17,7 @@ the functions below it). Writes classic pcap (microsecond timestamps).
     pcap.close()
 """
 import base64
+import functools
 import hashlib
 import ipaddress
 import os
@@ -80,15 +81,15 @@ class Pcap:
         self.raw.append((ts, frame))
 
     def transform(self, fn, *args):
-        """Replaces the segments by fn(segments, *args); times stay in order."""
-        times = sorted(seg.ts for seg in self.segs)
+        """Replaces the segments by fn(segments, *args). A new segment keeps
+        the time of the one it came from; afterwards the times are handed
+        out again in order, so the capture's clock still runs forward."""
         self.segs = fn(self.segs, *args)
-        times += [times[-1] + 0.001 * (i + 1) for i in range(len(self.segs) - len(times))] if times else []
-        for seg, ts in zip(self.segs, sorted(times)):
+        for seg, ts in zip(self.segs, sorted(seg.ts for seg in self.segs)):
             seg.ts = ts
 
     def frame(self, seg):
-        version = ipaddress.ip_address(seg.src).version
+        version = _addr(seg.src).version
         tcp = tcp_segment(seg.src, seg.dst, seg.sport, seg.dport, seg.seq, seg.ack, seg.flags, seg.payload)
         return link_frame(self.linktype, ip_packet(seg.src, seg.dst, 6, tcp), version, seg.vlans)
 
@@ -106,8 +107,13 @@ class Pcap:
                 f.write(struct.pack("<IIII", sec, usec, len(cap), len(frame)) + cap)
 
 
+@functools.lru_cache(maxsize=4096)
+def _addr(text):
+    return ipaddress.ip_address(text)
+
+
 def ip_packet(src, dst, proto, payload, ident=0):
-    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    s, d = _addr(src), _addr(dst)
     if s.version == 4:
         hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64,
                           proto, 0, s.packed, d.packed)
@@ -119,7 +125,7 @@ def ip_packet(src, dst, proto, payload, ident=0):
 def tcp_segment(src, dst, sport, dport, seq, ack, flags, payload=b""):
     hdr = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags,
                       65535, 0, 0)
-    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
+    s, d = _addr(src), _addr(dst)
     if s.version == 4:
         pseudo = struct.pack("!4s4sBBH", s.packed, d.packed, 0, 6, len(hdr) + len(payload))
     else:
@@ -161,7 +167,8 @@ def ws_frame(opcode, payload=b"", fin=True, mask=None, rsv=0, force_len_form=Non
     else:
         hdr = struct.pack("!BBQ", b0, mbit | 127, n)
     if mask:
-        payload = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+        key = (mask * (n // 4 + 1))[:n]
+        payload = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big") if n else b""
         hdr += mask
     return hdr + payload
 
@@ -252,10 +259,14 @@ def _same_flow(a, b):
     return (a.src, a.sport, a.dst, a.dport) == (b.src, b.sport, b.dst, b.dport)
 
 
-def resplit(segs, rng, max_size=7):
-    """Cuts every data segment into pieces of 1..max_size bytes."""
+def resplit(segs, rng, max_size=7, large=2000):
+    """Cuts every data segment into pieces of 1..max_size bytes (segments
+    longer than `large` into pieces of up to 1400: a capture stays small)."""
     out = []
     for seg in segs:
+        if len(seg.payload) > large:
+            out.extend(resplit([seg], rng, 1400, large=1 << 30))
+            continue
         if len(seg.payload) <= 1:
             out.append(seg)
             continue
@@ -269,14 +280,19 @@ def resplit(segs, rng, max_size=7):
     return out
 
 
-def reorder(segs, rng, window=4):
-    """Shuffles within consecutive windows of `window` packets."""
-    out = []
-    for i in range(0, len(segs), window):
-        chunk = segs[i:i + window]
-        rng.shuffle(chunk)
-        out.extend(chunk)
-    return out
+def reorder(segs, rng, window=4, max_skew=0.02):
+    """Shuffles within consecutive windows of `window` packets; a window
+    never spans more than max_skew seconds (a tap reorders packets that
+    are close in time, not across an idle pause)."""
+    out, chunk = [], []
+    for seg in segs:
+        if chunk and (len(chunk) == window or seg.ts - chunk[0].ts > max_skew):
+            rng.shuffle(chunk)
+            out.extend(chunk)
+            chunk = []
+        chunk.append(seg)
+    rng.shuffle(chunk)
+    return out + chunk
 
 
 def duplicate(segs, rng, prob=0.2):

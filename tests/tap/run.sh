@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# tests/tap/run.sh — TCP reassembly that holds up on a real network tap.
+#
+#  - property: random WebSocket conversations written as sent and as a tap
+#    might deliver them (re-split, retransmitted with other boundaries,
+#    duplicated, reordered, sequence numbers wrapping, ports reused) give the
+#    same records (tests/tap/property.py, TAP_SEEDS seeds);
+#  - drop: a data segment lost mid-conversation gives violation `gap` and
+#    still the close code and initiator;
+#  - real peers: a capture of python-websockets and Node ws traffic,
+#    reordered in small windows with duplicates, gives the same records;
+#  - floods: a SYN flood and many concurrent WebSocket connections stay
+#    under --memcap, with every limit counted.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build}
+SEEDS=${TAP_SEEDS:-100}
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+failed=0
+ok() { echo "ok - tap/$1"; }
+not_ok() { echo "not ok - tap/$1"; shift; for l in "$@"; do echo "#  $l"; done; failed=1; }
+
+"$PY" tests/tap/property.py --bin "$BIN" --seeds "$SEEDS" || failed=1
+"$PY" tests/tap/property.py --bin "$BIN" --seeds 40 --drop || failed=1
+
+# ---- real peers, reordered with duplicates ----
+COLS="client_ip, client_port, server_port, host, path, http_status, close_code, close_reason, close_initiator,
+      client_close_code, server_close_code, outcome, termination, frames_client, frames_server, messages_client,
+      messages_server, bytes_client, bytes_server, pings, pongs, violations"
+if [ "$(id -u)" -ne 0 ] || ! command -v tcpdump >/dev/null; then
+    echo "ok - tap/real-peers-reordered # SKIP needs root and tcpdump to record real peers"
+elif ! tests/peers/record.sh "$T/real.pcap" 60 >"$T/record.log" 2>&1; then
+    not_ok real-peers-reordered "recording failed:" "$(tail -3 "$T/record.log")"
+else
+    "$BIN/wsstatsd" -q -r "$T/real.pcap" -w "$T/real.db"
+    sqlite3 "$T/real.db" "SELECT $COLS FROM connections ORDER BY client_ip, client_port" >"$T/real.txt"
+    for seed in 1 2 3; do
+        "$PY" tests/tools/pcapmangle.py "$T/real.pcap" "$T/mangled.pcap" --window 4 --dup 0.1 --seed $seed
+        rm -f "$T/mangled.db"
+        "$BIN/wsstatsd" -q -r "$T/mangled.pcap" -w "$T/mangled.db"
+        sqlite3 "$T/mangled.db" "SELECT $COLS FROM connections ORDER BY client_ip, client_port" >"$T/mangled.txt"
+        if cmp -s "$T/real.txt" "$T/mangled.txt" && [ -s "$T/real.txt" ]; then
+            ok "real-peers-reordered-seed-$seed ($(wc -l <"$T/real.txt") connections)"
+        else
+            not_ok "real-peers-reordered-seed-$seed" "$(diff "$T/real.txt" "$T/mangled.txt" | head -6)"
+        fi
+    done
+fi
+
+# ---- floods under --memcap ----
+peak_kib() { sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p' "$1"; }
+PYTHONPATH=tests/tools "$PY" -c "from pcapgen import syn_flood; syn_flood('$T/syn.pcap', 300000)"
+"$BIN/wsstatsd" -v --memcap 16M -r "$T/syn.pcap" -w "$T/syn.db" 2>"$T/syn.log"
+rc=$?
+peak=$(peak_kib "$T/syn.log")
+evicted=$(sed -n 's/.* \([0-9]*\) other flows evicted.*/\1/p' "$T/syn.log")
+# 16 MiB of state, plus the program itself (nDPI's tables, SQLite); under
+# the sanitizers the baseline is larger.
+limit=$((16 * 1024 + ${FLOOD_BASELINE_KIB:-40000}))
+if [ "${FLOOD_RSS_CHECK:-1}" = 0 ]; then # sanitizers: RSS says nothing about our memory
+    [ "$rc" -eq 0 ] && [ "${evicted:-0}" -gt 0 ] &&
+        ok "syn-flood-300k-under-memcap (${evicted} flows evicted; RSS bound checked in the normal build)" ||
+        not_ok syn-flood-300k-under-memcap "exit $rc, evicted ${evicted:-?}" "$(tail -3 "$T/syn.log")"
+elif [ "$rc" -eq 0 ] && [ -n "$peak" ] && [ "$peak" -le "$limit" ] && [ "${evicted:-0}" -gt 0 ]; then
+    ok "syn-flood-300k-under-memcap (peak ${peak} KiB, ${evicted} flows evicted)"
+else
+    not_ok syn-flood-300k-under-memcap "exit $rc, peak ${peak:-?} KiB (limit $limit), evicted ${evicted:-?}" "$(tail -3 "$T/syn.log")"
+fi
+
+PYTHONPATH=tests/tools "$PY" -c "from pcapgen import concurrent_websockets; concurrent_websockets('$T/many.pcap', 5000)"
+"$BIN/wsstatsd" -v -r "$T/many.pcap" -w "$T/many.db" 2>"$T/many.log"
+got=$(sqlite3 "$T/many.db" "SELECT count(*) || ' ' || sum(outcome = 'clean' AND close_code = 1000) FROM connections")
+[ "$got" = "5000 5000" ] && ok "5000-concurrent-connections-all-recorded (peak $(peak_kib "$T/many.log") KiB)" ||
+    not_ok 5000-concurrent-connections-all-recorded "got: $got"
+
+# A memcap too small for them all: the oldest are evicted, and said so.
+"$BIN/wsstatsd" -v --memcap 1M -r "$T/many.pcap" -w "$T/small.db" 2>"$T/small.log"
+ev=$(sqlite3 "$T/small.db" "SELECT count(*) FROM connections WHERE termination = 'evicted'")
+said=$(sed -n 's/.* \([0-9]*\) WebSocket and .*/\1/p' "$T/small.log")
+[ "${ev:-0}" -gt 0 ] && [ "$ev" = "$said" ] && ok "memcap-evicts-oldest-connections ($ev evicted)" ||
+    not_ok memcap-evicts-oldest-connections "evicted records: ${ev:-?}, reported: ${said:-?}"
+exit $failed
