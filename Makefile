@@ -5,6 +5,8 @@
 #                   real WebSocket traffic, print the report
 #   make check      install what is missing, build, run every test (also under
 #                   ASan+UBSan); ends with "N passed, N failed"
+#   make bench      memory runs: a million-flow SYN flood, 100k concurrent
+#                   connections (peak RSS, bytes per connection)
 #   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
 #   make deps       install missing Debian/npm packages (root; apt-get)
 
@@ -51,7 +53,7 @@ test_output_SRC   := cli/output.c dissect/utf8.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps demo check test unit install uninstall clean asan
+.PHONY: all deps demo check test unit install uninstall clean asan bench
 all: $(BUILD)/wsstatsd $(BUILD)/wsstats
 
 $(BUILD)/obj/%.o: %.c | pkgcheck
@@ -95,6 +97,10 @@ check: deps
 test: all unit
 	@tests/run.sh
 
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
@@ -112,6 +118,6 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/man/man1/wsstats.1 $(DESTDIR)$(PREFIX)/share/man/man8/wsstatsd.8
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan bench/out
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

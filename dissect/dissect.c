@@ -24,6 +24,9 @@
  * the stream (retransmissions behind it, out-of-order data ahead). A segment
  * outside is from an earlier connection on the same 4-tuple, or garbage. */
 #define SEQ_WINDOW_BEHIND (16u << 20)
+/* An ACK past a hole proves the receiver got bytes the capture lost; after
+ * this long (packet time) the hole is no reordering and becomes a gap. */
+#define GAP_WAIT_US 200000
 #define SEQ_WINDOW_AHEAD (64u << 20)
 
 enum flow_state {
@@ -47,6 +50,7 @@ struct flow {
     uint8_t packets;       /* counted up to PICKUP_PACKETS */
     bool packets_with_data; /* it carried payload: no longer LIST_NEW */
     bool reset;            /* a RST was seen; data sent before it may still come */
+    ts_us_t hole_acked_at[2]; /* per side: since when an ACK passed its hole (0: none) */
     bool acked_by[2];      /* per side: the highest ACK it sent ... */
     uint32_t max_ack[2];   /* ... covering the other side's bytes */
     bool has_prev;         /* port reuse: where the previous connection's ... */
@@ -159,11 +163,20 @@ static void lru_touch(struct dissector *d, struct flow *f)
 }
 
 /* Flow and connection state count against the memcap together with the
- * bytes reassembly holds: what is left is reassembly's to use. */
+ * bytes reassembly holds: what is left is reassembly's to use. Each block
+ * is charged with malloc's own header too. */
+#define MALLOC_OVERHEAD 16
+
+static void update_reasm_budget(struct dissector *d)
+{
+    d->reasm.memcap = d->cfg.memcap > d->state_mem ? d->cfg.memcap - d->state_mem : 0;
+}
+
 static void charge(struct dissector *d, size_t bytes, bool add)
 {
+    bytes += MALLOC_OVERHEAD;
     d->state_mem = add ? d->state_mem + bytes : d->state_mem - bytes;
-    d->reasm.memcap = d->cfg.memcap > d->state_mem ? d->cfg.memcap - d->state_mem : 0;
+    update_reasm_budget(d);
 }
 
 static struct flow *flow_find(struct dissector *d, const struct tcp_segment *s, uint32_t hash, int *dir)
@@ -373,6 +386,28 @@ static void order_fins(struct flow *f)
         f->teardown = TERM_FIN_CLIENT;
 }
 
+/* RFC 9293 §3.4: when the other side has acknowledged bytes beyond a hole
+ * in this side's stream, no retransmission will fill it for the capture;
+ * once that has held for GAP_WAIT_US, the hole is declared a gap so the
+ * data waiting behind it goes on (and memory is released) at once. */
+static void give_up_acked_holes(struct dissector *d, struct flow *f, ts_us_t ts)
+{
+    for (int dir = 0; dir < 2 && f->state == FLOW_WEBSOCKET; dir++) {
+        struct reasm_dir *r = &f->dir[dir];
+        bool hole = r->started && r->held_bytes && f->acked_by[!dir] &&
+                    (int32_t)(f->max_ack[!dir] - r->next_seq) > 0;
+        if (!hole) {
+            f->hole_acked_at[dir] = 0;
+        } else if (!f->hole_acked_at[dir]) {
+            f->hole_acked_at[dir] = ts;
+        } else if (ts - f->hole_acked_at[dir] >= GAP_WAIT_US) {
+            struct sink_ctx x = {d, f, dir, ts};
+            reasm_skip_hole(&d->reasm, r, stream_sink, &x);
+            f->hole_acked_at[dir] = 0;
+        }
+    }
+}
+
 /* A direction whose SYN never came starts where its data starts: the
  * connection began before the capture did. */
 static void end_pickup_wait(struct dissector *d, struct flow *f, ts_us_t ts)
@@ -450,7 +485,7 @@ static void make_room(struct dissector *d)
 {
     if (d->nflows >= d->cfg.max_flows)
         evict_one(d);
-    while (d->state_mem + sizeof(struct flow) + d->reasm.mem_used > d->cfg.memcap && evict_one(d))
+    while (d->state_mem + sizeof(struct flow) + MALLOC_OVERHEAD + d->reasm.mem_used > d->cfg.memcap && evict_one(d))
         d->stats.memcap_evictions++;
 }
 
@@ -692,6 +727,7 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         note_reset(f, s, dir);
     } else if (!after_reset(f, s, dir)) {
         feed_segment(d, f, s, dir);
+        give_up_acked_holes(d, f, s->ts);
     }
     if ((f->state == FLOW_IGNORED && (s->flags & TCP_RST)) || (f->dir[0].complete && f->dir[1].complete))
         flow_finish(d, f, TERM_NONE);
@@ -747,7 +783,7 @@ int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct
     d->emit = emit;
     d->emit_arg = emit_arg;
     reasm_init(&d->reasm, cfg->memcap, cfg->dir_cap);
-    charge(d, 0, true);
+    update_reasm_budget(d);
     uint32_t n = 1024;
     while (n < d->cfg.max_flows && n < (1u << 24))
         n <<= 1;

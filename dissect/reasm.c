@@ -215,6 +215,13 @@ void reasm_flush(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink,
     check_complete(d);
 }
 
+void reasm_skip_hole(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg)
+{
+    if (d->started)
+        skip_to_held(ctx, d, sink, arg);
+    check_complete(d);
+}
+
 void reasm_gap_to(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t end, reasm_sink_fn sink, void *arg)
 {
     if (d->fin_seen && seq_diff(end, d->fin_seq) > 0)

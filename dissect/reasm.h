@@ -75,6 +75,10 @@ void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reas
  * number (the connection began before the capture) and delivers. */
 void reasm_start(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg);
 
+/* Gives up the hole before the first held segment (declared a gap) and
+ * delivers what follows it. Nothing happens when nothing is held. */
+void reasm_skip_hole(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg);
+
 /* The stream is known to reach `end` (its FIN or RST sequence number, or
  * what the other side acknowledged): bytes missing before it are a gap. */
 void reasm_gap_to(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t end, reasm_sink_fn sink, void *arg);

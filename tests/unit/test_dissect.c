@@ -454,6 +454,43 @@ static void close_reordered_after_rst(void **state)
     sink_free(&k);
 }
 
+static void acked_hole_released_early(void **state)
+{
+    (void)state;
+    /* A long-lived connection loses one client segment to the capture; the
+     * server's ACKs show it got those bytes. The data behind the hole must
+     * not wait for the end of the connection: it is delivered (and its
+     * memory released) once the ACK has passed the hole for a while. */
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, NULL);
+    struct conn c;
+    conn_init(&c, &d, 51003, 80);
+    handshake_tcp(&c);
+    upgrade(&c);
+    struct bb lost = {.n = 0};
+    frame(&lost, WS_OP_TEXT, true, "never captured", 14);
+    c.seq[DIR_CLIENT] += (uint32_t)lost.n; /* sent, not captured */
+    for (int i = 0; i < 40; i++) {          /* 40 * (10 ms + 2 STEP) of packet time */
+        c.t += 10000;
+        text(&c, DIR_CLIENT, "after the loss");
+        seg(&c, DIR_SERVER, TCP_ACK, NULL, 0); /* acknowledges everything */
+    }
+    size_t held = d.reasm.mem_used;
+    send_close(&c, DIR_CLIENT, 1000, "bye");
+    send_close(&c, DIR_SERVER, 1000, "");
+    fin_fin(&c, DIR_CLIENT);
+    assert_int_equal(held, 0);
+    assert_int_equal(k.n, 1);
+    const struct ws_record *r = &k.rec[0].r;
+    assert_int_equal(r->close_code, 1000);
+    assert_int_equal(r->outcome, OUTCOME_CLEAN);
+    assert_true(r->violations & V_GAP);
+    assert_int_equal(r->frames[DIR_CLIENT], 41); /* 40 texts and the close */
+    dissector_free(&d);
+    sink_free(&k);
+}
+
 static void port_reuse_two_records(void **state)
 {
     (void)state;
@@ -942,6 +979,7 @@ int main(void)
         cmocka_unit_test(fin_without_close_then_capture_end),
         cmocka_unit_test(rejected_upgrade),
         cmocka_unit_test(close_reordered_after_rst),
+        cmocka_unit_test(acked_hole_released_early),
         cmocka_unit_test(port_reuse_two_records),
         cmocka_unit_test(finish_gives_unfinished),
         cmocka_unit_test(non_websocket_flows_give_no_record),
