@@ -656,6 +656,65 @@ static void note_syn(struct flow *f, const struct tcp_segment *s, int dir)
     }
 }
 
+/* Where a replaced connection's streams ended, by endpoint. */
+struct old_streams {
+    struct endpoint client;
+    uint32_t end[2]; /* by the old connection's roles */
+};
+
+/* Port reuse: writes the old connection out and frees it, keeping where its
+ * streams ended so that its stragglers can be told apart. */
+static void replace_flow(struct dissector *d, struct flow *f, struct old_streams *old)
+{
+    if (f->state != FLOW_DONE) /* replaced: "evicted" unless a FIN or RST was seen */
+        flow_finish(d, f, TERM_EVICTED);
+    old->client = f->ep[DIR_CLIENT];
+    for (int i = 0; i < 2; i++)
+        old->end[i] = f->dir[i].next_seq + (f->dir[i].fin_seen ? 1u : 0u);
+    flow_remove(d, f);
+    d->stats.port_reuse++;
+}
+
+static void inherit_old_streams(struct flow *f, const struct old_streams *old)
+{
+    bool same_roles = endpoint_eq(&f->ep[DIR_CLIENT], &old->client);
+    f->has_prev = true;
+    f->prev_next[DIR_CLIENT] = old->end[same_roles ? DIR_CLIENT : DIR_SERVER];
+    f->prev_next[DIR_SERVER] = old->end[same_roles ? DIR_SERVER : DIR_CLIENT];
+}
+
+/* The flow a segment belongs to, made if it starts something; NULL if the
+ * segment is a bare ACK/FIN/RST of a connection we never saw. */
+static struct flow *flow_for_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor, int *dir)
+{
+    uint32_t hash = flow_hash(&s->src, &s->dst, s->vlan);
+    struct flow *f = flow_find(d, s, hash, dir);
+    struct old_streams old;
+    bool reused = f && is_port_reuse(f, s, *dir);
+    if (reused)
+        replace_flow(d, f, &old);
+    else if (f)
+        return f;
+    if (!(s->flags & TCP_SYN) && s->payload_len == 0)
+        return NULL;
+    f = flow_create(d, s, hash, sensor, dir);
+    if (f && reused)
+        inherit_old_streams(f, &old);
+    return f;
+}
+
+/* Counts packets while a direction may still be waiting for its SYN; the
+ * wait ends after PICKUP_PACKETS, or once both sides have sent a FIN. */
+static void advance_pickup_wait(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
+{
+    if (f->packets >= PICKUP_PACKETS)
+        return;
+    bool both_done = (s->flags & TCP_FIN) && f->dir[!dir].fin_seen;
+    f->packets = both_done ? PICKUP_PACKETS : f->packets + 1;
+    if (f->packets == PICKUP_PACKETS)
+        end_pickup_wait(d, f, s->ts);
+}
+
 void dissect_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor)
 {
     d->stats.segments++;
@@ -663,62 +722,29 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         d->now = s->ts;
     if (d->now >= d->next_sweep)
         dissect_expire(d, d->now);
-    uint32_t hash = flow_hash(&s->src, &s->dst, s->vlan);
     int dir = DIR_CLIENT;
-    struct flow *f = flow_find(d, s, hash, &dir);
-    uint32_t prev_next[2];
-    bool reused = false;
-    if (f && is_port_reuse(f, s, dir)) {
-        if (f->state != FLOW_DONE) /* replaced: "evicted" unless a FIN or RST was seen */
-            flow_finish(d, f, TERM_EVICTED);
-        /* remembered by client/server role, whichever way s travels */
-        prev_next[DIR_CLIENT] = f->dir[DIR_CLIENT].next_seq + (f->dir[DIR_CLIENT].fin_seen ? 1u : 0u);
-        prev_next[DIR_SERVER] = f->dir[DIR_SERVER].next_seq + (f->dir[DIR_SERVER].fin_seen ? 1u : 0u);
-        bool old_client_is_src = endpoint_eq(&f->ep[DIR_CLIENT], &s->src);
-        flow_remove(d, f);
-        d->stats.port_reuse++;
-        f = NULL;
-        reused = true;
-        if (!old_client_is_src) { /* keep them indexed by the sender of s */
-            uint32_t t = prev_next[0];
-            prev_next[0] = prev_next[1];
-            prev_next[1] = t;
-        }
-    }
-    if (!f) {
-        if (!(s->flags & TCP_SYN) && s->payload_len == 0)
-            return; /* a bare ACK/FIN/RST of a connection we never saw */
-        f = flow_create(d, s, hash, sensor, &dir);
-        if (!f)
-            return;
-        if (reused) { /* prev_next is indexed by sender of s; the flow by role */
-            f->has_prev = true;
-            f->prev_next[dir] = prev_next[0];
-            f->prev_next[!dir] = prev_next[1];
-        }
-    }
+    struct flow *f = flow_for_segment(d, s, sensor, &dir);
+    if (!f)
+        return;
     f->last_ts = s->ts > f->last_ts ? s->ts : f->last_ts;
     if (s->payload_len > 0)
         f->packets_with_data = true;
-    lru_touch(d, f);
-    if (f->state == FLOW_DONE)
+    if (f->state == FLOW_DONE) { /* a straggler: absorbed */
+        lru_touch(d, f);
         return;
+    }
     if (d->classifier && !f->cls.done && s->payload_len > 0) /* no nDPI state for bare SYNs */
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(f, s, dir);
     if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
         d->stats.out_of_window++;
+        lru_touch(d, f);
         return;
     }
     note_syn(f, s, dir);
     note_ack(f, s, dir);
     note_teardown(f, s, dir);
-    if (f->packets < PICKUP_PACKETS && ++f->packets == PICKUP_PACKETS)
-        end_pickup_wait(d, f, s->ts);
-    else if (f->packets < PICKUP_PACKETS && (s->flags & TCP_FIN) && f->dir[!dir].fin_seen) {
-        f->packets = PICKUP_PACKETS; /* both sides are done: no SYN will come */
-        end_pickup_wait(d, f, s->ts);
-    }
+    advance_pickup_wait(d, f, s, dir);
     if (f->state == FLOW_IGNORED) {
         /* no reassembly: a FIN counts as soon as it is seen */
         if (s->flags & TCP_FIN)
@@ -730,9 +756,9 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         give_up_acked_holes(d, f, s->ts);
     }
     if ((f->state == FLOW_IGNORED && (s->flags & TCP_RST)) || (f->dir[0].complete && f->dir[1].complete))
-        flow_finish(d, f, TERM_NONE);
+        flow_finish(d, f, TERM_NONE); /* moves it to LIST_DONE */
     else
-        lru_touch(d, f); /* a reset flow moves to LIST_RESET */
+        lru_touch(d, f); /* most recent first, on the list its state belongs on */
 }
 
 static ts_us_t list_timeout(const struct dissector *d, enum flow_list l)
