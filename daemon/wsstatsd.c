@@ -78,7 +78,9 @@ static void usage(FILE *out)
             "Tracking:\n"
             "      --idle-timeout DUR  expire connections silent this long (default: 15m)\n"
             "      --max-flows N       TCP flows tracked at once (default: 1048576)\n"
-            "      --memcap BYTES      memory for out-of-order data, all flows (default: 256M)\n"
+            "      --memcap BYTES      memory for flows, connection state and out-of-order\n"
+            "                          data, all together (default: 256M)\n"
+            "      --stream-cap BYTES  out-of-order data held per direction (default: 1M)\n"
             "\n"
             "  -q, --quiet             print errors only\n"
             "  -v, --verbose           print per-source statistics\n"
@@ -131,7 +133,7 @@ static bool parse_size(const char *s, uint64_t *out)
     return true;
 }
 
-enum { OPT_SNAPLEN = 256, OPT_BUFFER, OPT_NO_PROMISC, OPT_IDLE, OPT_MAX_FLOWS, OPT_MEMCAP };
+enum { OPT_SNAPLEN = 256, OPT_BUFFER, OPT_NO_PROMISC, OPT_IDLE, OPT_MAX_FLOWS, OPT_MEMCAP, OPT_STREAM_CAP };
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -146,6 +148,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"memcap", required_argument, NULL, OPT_MEMCAP},
+        {"stream-cap", required_argument, NULL, OPT_STREAM_CAP},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -192,6 +195,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             if (!parse_size(optarg, &v) || v == 0 || v > (1u << 30))
                 return usage_error("--max-flows: '%s' is not a count from 1 to 1G", optarg);
             o->dissect.max_flows = (uint32_t)v;
+            break;
+        case OPT_STREAM_CAP:
+            if (!parse_size(optarg, &v) || v < 4096 || v > (1u << 30))
+                return usage_error("--stream-cap: '%s' is not a size from 4K to 1G", optarg);
+            o->dissect.dir_cap = (uint32_t)v;
             break;
         case OPT_MEMCAP:
             if (!parse_size(optarg, &v) || v < (1u << 16))
@@ -355,13 +363,31 @@ static void report_tracking(const struct dissector *d)
              (unsigned long long)s->out_of_window, (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
              (unsigned long long)s->memcap_evictions);
     complain("reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
-             "%llu gaps (%llu bytes); limits: memcap hit %llu times, per-direction cap %llu times",
+             "%llu conflicting overlaps, %llu gaps (%llu bytes); limits: memcap hit %llu times, "
+             "--stream-cap %llu times",
              (unsigned long long)r->delivered_bytes, (unsigned long long)r->held_segments,
-             (unsigned long long)r->duplicates, (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
+             (unsigned long long)r->duplicates, (unsigned long long)r->overlap_conflicts,
+             (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
              (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         complain("memory: peak RSS %ld KiB", ru.ru_maxrss);
+}
+
+/* Without -v: one line when a limit cost records or data. */
+static void warn_limits(const struct dissector *d)
+{
+    const struct dissect_stats *s = &d->stats;
+    const struct reasm_stats *r = &d->reasm.stats;
+    if (s->evicted)
+        complain("warning: %llu WebSocket connections were evicted before they ended "
+                 "(termination evicted): raise --memcap or --max-flows",
+                 (unsigned long long)s->evicted);
+    if (r->memcap_hits || r->dir_cap_hits)
+        complain("warning: out-of-order data found no room %llu times (--memcap %llu, --stream-cap %llu): "
+                 "reported as gaps",
+                 (unsigned long long)(r->memcap_hits + r->dir_cap_hits), (unsigned long long)r->memcap_hits,
+                 (unsigned long long)r->dir_cap_hits);
 }
 
 static int setup(struct daemon *dm)
@@ -419,6 +445,8 @@ int main(int argc, char **argv)
         dissect_finish(&dm.dis);
     if (dm.opt.verbosity >= 2)
         report_tracking(&dm.dis);
+    else if (dm.opt.verbosity == 1)
+        warn_limits(&dm.dis);
     if (dm.opt.verbosity >= 1) {
         uint64_t packets = 0;
         for (int i = 0; i < dm.nsources; i++)

@@ -100,8 +100,33 @@ static void skip_to_held(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_
     drain(ctx, d, sink, arg);
 }
 
-/* Keeps a copy of an out-of-order segment; false if no room. */
-static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in)
+/* Do a held chunk and a new segment disagree on a byte both carry? */
+static bool conflicts(const struct reasm_chunk *c, const struct reasm_input *in)
+{
+    int32_t from = seq_diff(in->seq, c->seq) > 0 ? seq_diff(in->seq, c->seq) : 0; /* offset in c */
+    int32_t in_off = seq_diff(c->seq, in->seq) > 0 ? seq_diff(c->seq, in->seq) : 0; /* offset in in */
+    int32_t n = (int32_t)c->caplen - from;
+    if ((int32_t)in->caplen - in_off < n)
+        n = (int32_t)in->caplen - in_off;
+    return n > 0 && memcmp(c->data + from, in->payload + in_off, (size_t)n) != 0;
+}
+
+/* First copy wins; a later copy with other bytes is counted (a conflicting
+ * overlap: a sign of evasion or corruption). Only held bytes can be
+ * compared: delivered ones are not kept. */
+static void count_conflicts(struct reasm_ctx *ctx, const struct reasm_chunk *prev, const struct reasm_chunk *c,
+                            const struct reasm_input *in)
+{
+    uint32_t end = in->seq + in->caplen;
+    bool clash = prev && conflicts(prev, in);
+    for (; c && !clash && seq_diff(c->seq, end) < 0; c = c->next)
+        clash = conflicts(c, in);
+    if (clash)
+        ctx->stats.overlap_conflicts++;
+}
+
+/* Keeps a copy of one piece of an out-of-order segment; false if no room. */
+static bool hold_one(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in)
 {
     struct reasm_chunk **pp = &d->held;
     while (*pp && seq_diff((*pp)->seq, in->seq) < 0)
@@ -133,6 +158,42 @@ static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_
     d->held_bytes += in->caplen;
     ctx->mem_used += sizeof *c + in->caplen;
     ctx->stats.held_segments++;
+    return true;
+}
+
+/* Keeps the parts of an out-of-order segment that no held copy covers yet
+ * (the first copy wins), counting any disagreement; false if no room. A
+ * segment cut by the snaplen is kept whole. */
+static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in)
+{
+    struct reasm_chunk *c = d->held, *prev = NULL;
+    while (c && seq_diff(c->seq, in->seq) < 0) {
+        prev = c;
+        c = c->next;
+    }
+    count_conflicts(ctx, prev, c, in);
+    if (in->caplen != in->wire_len)
+        return hold_one(ctx, d, in);
+    uint32_t seq = in->seq, end = in->seq + in->caplen;
+    bool held_any = false;
+    for (c = d->held; seq_diff(seq, end) < 0;) {
+        while (c && seq_diff(c->seq + c->wire_len, seq) <= 0)
+            c = c->next;
+        if (c && seq_diff(c->seq, seq) <= 0) { /* covered by a held copy */
+            seq = c->seq + c->wire_len;
+            continue;
+        }
+        uint32_t stop = c && seq_diff(c->seq, end) < 0 ? c->seq : end;
+        uint32_t off = (uint32_t)seq_diff(seq, in->seq), n = (uint32_t)seq_diff(stop, seq);
+        struct reasm_input piece = {.seq = seq, .ack = in->ack, .tcp_flags = in->tcp_flags,
+                                    .payload = in->payload + off, .caplen = n, .wire_len = n};
+        if (!hold_one(ctx, d, &piece))
+            return false;
+        held_any = true;
+        seq = stop;
+    }
+    if (!held_any)
+        ctx->stats.duplicates++;
     return true;
 }
 

@@ -30,6 +30,7 @@ struct reasm_dir {
 
 struct reasm_stats {
     uint64_t delivered_bytes, held_segments, duplicates, gaps, gap_bytes, memcap_hits, dir_cap_hits;
+    uint64_t overlap_conflicts; /* a retransmission disagreed with held bytes */
 };
 
 struct reasm_ctx {

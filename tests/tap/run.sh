@@ -49,6 +49,33 @@ else
     done
 fi
 
+# ---- one-sided captures (asymmetric routing): each direction alone ----
+PYTHONPATH=tests/tools "$PY" - "$T" <<'PYEOF'
+import sys
+from pcapgen import Pcap, Conversation
+t = sys.argv[1]
+for side in ("client", "server"):
+    p = Pcap("%s/one-%s.pcap" % (t, side))
+    c = Conversation(p, "10.3.0.1", 41000, "10.3.0.2", 80)
+    c.handshake(path="/one-sided")
+    c.send_frame("client", 1, b"hello")
+    c.send_frame("server", 1, b"world")
+    c.close("server", 1001, "going away")
+    c.close("client", 1001)
+    c.fin("server")
+    c.fin("client")
+    keep = c.ep[side]
+    p.segs = [s for s in p.segs if (s.src, s.sport) == keep]
+    p.close()
+PYEOF
+for side in client server; do
+    rm -f "$T/one.db"
+    "$BIN/wsstatsd" -q -r "$T/one-$side.pcap" -w "$T/one.db"
+    got=$(sqlite3 "$T/one.db" "SELECT ${side}_close_code, frames_$side, termination FROM connections")
+    want="1001|2|fin_$side"
+    [ "$got" = "$want" ] && ok "one-sided-$side-only ($got)" || not_ok "one-sided-$side-only" "want $want, got: $got"
+done
+
 # ---- floods under --memcap ----
 peak_kib() { sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p' "$1"; }
 PYTHONPATH=tests/tools "$PY" -c "from pcapgen import syn_flood; syn_flood('$T/syn.pcap', 300000)"

@@ -669,6 +669,33 @@ static void await_syn_no_room_not_lost(void **state)
     }
 }
 
+static void conflicting_overlap_counted(void **state)
+{
+    (void)state;
+    /* two held copies of the same bytes that disagree: the first wins,
+     * the disagreement is counted; agreeing copies are not */
+    struct reasm_ctx c;
+    struct reasm_dir d;
+    struct sinkrec s;
+    setup(&c, &d, &s);
+    seg(&c, &d, 0, TCP_SYN, "", &s);
+    seg(&c, &d, 11, 0, "klmnop", &s);   /* held */
+    seg(&c, &d, 13, 0, "mnopqr", &s);   /* agrees where it overlaps */
+    uint64_t agreeing = c.stats.overlap_conflicts;
+    seg(&c, &d, 9, 0, "ijKLm", &s);     /* disagrees at 11..12 */
+    seg(&c, &d, 1, 0, "abcdefgh", &s);
+    uint64_t conflicts = c.stats.overlap_conflicts;
+    size_t len = s.len;
+    char got[32];
+    snprintf(got, sizeof got, "%.*s", (int)s.len, (const char *)s.data);
+    rec_free(&s);
+    reasm_release(&c, &d);
+    assert_int_equal(agreeing, 0);
+    assert_int_equal(conflicts, 1);
+    assert_int_equal(len, 18);
+    assert_string_equal(got, "abcdefghijklmnopqr"); /* the first copy won */
+}
+
 static void pieces_carry_seq_and_ack(void **state)
 {
     (void)state;
@@ -860,6 +887,7 @@ int main(void)
         cmocka_unit_test(start_at_lowest_held),
         cmocka_unit_test(await_syn_no_room_not_lost),
         cmocka_unit_test(pieces_carry_seq_and_ack),
+        cmocka_unit_test(conflicting_overlap_counted),
         cmocka_unit_test(random_streams_reassemble_exactly),
         cmocka_unit_test(random_streams_tight_cap_stay_aligned),
     };
