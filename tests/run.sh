@@ -48,6 +48,7 @@ for build in build build-asan; do
     done
     run_suite "${tag}cli" env BIN="$build" tests/cli/run.sh
     [ -x tests/e2e/run.sh ] && run_suite "${tag}e2e" env BIN="$build" tests/e2e/run.sh
+    run_suite "${tag}violations" env BIN="$build" tests/e2e/violations.sh
     [ -x tests/conformance/run.sh ] && run_suite "${tag}conformance" env BIN="$build" tests/conformance/run.sh
     run_suite "${tag}facts" env BIN="$build" tests/conformance/facts.sh
     run_suite "${tag}tap" env BIN="$build" FLOOD_RSS_CHECK=$([ "$build" = build ] && echo 1 || echo 0) tests/tap/run.sh
