@@ -16,21 +16,9 @@
 # root), KEEP=1 keeps the temp dir (pcap, DB, expectations, logs).
 set -u
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-BIN=${BIN:-build}
-case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-# shellcheck source-path=SCRIPTDIR source=../peers/capture.sh
-. "$ROOT/tests/peers/capture.sh"
-
-FAILED=0
-pass() { echo "ok - $1"; }
-fail() { echo "not ok - $1"; shift; local l; for l in "$@"; do echo "#  $l"; done; FAILED=1; }
-skip_all() {
-    echo "violations: skipped: $1" >&2
-    echo "ok - violations # SKIP $1"
-    exit 0
-}
+SUITE=violations
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 reason=$(cap_unusable_reason)
 [ -z "$reason" ] || skip_all "$reason"
