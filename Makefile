@@ -34,7 +34,9 @@ CAPTURE := capture/decode.c capture/source.c
 DISSECT := dissect/classify.c dissect/codes.c dissect/dissect.c dissect/http.c \
            dissect/reasm.c dissect/record.c dissect/utf8.c dissect/ws.c dissect/wsconn.c
 STORE   := store/store.c store/query.c
-CLI     := cli/duration.c cli/output.c
+CLI     := cli/duration.c cli/output.c cli/filters.c cli/stats.c cli/common.c \
+           cli/cmd_codes.c cli/cmd_connections.c cli/cmd_timeline.c cli/cmd_groups.c \
+           cli/cmd_durations.c cli/cmd_summary.c
 
 DAEMON_SRC := daemon/wsstatsd.c $(CAPTURE) $(DISSECT) $(STORE) cli/duration.c
 QUERY_SRC  := cli/wsstats.c $(CLI) $(STORE) dissect/codes.c dissect/record.c dissect/utf8.c
@@ -50,6 +52,8 @@ test_reasm_SRC    := dissect/reasm.c
 test_dissect_SRC  := $(DISSECT) capture/decode.c
 test_duration_SRC := cli/duration.c
 test_output_SRC   := cli/output.c dissect/utf8.c
+test_filters_SRC  := cli/filters.c dissect/record.c
+test_stats_SRC    := cli/stats.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

@@ -216,7 +216,7 @@ static void cut_to_width(char *s, int max)
     }
 }
 
-static void cell_display(const struct out_table *t, int r, int c, char *buf, size_t len)
+static void cell_display(const struct out_table *t, int r, int c, int max, char *buf, size_t len)
 {
     const struct out_cell *cell = &t->cells[(size_t)r * (size_t)t->ncols + (size_t)c];
     if (cell->display)
@@ -228,7 +228,7 @@ static void cell_display(const struct out_table *t, int r, int c, char *buf, siz
     for (char *p = buf; *p; p++) /* keep one row on one line */
         if ((uint8_t)*p < 0x20)
             *p = ' ';
-    cut_to_width(buf, t->cols[c].max_width);
+    cut_to_width(buf, max);
 }
 
 static void print_padded(FILE *out, const char *s, int width, bool right, bool last)
@@ -252,22 +252,43 @@ static void put_line(FILE *out, char *line)
     fputc('\n', out);
 }
 
+/* Narrows the columns that may be cut (those with a max_width) until the
+ * table fits OUT_TABLE_WIDTH, widest first, never below OUT_MIN_CUT. */
+static void fit_width(const struct out_table *t, int *width, int last)
+{
+    for (;;) {
+        int total = 0, widest = -1;
+        for (int c = 0; c <= last; c++) {
+            if (!t->cols[c].header)
+                continue;
+            total += width[c] + (total ? 2 : 0);
+            if (t->cols[c].max_width > 0 && width[c] > OUT_MIN_CUT && (widest < 0 || width[c] > width[widest]))
+                widest = c;
+        }
+        if (total <= OUT_TABLE_WIDTH || widest < 0)
+            return;
+        int cut = total - OUT_TABLE_WIDTH;
+        width[widest] = width[widest] - cut < OUT_MIN_CUT ? OUT_MIN_CUT : width[widest] - cut;
+    }
+}
+
 static void print_table(const struct out_table *t, FILE *out)
 {
-    int width[64] = {0};
+    int width[OUT_MAX_COLS] = {0};
     char buf[1024];
     int last = -1;
-    for (int c = 0; c < t->ncols && c < 64; c++) {
+    for (int c = 0; c < t->ncols && c < OUT_MAX_COLS; c++) {
         if (!t->cols[c].header)
             continue;
         last = c;
         width[c] = text_width(t->cols[c].header);
         for (int r = 0; r < t->nrows; r++) {
-            cell_display(t, r, c, buf, sizeof buf);
+            cell_display(t, r, c, t->cols[c].max_width, buf, sizeof buf);
             int w = text_width(buf);
             width[c] = w > width[c] ? w : width[c];
         }
     }
+    fit_width(t, width, last);
     for (int r = -1; r < t->nrows; r++) {
         char *line = NULL;
         size_t line_len = 0;
@@ -284,7 +305,7 @@ static void print_table(const struct out_table *t, FILE *out)
             if (r < 0)
                 snprintf(buf, sizeof buf, "%s", t->cols[c].header);
             else
-                cell_display(t, r, c, buf, sizeof buf);
+                cell_display(t, r, c, t->cols[c].max_width > 0 ? width[c] : 0, buf, sizeof buf);
             print_padded(lf, buf, width[c], t->cols[c].right, c == last);
         }
         fclose(lf);

@@ -15,11 +15,18 @@
 
 enum out_format { OUT_TABLE, OUT_JSON, OUT_CSV };
 
+/* Tables fit OUT_TABLE_WIDTH columns by cutting the cells of the columns
+ * that have a max_width (marked '~'), never below OUT_MIN_CUT characters;
+ * columns without one (numbers, codes) are never cut. */
+#define OUT_TABLE_WIDTH 80
+#define OUT_MIN_CUT 12
+#define OUT_MAX_COLS 64
+
 struct out_col {
     const char *name;   /* JSON / CSV field name */
     const char *header; /* table header; NULL: column not shown in tables */
     bool right;         /* right-aligned in tables (numbers) */
-    int max_width;      /* table cells are cut to this many characters; 0: no limit */
+    int max_width;      /* table cells are cut to this many characters; 0: never cut */
     bool table_only;    /* not a field of JSON / CSV (a bar, say) */
 };
 

@@ -1,79 +1,133 @@
 /*
- * cli/wsstats.c — the query CLI over a wsstatsd database (DESIGN §5).
+ * cli/wsstats.c — the query CLI over a wsstatsd database (DESIGN §5):
+ * argument parsing, help, the window, and dispatch to the commands.
  *
- *   wsstats [OPTIONS] COMMAND [ARGS]
+ *   wsstats [OPTIONS] COMMAND [ARG] [OPTIONS]
  *
  * Options may stand before or after the command. The database is opened
- * read-only and never created. Exit codes (DESIGN §1): 0 success, 1 a
- * runtime error, 2 a usage error.
+ * read-only and never created; one read transaction gives each report a
+ * single snapshot while wsstatsd writes. Exit codes (DESIGN §1): 0 success,
+ * 1 a runtime error, 2 a usage error.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../dissect/codes.h"
-#include "../store/query.h"
 #include "../store/store.h"
+#include "cli.h"
 #include "duration.h"
-#include "output.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
 #endif
 
-#define BAR_WIDTH 20
+#define DEFAULT_LIMIT_CONNECTIONS 50
+#define DEFAULT_LIMIT_GROUPS 20
+#define MAX_BUCKETS_SECONDS (366.0 * 86400)
 
-struct cli {
-    const char *db_path;
-    enum out_format format;
-    const char *since, *until; /* as typed */
-    long limit;
-    const char *command;
-    const char *arg; /* explain CODE */
-    struct query_filter filter;
-    char window[256]; /* what the table header says about the window */
+static const struct command commands[] = {
+    {"top-codes", "top-codes", "close codes by frequency, with their share",
+     "Counts the connections per close code (DESIGN §3: the first close frame on\n"
+     "the wire; 1006 when TCP ended without one), most frequent first, with the\n"
+     "code's name and its share. Connections without a code are listed by outcome.\n"
+     "JSON/CSV fields: code, name, outcome, count, share.\n",
+     cmd_top_codes, true, 0},
+    {"connections", "connections [--limit N]", "the records, newest first",
+     "Lists the connection records, newest first: when each ended, its client and\n"
+     "server, close code, who closed first and the outcome. JSON and CSV carry every\n"
+     "column of the record (see wsstatsd(8)).\n"
+     "  --limit N     at most N records (default 50; 0 = all)\n",
+     cmd_connections, true, OPT_LIMIT},
+    {"timeline", "timeline [--bucket DURATION]", "connections per time bucket per code",
+     "Counts connections per time bucket (by when they ended) per close code. The\n"
+     "table shows every bucket of the window, the most frequent codes as columns\n"
+     "(\"open\": unfinished, \"rej\": rejected) and a bar per bucket.\n"
+     "JSON/CSV: one row per non-empty bucket and code: bucket (start, epoch\n"
+     "seconds), bucket_seconds, code, outcome, count.\n"
+     "  --bucket DURATION   bucket size: 10s, 1m, 15m, 1h, 1d ... (default: one\n"
+     "                      giving about 40 buckets over the window)\n",
+     cmd_timeline, true, OPT_BUCKET},
+    {"group-by", "group-by host|path|server|client|subprotocol|user-agent|sensor [--limit N]",
+     "connections per group, with each group's top codes",
+     "Counts connections per host, path, server (IP:PORT), client (IP),\n"
+     "subprotocol, user agent or sensor, largest group first, with the group's\n"
+     "three most frequent close codes and their shares within the group.\n"
+     "JSON/CSV fields: the key (host, path, ..., user_agent), count, share,\n"
+     "top_codes (\"1006:40,1000:12\").\n"
+     "  --limit N     at most N groups (default 20; 0 = all)\n",
+     cmd_group_by, true, OPT_LIMIT},
+    {"durations", "durations", "lifetimes and idle time before close; idle-timeout clusters",
+     "For connections that ended (clean, half_closed, abnormal): percentiles and a\n"
+     "histogram of their lifetime (first packet to last) and of their idle time\n"
+     "before close (last data frame, or the upgrade, to the first close frame; or\n"
+     "last frame to the TCP teardown when no close frame was sent). Names a\n"
+     "cluster when many connections were closed after one fixed idle time: the\n"
+     "fingerprint of a proxy or load balancer idle timeout (nginx proxy_read_timeout).\n"
+     "JSON/CSV fields: measure (lifetime, idle_before_close, idle_cluster,\n"
+     "lifetime_cluster), count, share, min, p50, p90, p99, max (seconds), code\n"
+     "(a cluster's most frequent close code).\n",
+     cmd_durations, true, 0},
+    {"summary", "summary", "totals: outcomes, initiators, violations, drops",
+     "Totals of the window: connections (and mid-stream pickups), outcomes, who\n"
+     "closed first, TCP terminations, violations, nDPI classifications, and the\n"
+     "packets the overlapping captures lost (libpcap drop counts).\n"
+     "JSON/CSV fields: section, key, count, share.\n",
+     cmd_summary, true, 0},
+    {"codes", "codes", "the close-code registry",
+     "The close codes of RFC 6455 §7.4 and the IANA registry, with their names and\n"
+     "whether an endpoint may send them. Reads no database.\n",
+     cmd_codes, false, 0},
+    {"explain", "explain CODE", "what a close code means",
+     "What CODE (0 to 65535) means, who typically sends it, and whether it may\n"
+     "appear on the wire. Reads no database.\n",
+     cmd_explain, false, 0},
 };
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char common_options[] =
+    "Options:\n"
+    "  --db PATH              database (default: $WSSTATS_DB or ./wsstats.db)\n"
+    "  --format FMT           table (default), json (one object per line) or csv\n"
+    "  --since WHEN           connections that ended at or after WHEN\n"
+    "  --until WHEN           connections that ended before WHEN\n"
+    "  --server IP[:PORT]     server side ([IPv6]:PORT; :PORT for a port alone)\n"
+    "  --client IP[:PORT]     client side\n"
+    "  --host NAME            Host header, any case; without a port, any port\n"
+    "  --path PATH            request path, with or without a query; /prefix* too\n"
+    "  --code N[,N-M,none]    close codes (0-65535), ranges, or none\n"
+    "  --outcome O[,O]        clean, half_closed, abnormal, unfinished, rejected\n"
+    "  --sensor NAME          interface or capture file name\n"
+    "  -h, --help             help (wsstats COMMAND --help: the command's)\n"
+    "  -V, --version          the version\n"
+    "\n"
+    "WHEN is a duration back from the anchor (90s, 15m, 1h, 7d, 1h30m) or an ISO\n"
+    "8601 time (2026-11-23T19:30:00Z; no zone means UTC). The anchor is now for a\n"
+    "database written by a live capture, else the newest record's end.\n"
+    "Exit status: 0 success, 1 runtime error, 2 usage error. See wsstats(1).\n";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: wsstats [OPTIONS] COMMAND [ARGS]\n"
-            "\n"
-            "Reports on the WebSocket connections recorded by wsstatsd.\n"
-            "\n"
-            "Commands:\n"
-            "  top-codes        close codes by frequency, with their share\n"
-            "  connections      the records, newest first (see --limit)\n"
-            "  codes            the close-code registry\n"
-            "  explain CODE     what a close code means\n"
-            "\n"
-            "Options:\n"
-            "  --db PATH            database (default: $WSSTATS_DB or ./wsstats.db)\n"
-            "  --format FMT         table (default), json (one object per line) or csv\n"
-            "  --since WHEN         connections that ended at or after WHEN\n"
-            "  --until WHEN         connections that ended before WHEN\n"
-            "  --limit N            connections: at most N records (default: 50; 0 = all)\n"
-            "  -h, --help           this help\n"
-            "  -V, --version        the version\n"
-            "\n"
-            "WHEN is a duration back from the anchor (90s, 15m, 1h, 7d) or an ISO 8601\n"
-            "time (2026-11-23T19:30:00Z; no zone means UTC). The anchor is now for a\n"
-            "database written by a live capture, else the newest record's end.\n"
-            "Exit status: 0 success, 1 runtime error, 2 usage error. See wsstats(1).\n");
+    fprintf(out, "Usage: wsstats [OPTIONS] COMMAND [ARG] [OPTIONS]\n\n"
+                 "Reports on the WebSocket connections recorded by wsstatsd.\n\nCommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n%s", common_options);
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(int code, const char *fmt, ...)
+static void command_usage(const struct command *cmd, FILE *out)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("wsstats: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return code;
+    fprintf(out, "Usage: wsstats %s [OPTIONS]\n\n%s\n%s", cmd->synopsis, cmd->help,
+            cmd->needs_db ? common_options : "Options:\n  --format FMT           table (default), json or csv\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 /* Takes "--name VALUE" or "--name=VALUE"; returns 1 if argv[*i] was it,
@@ -95,16 +149,33 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
     return 1;
 }
 
-static int parse_args(int argc, char **argv, struct cli *c)
+struct typed {
+    const char *format, *server, *client, *codes, *outcomes;
+};
+
+static void describe_filter(struct cli *c, const char *name, const char *value)
 {
-    static const char *const valued[] = {"--db", "--format", "--since", "--until", "--limit"};
-    const char *format = "table", *limit = NULL;
-    const char **slots[] = {&c->db_path, &format, &c->since, &c->until, &limit};
+    if (!value)
+        return;
+    size_t used = strlen(c->filters_desc);
+    snprintf(c->filters_desc + used, sizeof c->filters_desc - used, "%s%s %s", used ? ", " : "", name, value);
+    c->filtered = true;
+}
+
+/* Every option and operand; returns 0, or an exit status. */
+static int scan_args(int argc, char **argv, struct cli *c, struct typed *ty, bool *help)
+{
+    static const char *const valued[] = {"--db",   "--format", "--since", "--until",   "--limit", "--bucket",
+                                         "--server", "--client", "--host", "--path", "--code", "--outcome",
+                                         "--sensor"};
+    const char **slots[] = {&c->db_path,  &ty->format,    &c->since,  &c->until,       &c->limit_text,
+                            &c->bucket_text, &ty->server, &ty->client, &c->filter.host, &c->filter.path,
+                            &ty->codes,   &ty->outcomes,  &c->filter.sensor};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            exit(0);
+            *help = true;
+            continue;
         }
         if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
             printf("wsstats %s\n", WSSTATS_VERSION);
@@ -127,19 +198,88 @@ static int parse_args(int argc, char **argv, struct cli *c)
         else
             return fail(2, "unexpected argument '%s' (see wsstats --help)", a);
     }
-    if (!c->command)
-        return fail(2, "no command given (see wsstats --help)");
-    if (!out_format_parse(format, &c->format))
-        return fail(2, "--format: '%s' is not one of table, json, csv", format);
-    c->limit = 50;
-    if (limit) {
+    return 0;
+}
+
+static int parse_filters(struct cli *c, const struct typed *ty)
+{
+    const char *err;
+    c->filter.server_port = c->filter.client_port = -1;
+    if (ty->server && (err = filter_parse_server(ty->server, &c->filter, &c->filter_text)))
+        return fail(2, "--server: '%s': %s", ty->server, err);
+    if (ty->client && (err = filter_parse_client(ty->client, &c->filter, &c->filter_text)))
+        return fail(2, "--client: '%s': %s", ty->client, err);
+    if (ty->codes && (err = filter_parse_codes(ty->codes, &c->filter)))
+        return fail(2, "--code: '%s': %s", ty->codes, err);
+    if (ty->outcomes && (err = filter_parse_outcomes(ty->outcomes, &c->filter)))
+        return fail(2, "--outcome: '%s': %s", ty->outcomes, err);
+    describe_filter(c, "server", ty->server);
+    describe_filter(c, "client", ty->client);
+    describe_filter(c, "host", c->filter.host);
+    describe_filter(c, "path", c->filter.path);
+    describe_filter(c, "code", ty->codes);
+    describe_filter(c, "outcome", ty->outcomes);
+    describe_filter(c, "sensor", c->filter.sensor);
+    return 0;
+}
+
+static int parse_command_options(struct cli *c, const struct command *cmd)
+{
+    if (c->limit_text && !(cmd->options & OPT_LIMIT))
+        return fail(2, "--limit: not an option of %s (connections and group-by take it)", cmd->name);
+    if (c->bucket_text && !(cmd->options & OPT_BUCKET))
+        return fail(2, "--bucket: not an option of %s (timeline takes it)", cmd->name);
+    c->limit = strcmp(cmd->name, "group-by") == 0 ? DEFAULT_LIMIT_GROUPS : DEFAULT_LIMIT_CONNECTIONS;
+    if (c->limit_text) {
         char *end;
         errno = 0;
-        c->limit = strtol(limit, &end, 10);
-        if (errno || *end || end == limit || c->limit < 0)
-            return fail(2, "--limit: '%s' is not a count (0 means all)", limit);
+        c->limit = strtol(c->limit_text, &end, 10);
+        if (errno || *end || end == c->limit_text || c->limit < 0)
+            return fail(2, "--limit: '%s' is not a count (0 means all)", c->limit_text);
+    }
+    if (c->bucket_text) {
+        int64_t us;
+        if (!duration_parse(c->bucket_text, &us) || us < 1000000 || (double)us / 1e6 > MAX_BUCKETS_SECONDS)
+            return fail(2, "--bucket: '%s' is not a duration from 1s to 366d (10s, 1m, 1h, 1d)", c->bucket_text);
+        if (us % 1000000 != 0)
+            return fail(2, "--bucket: '%s' is not a whole number of seconds", c->bucket_text);
+        c->bucket = (double)us / 1e6;
     }
     return 0;
+}
+
+static int parse_args(int argc, char **argv, struct cli *c, const struct command **cmd)
+{
+    struct typed ty = {.format = "table"};
+    bool help = false;
+    int rc = scan_args(argc, argv, c, &ty, &help);
+    if (rc)
+        return rc;
+    if (!c->command) {
+        if (help) {
+            usage(stdout);
+            exit(0);
+        }
+        return fail(2, "no command given (see wsstats --help)");
+    }
+    if (strcmp(c->command, "help") == 0) {
+        const struct command *which = c->arg ? find_command(c->arg) : NULL;
+        if (c->arg && !which)
+            return fail(2, "help: unknown command '%s' (see wsstats --help)", c->arg);
+        which ? command_usage(which, stdout) : usage(stdout);
+        exit(0);
+    }
+    *cmd = find_command(c->command);
+    if (!*cmd)
+        return fail(2, "unknown command '%s' (see wsstats --help)", c->command);
+    if (help) {
+        command_usage(*cmd, stdout);
+        exit(0);
+    }
+    if (!out_format_parse(ty.format, &c->format))
+        return fail(2, "--format: '%s' is not one of table, json, csv", ty.format);
+    rc = parse_command_options(c, *cmd);
+    return rc ? rc : parse_filters(c, &ty);
 }
 
 /* A WHEN value: an ISO time, or a duration back from the anchor. */
@@ -168,7 +308,7 @@ static int resolve_window(struct cli *c, sqlite3 *db)
 {
     struct query_span span;
     if (query_span(db, &span) < 0)
-        return fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
+        return fail_db(c, db);
     double now = (double)time(NULL);
     double anchor = span.live || span.count == 0 ? now : span.last;
     struct query_filter *f = &c->filter;
@@ -178,292 +318,41 @@ static int resolve_window(struct cli *c, sqlite3 *db)
         return 2;
     f->has_since = c->since != NULL;
     f->has_until = c->until != NULL;
-    char range[96];
+    if (f->has_since && f->has_until && f->until <= f->since)
+        return fail(2, "--until: the window ends (%s) before it starts (%s)", c->until, c->since);
+    c->live = span.live;
+    c->has_records = span.count > 0;
+    c->window_lo = f->has_since ? f->since : span.first;
+    c->window_hi = f->has_until ? f->until : f->has_since ? (anchor > span.last ? anchor : span.last) : span.last;
+    char range[96] = "";
     if (!f->has_since && !f->has_until) {
         if (span.count)
             span_text(span.first, span.last, range, sizeof range);
-        snprintf(c->window, sizeof c->window, "all records%s%s", span.count ? ", ended " : "",
-                 span.count ? range : "");
+        snprintf(c->window, sizeof c->window, "all records%s%s", span.count ? ", ended " : "", range);
         return 0;
     }
-    span_text(f->has_since ? f->since : span.first, f->has_until ? f->until : anchor, range, sizeof range);
-    bool relative = (c->since && !time_parse_iso(c->since, &(double){0})) ||
-                    (c->until && !time_parse_iso(c->until, &(double){0}));
+    span_text(c->window_lo, f->has_until ? f->until : anchor, range, sizeof range);
+    double ignored;
+    bool relative = (c->since && !time_parse_iso(c->since, &ignored)) || (c->until && !time_parse_iso(c->until, &ignored));
     snprintf(c->window, sizeof c->window, "ended %s%s", range,
              !relative ? "" : span.live ? " (counted back from now)" : " (counted back from the newest record)");
     return 0;
 }
 
-/* ---- top-codes ---------------------------------------------------------- */
-
-struct code_rows {
-    struct code_count rows[512];
-    char outcomes[512][16];
-    int n;
-    long long total;
-};
-
-static void collect_code(void *arg, const struct code_count *c)
-{
-    struct code_rows *cr = arg;
-    cr->total += c->count;
-    if (cr->n == 512)
-        return;
-    cr->rows[cr->n] = *c;
-    snprintf(cr->outcomes[cr->n], sizeof cr->outcomes[0], "%s", c->outcome ? c->outcome : "");
-    cr->rows[cr->n].outcome = cr->outcomes[cr->n];
-    cr->n++;
-}
-
-static const char *no_code_name(const char *outcome)
-{
-    if (strcmp(outcome, "rejected") == 0)
-        return "(handshake rejected)";
-    if (strcmp(outcome, "unfinished") == 0)
-        return "(still open when seen last)";
-    return "(no close code)";
-}
-
-/* A bar of BAR_WIDTH cells for share 1.0, in eighths of a cell. */
-static void bar(double share, char *buf, size_t len)
-{
-    static const char *const eighths[] = {"", "\u258f", "\u258e", "\u258d", "\u258c",
-                                          "\u258b", "\u258a", "\u2589"};
-    int units = (int)(share * BAR_WIDTH * 8 + 0.5);
-    if (units == 0 && share > 0)
-        units = 1; /* never draw a present code as nothing */
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < units / 8 && used + 4 < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "\u2588");
-    if (used + 4 < len)
-        snprintf(buf + used, len - used, "%s", eighths[units % 8]);
-}
-
-static int cmd_top_codes(struct cli *c, sqlite3 *db)
-{
-    static const struct out_col cols[] = {
-        {"code", "CODE", true, 0, false},    {"name", "NAME", false, 34, false},
-        {"outcome", NULL, false, 0, false},  {"count", "COUNT", true, 0, false},
-        {"share", "SHARE", true, 0, false},  {"bar", "", false, 0, true},
-    };
-    struct code_rows *cr = calloc(1, sizeof *cr);
-    if (!cr)
-        return fail(1, "out of memory");
-    if (query_top_codes(db, &c->filter, collect_code, cr) < 0) {
-        free(cr);
-        return fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
-    }
-    struct out_table t;
-    out_init(&t, 6, cols);
-    for (int i = 0; i < cr->n; i++) {
-        const struct code_count *r = &cr->rows[i];
-        double share = cr->total ? (double)r->count / (double)cr->total : 0;
-        char pct[16], b[BAR_WIDTH * 3 + 8];
-        snprintf(pct, sizeof pct, "%.1f%%", share * 100);
-        bar(share, b, sizeof b);
-        if (!out_add_row(&t))
-            break;
-        if (r->code >= 0) {
-            out_int(&t, 0, r->code, NULL);
-            out_text(&t, 1, close_code_name(r->code), NULL);
-            out_null(&t, 2, NULL);
-        } else {
-            out_null(&t, 0, "-");
-            out_text(&t, 1, no_code_name(r->outcome), NULL);
-            out_text(&t, 2, r->outcome, NULL);
-        }
-        out_int(&t, 3, r->count, NULL);
-        out_real(&t, 4, share, pct);
-        out_null(&t, 5, b);
-    }
-    if (c->format == OUT_TABLE) {
-        printf("%lld connection%s, %s\n\n", cr->total, cr->total == 1 ? "" : "s", c->window);
-        if (cr->n == 0)
-            printf("(no connections in this window)\n");
-    }
-    if (c->format != OUT_TABLE || cr->n > 0)
-        out_print(&t, c->format, stdout);
-    out_free(&t);
-    free(cr);
-    return 0;
-}
-
-/* ---- connections --------------------------------------------------------- */
-
-/* Table columns of `connections`; JSON/CSV carry every column of the record. */
-static const struct {
-    const char *column, *header;
-    bool right;
-    int max_width;
-} conn_table[] = {
-    {"ended_at", "ENDED (UTC)", false, 0},  {"client", "CLIENT", false, 21},
-    {"server", "SERVER", false, 21},        {"close_code", "CODE", true, 0},
-    {"close_initiator", "BY", false, 6},    {"outcome", "OUTCOME", false, 11},
-};
-
-static void endpoint_text(sqlite3_stmt *s, int ip_col, int port_col, char *buf, size_t len)
-{
-    const char *ip = (const char *)sqlite3_column_text(s, ip_col);
-    int port = sqlite3_column_int(s, port_col);
-    if (ip && strchr(ip, ':'))
-        snprintf(buf, len, "[%s]:%d", ip, port);
-    else
-        snprintf(buf, len, "%s:%d", ip ? ip : "?", port);
-}
-
-static int column_index(sqlite3_stmt *s, const char *name)
-{
-    for (int i = 0; i < sqlite3_column_count(s); i++)
-        if (strcmp(sqlite3_column_name(s, i), name) == 0)
-            return i;
-    return -1;
-}
-
-static void print_connections_table(sqlite3_stmt *s)
-{
-    enum { NC = sizeof conn_table / sizeof conn_table[0] };
-    struct out_col cols[NC];
-    for (int i = 0; i < NC; i++)
-        cols[i] = (struct out_col){conn_table[i].column, conn_table[i].header, conn_table[i].right,
-                                   conn_table[i].max_width, false};
-    int ci = column_index(s, "client_ip"), cp = column_index(s, "client_port");
-    int si = column_index(s, "server_ip"), sp = column_index(s, "server_port");
-    int direct[NC];
-    for (int i = 0; i < NC; i++)
-        direct[i] = column_index(s, conn_table[i].column);
-    struct out_table t;
-    out_init(&t, NC, cols);
-    while (sqlite3_step(s) == SQLITE_ROW && out_add_row(&t)) {
-        char buf[128];
-        time_format(sqlite3_column_double(s, direct[0]), buf, sizeof buf);
-        out_text(&t, 0, buf + 5, NULL); /* MM-DD HH:MM:SS */
-        endpoint_text(s, ci, cp, buf, sizeof buf);
-        out_text(&t, 1, buf, NULL);
-        endpoint_text(s, si, sp, buf, sizeof buf);
-        out_text(&t, 2, buf, NULL);
-        for (int i = 3; i < NC; i++)
-            out_text(&t, i, (const char *)sqlite3_column_text(s, direct[i]), NULL);
-    }
-    if (t.nrows == 0)
-        printf("(no connections in this window)\n");
-    else
-        out_print(&t, OUT_TABLE, stdout);
-    out_free(&t);
-}
-
-/* JSON / CSV: every column, typed as stored. */
-static void print_connections_data(sqlite3_stmt *s, enum out_format f)
-{
-    int n = sqlite3_column_count(s);
-    struct out_col *cols = calloc((size_t)n, sizeof *cols);
-    if (!cols)
-        return;
-    for (int i = 0; i < n; i++)
-        cols[i] = (struct out_col){sqlite3_column_name(s, i), sqlite3_column_name(s, i), false, 0, false};
-    struct out_table t;
-    out_init(&t, n, cols);
-    while (sqlite3_step(s) == SQLITE_ROW && out_add_row(&t)) {
-        for (int i = 0; i < n; i++) {
-            switch (sqlite3_column_type(s, i)) {
-            case SQLITE_INTEGER: out_int(&t, i, sqlite3_column_int64(s, i), NULL); break;
-            case SQLITE_FLOAT: out_real(&t, i, sqlite3_column_double(s, i), NULL); break;
-            case SQLITE_NULL: out_null(&t, i, NULL); break;
-            default: out_text(&t, i, (const char *)sqlite3_column_text(s, i), NULL); break;
-            }
-        }
-    }
-    out_print(&t, f, stdout);
-    out_free(&t);
-    free(cols);
-}
-
-static int cmd_connections(struct cli *c, sqlite3 *db)
-{
-    sqlite3_stmt *s;
-    if (query_connections(db, &c->filter, c->limit, &s) < 0)
-        return fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
-    if (c->format == OUT_TABLE) {
-        printf("%s, newest first%s\n\n", c->window, c->limit ? "" : " (all)");
-        print_connections_table(s);
-    } else {
-        print_connections_data(s, c->format);
-    }
-    sqlite3_finalize(s);
-    return 0;
-}
-
-/* ---- codes, explain ------------------------------------------------------ */
-
-static void code_range_text(const struct close_code_info *e, char *buf, size_t len)
-{
-    if (e->lo == e->hi)
-        snprintf(buf, len, "%d", e->lo);
-    else
-        snprintf(buf, len, "%d-%d", e->lo, e->hi);
-}
-
-static int cmd_codes(struct cli *c)
-{
-    static const struct out_col cols[] = {
-        {"code", "CODE", false, 0, false}, {"name", "NAME", false, 0, false},
-        {"on_the_wire", "ON THE WIRE", false, 0, false}, {"meaning", NULL, false, 0, false},
-    };
-    int n;
-    const struct close_code_info *tab = close_code_table(&n);
-    struct out_table t;
-    out_init(&t, 4, cols);
-    for (int i = 0; i < n && out_add_row(&t); i++) {
-        char range[32];
-        code_range_text(&tab[i], range, sizeof range);
-        out_text(&t, 0, range, NULL);
-        out_text(&t, 1, tab[i].name, NULL);
-        out_text(&t, 2, tab[i].may_be_sent ? "allowed" : "never", NULL);
-        out_text(&t, 3, tab[i].meaning, NULL);
-    }
-    out_print(&t, c->format, stdout);
-    out_free(&t);
-    return 0;
-}
-
-static int cmd_explain(struct cli *c)
-{
-    if (!c->arg)
-        return fail(2, "explain: which code? (e.g. wsstats explain 1006)");
-    char *end;
-    errno = 0;
-    long code = strtol(c->arg, &end, 10);
-    if (errno || *end || end == c->arg || code < 0 || code > 65535)
-        return fail(2, "explain: '%s' is not a close code (0 to 65535)", c->arg);
-    const struct close_code_info *e = close_code_lookup((int)code);
-    const char *name = e ? e->name : "Invalid";
-    const char *meaning = e ? e->meaning : "Outside every range RFC 6455 defines (5000 and above): never valid.";
-    bool allowed = e && e->may_be_sent;
-    if (c->format == OUT_JSON) {
-        printf("{\"code\":%ld,\"name\":", code);
-        json_string(stdout, name);
-        printf(",\"on_the_wire\":\"%s\",\"meaning\":", allowed ? "allowed" : "never");
-        json_string(stdout, meaning);
-        printf("}\n");
-    } else {
-        printf("%ld  %s\n%s\n%s\n", code, name, meaning,
-               allowed ? "An endpoint may send this code in a close frame."
-                       : "An endpoint must never send this code in a close frame (RFC 6455 §7.4).");
-    }
-    return 0;
-}
-
-/* ---- main ---------------------------------------------------------------- */
-
-static int run_db_command(struct cli *c, int (*cmd)(struct cli *, sqlite3 *))
+static int run_db_command(struct cli *c, const struct command *cmd)
 {
     char err[600];
     struct store *st = store_open_read(c->db_path, err, sizeof err);
     if (!st)
         return fail(1, "%s", err);
-    int rc = resolve_window(c, store_db(st));
-    if (rc == 0)
-        rc = cmd(c, store_db(st));
+    sqlite3 *db = store_db(st);
+    int rc = query_begin(db) < 0 ? fail_db(c, db) : 0;
+    if (rc == 0) {
+        rc = resolve_window(c, db);
+        if (rc == 0)
+            rc = cmd->run(c, db);
+        query_end(db);
+    }
     store_close(st, err, sizeof err);
     return rc;
 }
@@ -474,19 +363,11 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     const char *env = getenv("WSSTATS_DB");
     c.db_path = env && *env ? env : "wsstats.db";
-    int rc = parse_args(argc, argv, &c);
+    const struct command *cmd = NULL;
+    int rc = parse_args(argc, argv, &c, &cmd);
     if (rc)
         return rc;
-    if (strcmp(c.command, "top-codes") == 0)
-        rc = run_db_command(&c, cmd_top_codes);
-    else if (strcmp(c.command, "connections") == 0)
-        rc = run_db_command(&c, cmd_connections);
-    else if (strcmp(c.command, "codes") == 0)
-        rc = cmd_codes(&c);
-    else if (strcmp(c.command, "explain") == 0)
-        rc = cmd_explain(&c);
-    else
-        return fail(2, "unknown command '%s' (see wsstats --help)", c.command);
+    rc = cmd->needs_db ? run_db_command(&c, cmd) : cmd->run(&c, NULL);
     if (fflush(stdout) != 0)
         return fail(1, "writing output: %s", strerror(errno));
     return rc;

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 # package -> why
 BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev)
-TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang)
+TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
@@ -31,8 +31,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    # nginx is only a test peer (tests/proxy runs its own on a free port):
+    # keep its package from starting the system service on port 80, with
+    # Debian's policy-rc.d mechanism, unless the machine already has a policy.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    rc=0
+    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+    [ "$own_policy" = 1 ] && rm -f "$policy"
+    [ "$rc" = 0 ] || { echo "install-deps: apt-get failed (exit $rc)" >&2; exit "$rc"; }
 fi
 
 # Node's ws package for the end-to-end tests and the demo's traffic.

@@ -1,44 +1,228 @@
 /*
  * store/query.c — filters, time windows and the queries behind wsstats.
+ *
+ * Every statement is built from the fixed fragments below plus '?'
+ * placeholders; user values only ever reach SQLite through sqlite3_bind_*.
  */
 #include "query.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* A WHERE clause of fixed fragments and the values to bind to them. */
-struct where {
-    char sql[512];
-    double values[8];
-    int n;
+#include "../dissect/record.h"
+
+/* ---- WHERE clauses -------------------------------------------------------- */
+
+enum bind_type { BIND_DOUBLE, BIND_INT, BIND_TEXT };
+
+struct bind {
+    enum bind_type type;
+    double d;
+    long long i;
+    const char *t;
 };
 
-static void where_add(struct where *w, const char *fragment, double value)
+#define WHERE_MAX_BINDS 64
+
+/* A WHERE clause of fixed fragments and the values to bind to them. */
+struct where {
+    char sql[2048];
+    struct bind binds[WHERE_MAX_BINDS];
+    int n, placeholders;
+    bool any; /* a condition was added */
+};
+
+/* Appends a fragment, numbering its '?' placeholders ?1, ?2, ... in the
+ * order they appear, so that extra parameters of a statement (?1000 and up)
+ * may stand anywhere. Fragments bind their values in the same order. */
+static void where_sql(struct where *w, const char *fragment)
 {
     size_t used = strlen(w->sql);
-    snprintf(w->sql + used, sizeof w->sql - used, "%s%s", w->n ? " AND " : " WHERE ", fragment);
-    w->values[w->n++] = value;
+    for (const char *p = fragment; *p && used + 8 < sizeof w->sql; p++) {
+        if (*p == '?')
+            used += (size_t)snprintf(w->sql + used, sizeof w->sql - used, "?%d", ++w->placeholders);
+        else
+            w->sql[used++] = *p;
+    }
+    w->sql[used] = '\0';
 }
 
-static void build_where(const struct query_filter *f, struct where *w)
+/* Starts a condition: " WHERE " or " AND ". */
+static void where_and(struct where *w)
+{
+    where_sql(w, w->any ? " AND " : " WHERE ");
+    w->any = true;
+}
+
+static void bind_double(struct where *w, double v)
+{
+    if (w->n < WHERE_MAX_BINDS)
+        w->binds[w->n++] = (struct bind){.type = BIND_DOUBLE, .d = v};
+}
+
+static void bind_int(struct where *w, long long v)
+{
+    if (w->n < WHERE_MAX_BINDS)
+        w->binds[w->n++] = (struct bind){.type = BIND_INT, .i = v};
+}
+
+static void bind_text(struct where *w, const char *v)
+{
+    if (w->n < WHERE_MAX_BINDS)
+        w->binds[w->n++] = (struct bind){.type = BIND_TEXT, .t = v};
+}
+
+static void where_endpoint(struct where *w, const char *ip_col, const char *port_col, const char *ip, int port)
+{
+    char frag[96];
+    if (ip) {
+        where_and(w);
+        snprintf(frag, sizeof frag, "%s = ?", ip_col);
+        where_sql(w, frag);
+        bind_text(w, ip);
+    }
+    if (port >= 0) {
+        where_and(w);
+        snprintf(frag, sizeof frag, "%s = ?", port_col);
+        where_sql(w, frag);
+        bind_int(w, port);
+    }
+}
+
+/* Host names are case-insensitive (RFC 9110 §4.2.3); the Host header may
+ * carry a port, which a filter without one ignores. */
+static void where_host(struct where *w, const char *host)
+{
+    where_and(w);
+    if (strchr(host, ':') && host[0] != '[') {
+        where_sql(w, "host = ? COLLATE NOCASE");
+        bind_text(w, host);
+        return;
+    }
+    where_sql(w, "(host = ? COLLATE NOCASE OR (substr(host, 1, length(?) + 1) = ? || ':' COLLATE NOCASE))");
+    bind_text(w, host);
+    bind_text(w, host);
+    bind_text(w, host);
+}
+
+/* The request target: exact, or with a query string; "/p*" is a prefix. */
+static void where_path(struct where *w, const char *path, char *prefix_buf, size_t buflen)
+{
+    size_t n = strlen(path);
+    where_and(w);
+    if (n > 0 && path[n - 1] == '*') {
+        snprintf(prefix_buf, buflen, "%.*s", (int)(n - 1), path);
+        where_sql(w, "substr(path, 1, length(?)) = ?");
+        bind_text(w, prefix_buf);
+        bind_text(w, prefix_buf);
+        return;
+    }
+    where_sql(w, "(path = ? OR substr(path, 1, length(?) + 1) = ? || char(63))");
+    bind_text(w, path);
+    bind_text(w, path);
+    bind_text(w, path);
+}
+
+static void where_codes(struct where *w, const struct query_filter *f)
+{
+    where_and(w);
+    where_sql(w, "(");
+    for (int i = 0; i < f->ncodes; i++) {
+        if (i)
+            where_sql(w, " OR ");
+        if (f->codes[i].lo < 0) {
+            where_sql(w, "close_code IS NULL");
+        } else {
+            where_sql(w, "close_code BETWEEN ? AND ?");
+            bind_int(w, f->codes[i].lo);
+            bind_int(w, f->codes[i].hi);
+        }
+    }
+    where_sql(w, ")");
+}
+
+static void where_outcomes(struct where *w, unsigned set)
+{
+    where_and(w);
+    where_sql(w, "outcome IN (");
+    bool first = true;
+    for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++) {
+        if (!(set & (1u << o)))
+            continue;
+        where_sql(w, first ? "?" : ", ?");
+        bind_text(w, outcome_name((enum outcome)o));
+        first = false;
+    }
+    where_sql(w, ")");
+}
+
+/* Room for the prefix copy of a "/p*" path filter. */
+struct where_scratch {
+    char path_prefix[1024];
+};
+
+static void build_where(const struct query_filter *f, struct where *w, struct where_scratch *scratch)
 {
     memset(w, 0, sizeof *w);
-    if (f->has_since)
-        where_add(w, "ended_at >= ?", f->since);
-    if (f->has_until)
-        where_add(w, "ended_at < ?", f->until);
+    if (f->has_since) {
+        where_and(w);
+        where_sql(w, "ended_at >= ?");
+        bind_double(w, f->since);
+    }
+    if (f->has_until) {
+        where_and(w);
+        where_sql(w, "ended_at < ?");
+        bind_double(w, f->until);
+    }
+    where_endpoint(w, "server_ip", "server_port", f->server_ip, f->server_port);
+    where_endpoint(w, "client_ip", "client_port", f->client_ip, f->client_port);
+    if (f->host)
+        where_host(w, f->host);
+    if (f->path)
+        where_path(w, f->path, scratch->path_prefix, sizeof scratch->path_prefix);
+    if (f->sensor) {
+        where_and(w);
+        where_sql(w, "sensor = ?");
+        bind_text(w, f->sensor);
+    }
+    if (f->ncodes)
+        where_codes(w, f);
+    if (f->outcomes)
+        where_outcomes(w, f->outcomes);
 }
 
-static int prepare(sqlite3 *db, const char *head, const struct where *w, const char *tail, sqlite3_stmt **s)
+static void bind_all(sqlite3_stmt *s, const struct where *w, int first)
 {
-    char sql[2048];
-    snprintf(sql, sizeof sql, "%s%s%s", head, w->sql, tail);
+    for (int i = 0; i < w->n; i++) {
+        const struct bind *b = &w->binds[i];
+        switch (b->type) {
+        case BIND_DOUBLE: sqlite3_bind_double(s, first + i, b->d); break;
+        case BIND_INT: sqlite3_bind_int64(s, first + i, b->i); break;
+        case BIND_TEXT: sqlite3_bind_text(s, first + i, b->t, -1, SQLITE_TRANSIENT); break;
+        }
+    }
+}
+
+/* Prepares head + WHERE + tail; "%W" in head stands for the WHERE clause
+ * when it must sit inside the statement (a CTE) rather than after head. */
+static int prepare(sqlite3 *db, const char *head, const struct query_filter *f, const char *tail, sqlite3_stmt **s)
+{
+    struct where w;
+    struct where_scratch scratch;
+    build_where(f, &w, &scratch);
+    char sql[8192];
+    const char *mark = strstr(head, "%W");
+    if (mark)
+        snprintf(sql, sizeof sql, "%.*s%s%s%s", (int)(mark - head), head, w.sql, mark + 2, tail);
+    else
+        snprintf(sql, sizeof sql, "%s%s%s", head, w.sql, tail);
     if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
         return -1;
-    for (int i = 0; i < w->n; i++)
-        sqlite3_bind_double(*s, i + 1, w->values[i]);
-    return 0;
+    bind_all(*s, &w, 1); /* texts are copied: the scratch may go */
+    return w.n;
 }
+
+/* ---- window and snapshot --------------------------------------------------- */
 
 int query_span(sqlite3 *db, struct query_span *span)
 {
@@ -60,23 +244,39 @@ int query_span(sqlite3 *db, struct query_span *span)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
+int query_begin(sqlite3 *db)
+{
+    return sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+void query_end(sqlite3 *db)
+{
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+/* ---- codes ---------------------------------------------------------------- */
+
+/* Columns (code, why, count) at `col` of the current row. */
+static struct code_count code_count_at(sqlite3_stmt *s, int col)
+{
+    return (struct code_count){
+        .code = sqlite3_column_type(s, col) == SQLITE_NULL ? -1 : sqlite3_column_int(s, col),
+        .outcome = (const char *)sqlite3_column_text(s, col + 1),
+        .count = sqlite3_column_int64(s, col + 2),
+    };
+}
+
+#define WHY "CASE WHEN close_code IS NULL THEN outcome END"
+
 int query_top_codes(sqlite3 *db, const struct query_filter *f, code_count_fn fn, void *arg)
 {
-    struct where w;
     sqlite3_stmt *s;
-    build_where(f, &w);
-    if (prepare(db,
-                "SELECT close_code, CASE WHEN close_code IS NULL THEN outcome END AS why, count(*) AS n"
-                " FROM connections",
-                &w, " GROUP BY close_code, why ORDER BY n DESC, close_code IS NULL, close_code, why", &s) < 0)
+    if (prepare(db, "SELECT close_code, " WHY " AS why, count(*) AS n FROM connections", f,
+                " GROUP BY close_code, why ORDER BY n DESC, close_code IS NULL, close_code, why", &s) < 0)
         return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct code_count c = {
-            .code = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 0),
-            .outcome = (const char *)sqlite3_column_text(s, 1),
-            .count = sqlite3_column_int64(s, 2),
-        };
+        struct code_count c = code_count_at(s, 0);
         fn(arg, &c);
     }
     sqlite3_finalize(s);
@@ -85,10 +285,207 @@ int query_top_codes(sqlite3 *db, const struct query_filter *f, code_count_fn fn,
 
 int query_connections(sqlite3 *db, const struct query_filter *f, long limit, sqlite3_stmt **stmt)
 {
-    struct where w;
-    build_where(f, &w);
-    if (prepare(db, "SELECT * FROM connections", &w, " ORDER BY ended_at DESC, id DESC LIMIT ?", stmt) < 0)
+    if (prepare(db, "SELECT * FROM connections", f, " ORDER BY ended_at DESC, id DESC LIMIT ?1000", stmt) < 0)
         return -1;
-    sqlite3_bind_int64(*stmt, w.n + 1, limit > 0 ? limit : -1);
+    sqlite3_bind_int64(*stmt, 1000, limit > 0 ? limit : -1);
     return 0;
+}
+
+int query_timeline(sqlite3 *db, const struct query_filter *f, double bucket, bucket_count_fn fn, void *arg)
+{
+    sqlite3_stmt *s;
+    if (prepare(db,
+                "SELECT CAST(ended_at / ?1000 AS INTEGER) AS b, close_code, " WHY " AS why, count(*) AS n"
+                " FROM connections",
+                f, " GROUP BY b, close_code, why ORDER BY b, n DESC, close_code", &s) < 0)
+        return -1;
+    sqlite3_bind_double(s, 1000, bucket);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct code_count c = code_count_at(s, 1);
+        fn(arg, (double)sqlite3_column_int64(s, 0) * bucket, &c);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+static const struct {
+    const char *name, *sql;
+} keys[KEY_COUNT_] = {
+    [KEY_HOST] = {"host", "host"},
+    [KEY_PATH] = {"path", "path"},
+    [KEY_SERVER] = {"server", "CASE WHEN instr(server_ip, ':') THEN '[' || server_ip || ']' ELSE server_ip END"
+                              " || ':' || server_port"},
+    [KEY_CLIENT] = {"client", "client_ip"},
+    [KEY_SUBPROTOCOL] = {"subprotocol", "subprotocol"},
+    [KEY_USER_AGENT] = {"user-agent", "user_agent"},
+    [KEY_SENSOR] = {"sensor", "sensor"},
+    [KEY_OUTCOME] = {"outcome", "outcome"},
+    [KEY_INITIATOR] = {"initiator", "close_initiator"},
+    [KEY_TERMINATION] = {"termination", "termination"},
+    [KEY_VIOLATIONS] = {"violations", "violations"},
+    [KEY_HANDSHAKE_SEEN] = {"handshake", "handshake_seen"},
+    [KEY_HTTP_STATUS] = {"http-status", "http_status"},
+    [KEY_NDPI] = {"ndpi", "ndpi_protocol"},
+};
+
+const char *query_key_name(enum query_key k)
+{
+    return k < KEY_COUNT_ ? keys[k].name : "?";
+}
+
+bool query_key_parse(const char *name, enum query_key *k)
+{
+    for (int i = 0; i < KEY_COUNT_; i++) {
+        if (strcmp(name, keys[i].name) == 0) {
+            *k = (enum query_key)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int query_group_by(sqlite3 *db, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
+                   void *arg, long long *ngroups, long long *total)
+{
+    char head[2048];
+    snprintf(head, sizeof head,
+             "WITH per AS (SELECT %s AS k, close_code AS code, " WHY " AS why, count(*) AS n"
+             "  FROM connections%%W GROUP BY 1, 2, 3),"
+             " tot AS (SELECT k, sum(n) AS total FROM per GROUP BY k),"
+             " top AS (SELECT k, total FROM tot ORDER BY total DESC, k LIMIT ?1000),"
+             " ranked AS (SELECT per.*, row_number() OVER"
+             "  (PARTITION BY per.k ORDER BY n DESC, code IS NULL, code, why) AS rn FROM per)"
+             " SELECT top.k, top.total, ranked.code, ranked.why, ranked.n, ranked.rn,"
+             "  (SELECT count(*) FROM tot), (SELECT sum(total) FROM tot)"
+             " FROM top JOIN ranked ON ranked.k IS top.k WHERE ranked.rn <= 3"
+             " ORDER BY top.total DESC, top.k, ranked.rn",
+             keys[k].sql);
+    sqlite3_stmt *s;
+    if (prepare(db, head, f, "", &s) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1000, limit > 0 ? limit : -1);
+    int rc;
+    *ngroups = *total = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct group_row g = {
+            .key = (const char *)sqlite3_column_text(s, 0),
+            .total = sqlite3_column_int64(s, 1),
+            .code = code_count_at(s, 2),
+            .rank = sqlite3_column_int(s, 5),
+        };
+        *ngroups = sqlite3_column_int64(s, 6);
+        *total = sqlite3_column_int64(s, 7);
+        fn(arg, &g);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int query_tally(sqlite3 *db, const struct query_filter *f, enum query_key k, tally_fn fn, void *arg)
+{
+    char head[512];
+    snprintf(head, sizeof head, "SELECT %s AS k, count(*) AS n FROM connections", keys[k].sql);
+    sqlite3_stmt *s;
+    if (prepare(db, head, f, " GROUP BY k ORDER BY n DESC, k", &s) < 0)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1));
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int query_summary(sqlite3 *db, const struct query_filter *f, struct summary_counts *out)
+{
+    char head[2048] = "SELECT count(*), coalesce(sum(handshake_seen), 0),"
+                      " coalesce(sum(close_initiator = 'client'), 0), coalesce(sum(close_initiator = 'server'), 0)";
+    for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++) /* names are ours, not the user's */
+        snprintf(head + strlen(head), sizeof head - strlen(head), ", coalesce(sum(outcome = '%s'), 0)",
+                 outcome_name((enum outcome)o));
+    for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
+        snprintf(head + strlen(head), sizeof head - strlen(head), ", coalesce(sum(termination = '%s'), 0)",
+                 termination_name((enum termination)t));
+    snprintf(head + strlen(head), sizeof head - strlen(head), " FROM connections");
+    sqlite3_stmt *s;
+    if (prepare(db, head, f, "", &s) < 0)
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        int col = 0;
+        out->total = sqlite3_column_int64(s, col++);
+        out->handshake_seen = sqlite3_column_int64(s, col++);
+        out->by_client = sqlite3_column_int64(s, col++);
+        out->by_server = sqlite3_column_int64(s, col++);
+        for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++)
+            out->outcomes[o] = sqlite3_column_int64(s, col++);
+        for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
+            out->terminations[t] = sqlite3_column_int64(s, col++);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* ---- durations -------------------------------------------------------------- */
+
+/* The first close frame on the wire, whichever side sent it. */
+#define FIRST_CLOSE                                                                                              \
+    "CASE WHEN client_close_at IS NULL THEN server_close_at WHEN server_close_at IS NULL THEN client_close_at" \
+    " ELSE min(client_close_at, server_close_at) END"
+
+int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, void *arg)
+{
+    sqlite3_stmt *s;
+    if (prepare(db,
+                "SELECT ended_at - started_at, fc, close_code,"
+                " coalesce(fc, ended_at) - max(coalesce(upgraded_at, started_at), coalesce(last_data_at, 0),"
+                "   CASE WHEN fc IS NULL THEN coalesce(last_frame_at, 0) ELSE 0 END)"
+                " FROM (SELECT *, " FIRST_CLOSE " AS fc FROM connections%W)",
+                f, " WHERE outcome IN ('clean', 'half_closed', 'abnormal')", &s) < 0)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct duration_row d = {
+            .lifetime = sqlite3_column_double(s, 0),
+            .code = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 2),
+            .idle = sqlite3_column_double(s, 3),
+        };
+        if (d.idle < 0)
+            d.idle = 0; /* a close frame reordered before the last data */
+        fn(arg, &d);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- captures --------------------------------------------------------------- */
+
+int query_captures(sqlite3 *db, const struct query_filter *f, struct capture_totals *t)
+{
+    /* A capture overlaps [since, until) when it ended (or runs) after since
+     * and started before until. */
+    static const char sql[] =
+        "SELECT count(*), sum(kind = 'live'), sum(packets), sum(bytes), sum(drops), sum(if_drops), sum(tcp_flows)"
+        " FROM captures WHERE (?1 IS NULL OR coalesce(last_packet_at, ended_at, started_at) >= ?1)"
+        " AND (?2 IS NULL OR coalesce(first_packet_at, started_at) < ?2) AND (?3 IS NULL OR sensor = ?3)";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    if (f->has_since)
+        sqlite3_bind_double(s, 1, f->since);
+    if (f->has_until)
+        sqlite3_bind_double(s, 2, f->until);
+    if (f->sensor)
+        sqlite3_bind_text(s, 3, f->sensor, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        long long *out[] = {&t->captures, &t->live, &t->packets, &t->bytes, &t->drops, &t->if_drops, &t->tcp_flows};
+        for (int i = 0; i < 7; i++)
+            *out[i] = sqlite3_column_int64(s, i);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : -1;
 }

@@ -139,6 +139,52 @@ expect wsstats-explain-out-of-range 2 "explain: '70000'" -- "$BIN/wsstats" expla
 expect wsstats-explain 0 "" -- "$BIN/wsstats" explain 1006
 grep -q "Abnormal Closure" "$T/out" && ok wsstats-explain-names-code || not_ok wsstats-explain-names-code "$(cat "$T/out")"
 expect wsstats-help 0 "" -- "$BIN/wsstats" --help
+for cmd in top-codes connections timeline group-by durations summary codes explain; do
+    expect "wsstats-help-$cmd" 0 "" -- "$BIN/wsstats" "$cmd" --help
+    grep -q "^Usage: wsstats $cmd" "$T/out" && ok "wsstats-help-$cmd-usage" ||
+        not_ok "wsstats-help-$cmd-usage" "$(head -2 "$T/out")"
+done
+expect wsstats-help-command 0 "" -- "$BIN/wsstats" help durations
+grep -q "idle" "$T/out" && ok wsstats-help-command-text || not_ok wsstats-help-command-text "$(head -3 "$T/out")"
+expect wsstats-help-unknown 2 "help: unknown command 'nope'" -- "$BIN/wsstats" help nope
+
+# ---- wsstats: filters and command options, bad values (exit 2, the culprit named) ----
+G=(--db "$T/good.db")
+expect wsstats-code-too-big 2 "code: '65536'" -- "$BIN/wsstats" "${G[@]}" top-codes --code 65536
+expect wsstats-code-negative 2 "code: '-1'" -- "$BIN/wsstats" "${G[@]}" top-codes --code=-1
+expect wsstats-code-reversed 2 "code: '4999-4000'" -- "$BIN/wsstats" "${G[@]}" top-codes --code 4999-4000
+expect wsstats-code-junk 2 "code: '1000,abc'" -- "$BIN/wsstats" "${G[@]}" top-codes --code 1000,abc
+expect wsstats-outcome-bad 2 "outcome: 'closed'" -- "$BIN/wsstats" "${G[@]}" summary --outcome closed
+expect wsstats-server-hostname 2 "server: 'example.com'" -- "$BIN/wsstats" "${G[@]}" top-codes --server example.com
+expect wsstats-server-port 2 "server: '10.0.0.2:99999'" -- "$BIN/wsstats" "${G[@]}" top-codes --server 10.0.0.2:99999
+expect wsstats-client-bracket 2 "client: '\\[::1'" -- "$BIN/wsstats" "${G[@]}" top-codes --client '[::1'
+expect wsstats-bucket-bad 2 "bucket: 'often'" -- "$BIN/wsstats" "${G[@]}" timeline --bucket often
+expect wsstats-bucket-fraction 2 "bucket: '1500ms'" -- "$BIN/wsstats" "${G[@]}" timeline --bucket 1500ms
+expect wsstats-bucket-wrong-command 2 "bucket: not an option of top-codes" -- "$BIN/wsstats" "${G[@]}" top-codes --bucket 1m
+expect wsstats-limit-wrong-command 2 "limit: not an option of summary" -- "$BIN/wsstats" "${G[@]}" summary --limit 3
+expect wsstats-too-many-buckets 2 "buckets of 1s are too many" -- "$BIN/wsstats" "${G[@]}" timeline --bucket 1s --since 7d
+expect wsstats-group-by-nothing 2 "group-by: by what" -- "$BIN/wsstats" "${G[@]}" group-by
+expect wsstats-group-by-unknown 2 "group-by: 'colour'" -- "$BIN/wsstats" "${G[@]}" group-by colour
+expect wsstats-group-by-extra 2 "unexpected argument 'path'" -- "$BIN/wsstats" "${G[@]}" group-by host path
+expect wsstats-window-reversed 2 "until: the window ends" -- "$BIN/wsstats" "${G[@]}" top-codes --since 2026-01-02 --until 2026-01-01
+expect wsstats-malformed-iso 2 "since: '2026-11-23T25:00'" -- "$BIN/wsstats" "${G[@]}" summary --since 2026-11-23T25:00
+expect wsstats-empty-value 2 "since: ''" -- "$BIN/wsstats" "${G[@]}" summary --since=
+for cmd in "timeline" "group-by host" "durations" "summary"; do
+    # shellcheck disable=SC2086  # the command and its argument
+    expect "wsstats-missing-db-${cmd%% *}" 1 "no database at $T/none\.db" -- "$BIN/wsstats" --db "$T/none.db" $cmd
+done
+[ ! -e "$T/none.db" ] && ok wsstats-never-creates-db-any-command || not_ok wsstats-never-creates-db-any-command
+expect wsstats-newer-db-summary 1 "newer\.db: schema version 99 is newer" -- "$BIN/wsstats" --db "$T/newer.db" summary
+
+# quotes and SQL in filter values are matched literally (bound parameters)
+for v in "x' OR '1'='1" '%' '*' '\' '"; DROP TABLE connections; --' "1000) OR (1=1"; do
+    n=$("$BIN/wsstats" "${G[@]}" connections --format json --limit 0 --host "$v" --path "$v" --sensor "$v" | wc -l)
+    m=$("$BIN/wsstats" "${G[@]}" connections --format json --limit 0 --host "$v" | wc -l)
+    if [ "$n" = 0 ] && [ "$m" = 0 ]; then ok "literal-filter-$(printf %s "$v" | od -An -tx1 | tr -d ' \n')"
+    else not_ok "literal-filter-$v" "matched $n / $m connections"; fi
+done
+n=$(sqlite3 "$T/good.db" "SELECT count(*) FROM connections")
+[ "$n" = 6 ] && ok filters-harmless || not_ok filters-harmless "the table now has $n rows"
 
 # ---- wsstats: output contracts ----
 out=$("$BIN/wsstats" --db "$T/good.db" top-codes --format csv | tr -d '\r')

@@ -1,0 +1,191 @@
+/*
+ * cli/cmd_summary.c — `summary`: the totals of the window. Connections and
+ * how many were picked up mid-stream, outcomes, who closed first, how the
+ * TCP connections ended, violations, nDPI's classification, and what the
+ * captures overlapping the window lost (libpcap's drop counts), so that
+ * missing data is never mistaken for good news.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dissect/record.h"
+#include "cli.h"
+
+#define SUMMARY_BAR 16
+#define MAX_NAMES 64
+#define NDPI_ROWS 6
+
+struct rows {
+    struct out_table t;
+    bool table; /* section title rows are for people only */
+    long long total;
+};
+
+static void title(struct rows *r, const char *text)
+{
+    if (!r->table || !out_add_row(&r->t))
+        return;
+    out_null(&r->t, 0, NULL);
+    out_null(&r->t, 1, text);
+    out_null(&r->t, 2, "");
+    out_null(&r->t, 3, "");
+    out_null(&r->t, 4, "");
+}
+
+/* A data row; share is of all connections unless `no_share`. */
+static void row(struct rows *r, const char *section, const char *key, long long count, bool no_share)
+{
+    if (!out_add_row(&r->t))
+        return;
+    char label[96], pct[16], bar[SUMMARY_BAR * 3 + 8];
+    snprintf(label, sizeof label, "  %s", key);
+    out_text(&r->t, 0, section, NULL);
+    out_text(&r->t, 1, key, label);
+    out_int(&r->t, 2, count, NULL);
+    if (no_share || r->total == 0) {
+        out_null(&r->t, 3, "");
+        out_null(&r->t, 4, "");
+        return;
+    }
+    double share = (double)count / (double)r->total;
+    percent_text(share, pct, sizeof pct);
+    draw_bar(share, SUMMARY_BAR, bar, sizeof bar);
+    out_real(&r->t, 3, share, pct);
+    out_null(&r->t, 4, bar);
+}
+
+/* Connections per violation name (a record lists several, comma-separated). */
+struct names {
+    char name[MAX_NAMES][40];
+    long long count[MAX_NAMES];
+    int n;
+};
+
+static void add_violations(void *arg, const char *value, long long count)
+{
+    struct names *v = arg;
+    for (const char *p = value; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int i = 0;
+        while (i < v->n && (strlen(v->name[i]) != len || memcmp(v->name[i], p, len) != 0))
+            i++;
+        if (i == v->n && v->n < MAX_NAMES)
+            snprintf(v->name[v->n++], sizeof v->name[0], "%.*s", (int)len, p);
+        if (i < v->n)
+            v->count[i] += count;
+        p = comma ? comma + 1 : NULL;
+    }
+}
+
+static void add_name(void *arg, const char *value, long long count)
+{
+    struct names *v = arg;
+    if (v->n < MAX_NAMES) {
+        snprintf(v->name[v->n], sizeof v->name[0], "%s", value ? value : "(not classified)");
+        v->count[v->n++] = count;
+    }
+}
+
+static void connection_rows(struct rows *r, const struct summary_counts *s)
+{
+    title(r, "CONNECTIONS");
+    row(r, "connections", "total", s->total, true);
+    row(r, "connections", "handshake seen", s->handshake_seen, false);
+    row(r, "connections", "picked up mid-stream", s->total - s->handshake_seen, false);
+    title(r, "OUTCOME");
+    for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++)
+        row(r, "outcome", outcome_name((enum outcome)o), s->outcomes[o], false);
+    title(r, "CLOSED FIRST BY");
+    row(r, "initiator", "client", s->by_client, false);
+    row(r, "initiator", "server", s->by_server, false);
+    row(r, "initiator", "(no close frame)", s->total - s->by_client - s->by_server, false);
+    title(r, "TCP TERMINATION");
+    for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
+        if (s->terminations[t])
+            row(r, "termination", termination_name((enum termination)t), s->terminations[t], false);
+}
+
+static int by_count(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x < y) - (x > y);
+}
+
+static void violation_rows(struct rows *r, struct names *v)
+{
+    /* sort names by count, largest first (count is the sort key; the name follows it) */
+    struct {
+        long long count;
+        char name[40];
+    } tmp[MAX_NAMES];
+    for (int i = 0; i < v->n; i++) {
+        tmp[i].count = v->count[i];
+        memcpy(tmp[i].name, v->name[i], sizeof tmp[i].name);
+    }
+    qsort(tmp, (size_t)v->n, sizeof tmp[0], by_count);
+    title(r, "VIOLATIONS (connections with each)");
+    if (v->n == 0 && r->table)
+        row(r, "violations", "(none)", 0, false);
+    for (int i = 0; i < v->n; i++)
+        row(r, "violations", tmp[i].name, tmp[i].count, false);
+}
+
+static void ndpi_rows(struct rows *r, const struct names *n)
+{
+    title(r, "nDPI CLASSIFICATION");
+    long long other = 0;
+    for (int i = 0; i < n->n; i++) {
+        if (i < NDPI_ROWS)
+            row(r, "ndpi_protocol", n->name[i], n->count[i], false);
+        else
+            other += n->count[i];
+    }
+    if (other)
+        row(r, "ndpi_protocol", "(others)", other, false);
+}
+
+static void capture_rows(struct rows *r, const struct capture_totals *t)
+{
+    title(r, "CAPTURES (overlapping the window)");
+    row(r, "captures", "captures", t->captures, true);
+    row(r, "captures", "packets", t->packets, true);
+    row(r, "captures", "bytes", t->bytes, true);
+    row(r, "captures", "dropped by the kernel (libpcap)", t->drops, true);
+    row(r, "captures", "dropped by the interface", t->if_drops, true);
+    row(r, "captures", "TCP flows", t->tcp_flows, true);
+}
+
+int cmd_summary(struct cli *c, sqlite3 *db)
+{
+    static const struct out_col cols[] = {
+        {"section", NULL, false, 0, false}, {"key", "", false, 36, false}, {"count", "COUNT", true, 0, false},
+        {"share", "SHARE", true, 0, false}, {"bar", "", false, 0, true},
+    };
+    struct summary_counts s;
+    struct capture_totals ct;
+    struct names *v = calloc(2, sizeof *v);
+    if (!v)
+        return fail(1, "out of memory");
+    if (query_summary(db, &c->filter, &s) < 0 || query_tally(db, &c->filter, KEY_VIOLATIONS, add_violations, &v[0]) < 0 ||
+        query_tally(db, &c->filter, KEY_NDPI, add_name, &v[1]) < 0 || query_captures(db, &c->filter, &ct) < 0) {
+        free(v);
+        return fail_db(c, db);
+    }
+    struct rows r = {.table = c->format == OUT_TABLE, .total = s.total};
+    out_init(&r.t, 5, cols);
+    connection_rows(&r, &s);
+    violation_rows(&r, &v[0]);
+    ndpi_rows(&r, &v[1]);
+    capture_rows(&r, &ct);
+    if (r.table)
+        print_heading(c, s.total, NULL, NULL);
+    out_print(&r.t, c->format, stdout);
+    if (r.table && ct.drops + ct.if_drops > 0)
+        printf("\nThe captures lost %lld packets: connections may be missing or marked 'gap'.\n",
+               ct.drops + ct.if_drops);
+    out_free(&r.t);
+    free(v);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * cli/stats.h — the arithmetic of `wsstats durations`: percentiles and the
+ * search for clusters of equal values (many connections closing after the
+ * same idle time is the fingerprint of a proxy's idle timeout).
+ */
+#ifndef WSSTATS_STATS_H
+#define WSSTATS_STATS_H
+
+#include <stddef.h>
+
+/* A measured value and the close code of its connection (-1: none). */
+struct sample {
+    double v;
+    int code;
+};
+
+/* Sorts by value. */
+void samples_sort(struct sample *s, size_t n);
+
+/* The p-th percentile (0..100) of sorted samples, nearest rank; 0 if n = 0. */
+double samples_percentile(const struct sample *s, size_t n, double p);
+
+struct cluster {
+    size_t count;
+    double lo, hi, median;
+    int code;        /* the most frequent close code in it (-1: none) */
+    size_t code_count;
+};
+
+/* Tolerance: values within max(CLUSTER_ABS_WIDTH, CLUSTER_REL_WIDTH x value)
+ * of the cluster's start count as one fixed time (timers fire a little
+ * late, packets take a little time). A cluster needs at least
+ * CLUSTER_MIN_COUNT samples and CLUSTER_MIN_SHARE of all of them, and must
+ * be CLUSTER_CONTRAST times denser than the same width on either side, so
+ * that a broad spread of values is not called a cluster. Values below
+ * `floor` (idle times of connections closed right after their last
+ * message) are not searched. */
+#define CLUSTER_ABS_WIDTH 0.25
+#define CLUSTER_REL_WIDTH 0.03
+#define CLUSTER_MIN_COUNT 5
+#define CLUSTER_MIN_SHARE 0.10
+#define CLUSTER_CONTRAST 4.0
+
+/* Finds up to `max` clusters in sorted samples, largest first; returns how
+ * many. */
+int samples_clusters(const struct sample *s, size_t n, double floor, struct cluster *out, int max);
+
+#endif
