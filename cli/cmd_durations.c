@@ -41,8 +41,8 @@ static void collect(void *arg, const struct duration_row *d)
         m->idle = b;
         m->cap = cap;
     }
-    m->lifetime[m->n] = (struct sample){d->lifetime, d->code};
-    m->idle[m->n] = (struct sample){d->idle, d->code};
+    m->lifetime[m->n] = (struct sample){d->lifetime, d->code, m->n};
+    m->idle[m->n] = (struct sample){d->idle, d->code, m->n};
     m->n++;
 }
 
@@ -190,7 +190,7 @@ static void print_cluster(const struct cluster *k, size_t n, bool idle)
 
 static void print_table(struct cli *c, struct measure *ms, size_t n)
 {
-    print_heading(c, (long long)n, " that ended", NULL);
+    print_heading(c, (long long)n, " measured", NULL);
     if (n == 0) {
         printf("(no connections ended in this window)\n");
         return;
@@ -210,6 +210,30 @@ static void print_table(struct cli *c, struct measure *ms, size_t n)
         printf("\nNo cluster: no fixed idle time or lifetime stands out.\n");
 }
 
+/* Drops lifetime clusters made mostly of connections in an idle cluster:
+ * a connection quiet from its start is closed by an idle timeout at a fixed
+ * lifetime too, and the idle timeout is the explanation. */
+static void drop_explained_lifetimes(struct measure *life, const struct measure *idle, size_t n)
+{
+    bool *idle_member = calloc(n ? n : 1, sizeof *idle_member);
+    if (!idle_member)
+        return;
+    for (int k = 0; k < idle->nclusters; k++)
+        for (size_t i = idle->clusters[k].first; i < idle->clusters[k].end; i++)
+            idle_member[idle->s[i].id] = true;
+    int kept = 0;
+    for (int k = 0; k < life->nclusters; k++) {
+        size_t shared = 0;
+        const struct cluster *lc = &life->clusters[k];
+        for (size_t i = lc->first; i < lc->end; i++)
+            shared += idle_member[life->s[i].id];
+        if (shared * 2 <= lc->end - lc->first)
+            life->clusters[kept++] = *lc;
+    }
+    life->nclusters = kept;
+    free(idle_member);
+}
+
 int cmd_durations(struct cli *c, sqlite3 *db)
 {
     struct measures m = {0};
@@ -227,6 +251,7 @@ int cmd_durations(struct cli *c, sqlite3 *db)
     };
     ms[0].nclusters = samples_clusters(m.lifetime, m.n, LIFETIME_FLOOR, ms[0].clusters, MAX_CLUSTERS);
     ms[1].nclusters = samples_clusters(m.idle, m.n, IDLE_FLOOR, ms[1].clusters, MAX_CLUSTERS);
+    drop_explained_lifetimes(&ms[0], &ms[1], m.n);
     if (c->format == OUT_TABLE)
         print_table(c, ms, m.n);
     else

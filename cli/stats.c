@@ -113,6 +113,8 @@ static void describe_cluster(const struct sample *s, size_t first, size_t end, c
             mid = i;
     }
     c->median = s[mid].v;
+    c->first = first;
+    c->end = end;
     dominant_code(s, first, end, taken, c);
 }
 

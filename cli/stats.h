@@ -12,6 +12,7 @@
 struct sample {
     double v;
     int code;
+    size_t id; /* which connection: relates a sample to others of the same one */
 };
 
 /* Sorts by value. */
@@ -25,6 +26,7 @@ struct cluster {
     double lo, hi, median;
     int code;        /* the most frequent close code in it (-1: none) */
     size_t code_count;
+    size_t first, end; /* its samples: s[first..end) (less those of earlier clusters) */
 };
 
 /* Tolerance: values within max(CLUSTER_ABS_WIDTH, CLUSTER_REL_WIDTH x value)
@@ -42,7 +44,7 @@ struct cluster {
 #define CLUSTER_CONTRAST 4.0
 
 /* Finds up to `max` clusters in sorted samples, largest first; returns how
- * many. */
+ * many. Each cluster's [first, end) index range in s is kept in it. */
 int samples_clusters(const struct sample *s, size_t n, double floor, struct cluster *out, int max);
 
 #endif

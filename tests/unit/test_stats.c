@@ -20,7 +20,7 @@ static void percentiles(void **state)
     (void)state;
     struct sample s[10];
     for (int i = 0; i < 10; i++)
-        s[i] = (struct sample){(double)(10 - i), 1000};
+        s[i] = (struct sample){(double)(10 - i), 1000, (size_t)i};
     samples_sort(s, 10);
     assert_true(s[0].v == 1 && s[9].v == 10);
     assert_true(samples_percentile(s, 10, 0) == 1);
@@ -35,14 +35,14 @@ static void percentiles(void **state)
 static size_t spread(struct sample *s, size_t at, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; i++)
-        s[at + i] = (struct sample){lo + (hi - lo) * (double)i / (double)n, 1000};
+        s[at + i] = (struct sample){lo + (hi - lo) * (double)i / (double)n, 1000, at + i};
     return at + n;
 }
 
 static size_t fixed(struct sample *s, size_t at, size_t n, double v, double jitter, int code)
 {
     for (size_t i = 0; i < n; i++)
-        s[at + i] = (struct sample){v + jitter * (double)(i % 7) / 7.0, code};
+        s[at + i] = (struct sample){v + jitter * (double)(i % 7) / 7.0, code, at + i};
     return at + n;
 }
 
