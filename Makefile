@@ -38,7 +38,7 @@ CLI     := cli/duration.c cli/output.c cli/filters.c cli/stats.c cli/common.c \
            cli/cmd_codes.c cli/cmd_connections.c cli/cmd_timeline.c cli/cmd_groups.c \
            cli/cmd_durations.c cli/cmd_summary.c
 
-DAEMON_SRC := daemon/wsstatsd.c $(CAPTURE) $(DISSECT) $(STORE) cli/duration.c
+DAEMON_SRC := daemon/wsstatsd.c daemon/log.c daemon/privdrop.c $(CAPTURE) $(DISSECT) $(STORE) cli/duration.c
 QUERY_SRC  := cli/wsstats.c $(CLI) $(STORE) dissect/codes.c dissect/record.c dissect/utf8.c
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

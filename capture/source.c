@@ -3,6 +3,8 @@
  */
 #include "source.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,6 +95,17 @@ int source_open_live(struct capture_source *s, const char *iface, const struct l
     pcap_set_tstamp_precision(s->pcap, PCAP_TSTAMP_PRECISION_MICRO);
     if (activate(s, err, errlen) < 0)
         return -1;
+    /* Non-blocking reads and our own poll(): the loop gets control back
+     * every timeout_ms even when no packet comes (libpcap's read timeout
+     * does not apply in immediate mode), and a signal cuts the wait short. */
+    s->timeout_ms = o->timeout_ms;
+    s->fd = pcap_get_selectable_fd(s->pcap);
+    if (s->fd < 0 || pcap_setnonblock(s->pcap, 1, ebuf) < 0) {
+        snprintf(err, errlen, "%s: cannot read without blocking: %s", iface, s->fd < 0 ? "no selectable descriptor" : ebuf);
+        pcap_close(s->pcap);
+        s->pcap = NULL;
+        return -1;
+    }
     if (o->filter) {
         struct bpf_program prog;
         if (pcap_compile(s->pcap, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
@@ -120,8 +133,16 @@ enum source_status source_next(struct capture_source *s, struct packet *pkt, cha
         s->bytes += h->len;
         return SOURCE_PACKET;
     }
-    if (rc == 0)
+    if (rc == 0) {
+        if (s->live) {
+            struct pollfd p = {.fd = s->fd, .events = POLLIN};
+            if (poll(&p, 1, s->timeout_ms) < 0 && errno != EINTR) {
+                snprintf(err, errlen, "%s: waiting for packets: %s", s->name, strerror(errno));
+                return SOURCE_ERROR;
+            }
+        }
         return SOURCE_TIMEOUT;
+    }
     if (rc == PCAP_ERROR_BREAK)
         return SOURCE_END;
     snprintf(err, errlen, "%s: %s (after packet %llu)", s->name, pcap_geterr(s->pcap),

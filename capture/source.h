@@ -22,6 +22,8 @@ struct capture_source {
     bool live;
     int linktype;
     uint64_t packets, bytes;
+    int fd;         /* live: pcap's selectable descriptor, polled when idle */
+    int timeout_ms; /* live: how long source_next waits for a packet */
 };
 
 struct live_options {

@@ -4,6 +4,13 @@
  * capture/ (libpcap, link/IP/TCP decoding) -> dissect/ (flows, reassembly,
  * WebSocket) -> store/ (SQLite). Exit codes (DESIGN §1): 0 success, 1 a
  * runtime error, 2 a usage error; every error is one line on stderr.
+ *
+ * Live capture runs a timer off the packet loop (libpcap wakes it at least
+ * every LIVE_POLL_MS): records are committed every COMMIT_US, idle
+ * connections expire, the captures row is refreshed, old records are
+ * deleted in small batches (--retention) and stats lines are logged.
+ * Signal handlers only set flags (DESIGN §6): SIGINT/SIGTERM stop, SIGUSR1
+ * logs stats, SIGHUP reopens the database.
  */
 #include <errno.h>
 #include <gcrypt.h>
@@ -15,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../capture/decode.h"
 #include "../capture/source.h"
@@ -22,16 +30,21 @@
 #include "../dissect/dissect.h"
 #include "../store/store.h"
 #include "../cli/duration.h"
+#include "log.h"
+#include "privdrop.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
 #endif
 
 #define MAX_SOURCES 64
-#define LIVE_COMMIT_US 1000000 /* live records reach the database within ~1 s */
+#define LIVE_POLL_MS 200           /* libpcap returns at least this often when idle */
+#define COMMIT_US 1000000          /* live records reach the database within ~1 s */
+#define RETENTION_BATCH 500        /* records deleted per timer tick: never a long lock */
+#define DEFAULT_STATS_US (3600 * 1000000LL) /* a live stats line every hour */
 
-/* Set by signal handlers, read by the loop: the one mutable static. */
-static volatile sig_atomic_t stop_requested;
+/* Set by signal handlers, read by the loop: the only mutable statics. */
+static volatile sig_atomic_t stop_requested, stats_requested, reopen_requested;
 
 struct options {
     const char *files[MAX_SOURCES];
@@ -41,6 +54,10 @@ struct options {
     struct live_options live;
     struct dissect_config dissect;
     int verbosity; /* 0 quiet, 1 normal, 2 verbose */
+    const char *user;      /* -u: drop to this user after start-up */
+    bool syslog;
+    int64_t stats_interval; /* µs; 0: none */
+    int64_t retention;      /* µs; 0: keep everything */
 };
 
 struct daemon {
@@ -50,8 +67,14 @@ struct daemon {
     struct classifier *classifier;
     struct store *store;
     struct dissector dis;
-    uint64_t records_written;
-    bool store_failed;
+    struct logger log;
+    uint64_t records_written; /* handed to the store (committed or queued) */
+    bool store_failing;       /* the last commit failed; reported once */
+    uint64_t lost_reported;
+    struct capture_row row;   /* the current source's captures row */
+    int64_t capture_id;
+    ts_us_t next_commit, next_stats;
+    uint64_t stats_packets; /* packets at the last stats line */
     char err[1024];
 };
 
@@ -74,6 +97,7 @@ static void usage(FILE *out)
             "\n"
             "Output:\n"
             "  -w, --db PATH           the database (default: $WSSTATS_DB or ./wsstats.db)\n"
+            "      --retention DUR     delete records that ended longer ago than DUR\n"
             "\n"
             "Tracking:\n"
             "      --idle-timeout DUR  expire connections silent this long (default: 15m)\n"
@@ -82,23 +106,21 @@ static void usage(FILE *out)
             "                          data, all together (default: 256M)\n"
             "      --stream-cap BYTES  out-of-order data held per direction (default: 1M)\n"
             "\n"
+            "Running:\n"
+            "  -u, --user USER         after opening the capture and the database, run as\n"
+            "                          USER (its group and supplementary groups)\n"
+            "      --stats-interval DUR  live: log a stats line this often (default: 1h;\n"
+            "                          0 = never); SIGUSR1 logs one at once\n"
+            "      --syslog            also log to syslog (facility daemon)\n"
             "  -q, --quiet             print errors only\n"
             "  -v, --verbose           print per-source statistics\n"
             "  -h, --help              this help\n"
             "  -V, --version           the version\n"
             "\n"
+            "Signals: SIGINT/SIGTERM stop (open connections written as unfinished),\n"
+            "SIGUSR1 logs stats, SIGHUP reopens the database file.\n"
             "Durations: 90s, 15m, 1h, 7d. Sizes: 512K, 64M, 1G.\n"
             "Exit status: 0 success, 1 runtime error, 2 usage error. See wsstatsd(8).\n");
-}
-
-__attribute__((format(printf, 1, 2))) static void complain(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("wsstatsd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -133,7 +155,26 @@ static bool parse_size(const char *s, uint64_t *out)
     return true;
 }
 
-enum { OPT_SNAPLEN = 256, OPT_BUFFER, OPT_NO_PROMISC, OPT_IDLE, OPT_MAX_FLOWS, OPT_MEMCAP, OPT_STREAM_CAP };
+enum {
+    OPT_SNAPLEN = 256,
+    OPT_BUFFER,
+    OPT_NO_PROMISC,
+    OPT_IDLE,
+    OPT_MAX_FLOWS,
+    OPT_MEMCAP,
+    OPT_STREAM_CAP,
+    OPT_STATS,
+    OPT_SYSLOG,
+    OPT_RETENTION
+};
+
+/* A duration option: microseconds, > 0 unless zero_ok. */
+static int duration_option(const char *name, const char *value, bool zero_ok, int64_t *us)
+{
+    if (!duration_parse(value, us) || (*us == 0 && !zero_ok))
+        return usage_error("%s: '%s' is not a duration such as 90s, 15m, 1h, 7d", name, value);
+    return 0;
+}
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -149,6 +190,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
         {"memcap", required_argument, NULL, OPT_MEMCAP},
         {"stream-cap", required_argument, NULL, OPT_STREAM_CAP},
+        {"user", required_argument, NULL, 'u'},
+        {"stats-interval", required_argument, NULL, OPT_STATS},
+        {"syslog", no_argument, NULL, OPT_SYSLOG},
+        {"retention", required_argument, NULL, OPT_RETENTION},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -159,11 +204,13 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->verbosity = 1;
     o->db = getenv("WSSTATS_DB") && *getenv("WSSTATS_DB") ? getenv("WSSTATS_DB") : "wsstats.db";
     o->live = (struct live_options){.filter = "tcp", .snaplen = 262144, .promisc = true, .timeout_ms = 200};
+    o->live.timeout_ms = LIVE_POLL_MS;
+    o->stats_interval = DEFAULT_STATS_US;
     dissect_config_defaults(&o->dissect);
     opterr = 0;
     int c;
     uint64_t v;
-    while ((c = getopt_long(argc, argv, ":r:i:f:w:qvhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":r:i:f:w:u:qvhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             if (o->nfiles == MAX_SOURCES)
@@ -184,13 +231,20 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->live.buffer_size = (int)v;
             break;
         case OPT_NO_PROMISC: o->live.promisc = false; break;
-        case OPT_IDLE: {
-            int64_t us;
-            if (!duration_parse(optarg, &us) || us <= 0)
-                return usage_error("--idle-timeout: '%s' is not a duration such as 90s, 15m, 1h", optarg);
-            o->dissect.idle_timeout = us;
+        case OPT_IDLE:
+            if (duration_option("--idle-timeout", optarg, false, &o->dissect.idle_timeout))
+                return 2;
             break;
-        }
+        case OPT_STATS:
+            if (duration_option("--stats-interval", optarg, true, &o->stats_interval))
+                return 2;
+            break;
+        case OPT_RETENTION:
+            if (duration_option("--retention", optarg, false, &o->retention))
+                return 2;
+            break;
+        case OPT_SYSLOG: o->syslog = true; break;
+        case 'u': o->user = optarg; break;
         case OPT_MAX_FLOWS:
             if (!parse_size(optarg, &v) || v == 0 || v > (1u << 30))
                 return usage_error("--max-flows: '%s' is not a count from 1 to 1G", optarg);
@@ -230,33 +284,81 @@ static double wall_clock(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static ts_us_t wall_us(void)
+{
+    return (ts_us_t)(wall_clock() * 1e6);
+}
+
+/* ---- the database: failures are reported once, and retried ------------- */
+
+static void note_store_result(struct daemon *dm, int rc)
+{
+    if (rc < 0 && !dm->store_failing) {
+        log_msg(&dm->log, LOG_ERR, "%s: %s; %zu records kept in memory, retrying every second",
+                dm->opt.db, store_error(dm->store), store_queued(dm->store));
+        dm->store_failing = true;
+    } else if (rc == 0 && dm->store_failing) {
+        log_msg(&dm->log, LOG_NOTICE, "%s: writable again; the records kept in memory are written", dm->opt.db);
+        dm->store_failing = false;
+    }
+    uint64_t lost = store_lost(dm->store);
+    if (lost > dm->lost_reported) {
+        if (dm->lost_reported == 0)
+            log_msg(&dm->log, LOG_ERR, "%s: the record queue is full: new records are being lost", dm->opt.db);
+        dm->lost_reported = lost;
+    }
+}
+
 static void on_record(void *arg, const struct ws_record *r)
 {
     struct daemon *dm = arg;
-    if (dm->store_failed)
-        return;
-    if (store_add(dm->store, r) < 0) {
-        complain("%s: %s", dm->opt.db, store_error(dm->store));
-        dm->store_failed = true;
-        return;
-    }
-    dm->records_written++;
+    uint64_t lost = store_lost(dm->store);
+    int rc = store_add(dm->store, r);
+    if (store_lost(dm->store) == lost)
+        dm->records_written++; /* written, or queued for the next commit */
+    if (rc < 0)
+        note_store_result(dm, -1); /* recovery is noticed by the next commit() */
 }
 
-static void on_signal(int sig)
+static void commit(struct daemon *dm)
+{
+    note_store_result(dm, store_commit(dm->store));
+}
+
+/* ---- signals: handlers only set flags ---------------------------------- */
+
+static void on_stop(int sig)
 {
     (void)sig;
     stop_requested = 1;
 }
 
+static void on_stats(int sig)
+{
+    (void)sig;
+    stats_requested = 1;
+}
+
+static void on_reopen(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+}
+
 static void install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    static const struct {
+        int sig;
+        void (*fn)(int);
+    } handlers[] = {{SIGINT, on_stop}, {SIGTERM, on_stop}, {SIGUSR1, on_stats}, {SIGHUP, on_reopen}};
+    for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = handlers[i].fn;
+        sigemptyset(&sa.sa_mask);
+        sigaction(handlers[i].sig, &sa, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
 }
 
 /* Opens every source before the database is touched: a bad file name
@@ -269,7 +371,7 @@ static int open_sources(struct daemon *dm)
         int rc = o->iface ? source_open_live(&dm->sources[i], o->iface, &o->live, dm->err, sizeof dm->err)
                           : source_open_file(&dm->sources[i], o->files[i], dm->err, sizeof dm->err);
         if (rc < 0) {
-            complain("%s", dm->err);
+            log_msg(&dm->log, LOG_ERR, "%s", dm->err);
             return -1;
         }
         dm->nsources++;
@@ -290,104 +392,193 @@ static void capture_row_fill(struct daemon *dm, struct capture_source *s, struct
     row->connections = dm->records_written - records0;
 }
 
+/* ---- the live timer ------------------------------------------------------ */
+
+static void log_stats(struct daemon *dm, const struct capture_source *s)
+{
+    uint64_t drops, if_drops;
+    source_drops((struct capture_source *)s, &drops, &if_drops);
+    const struct dissect_stats *d = &dm->dis.stats;
+    log_msg(&dm->log, LOG_INFO,
+            "stats: packets %llu (+%llu), bytes %llu, flows %llu (%u tracked), records %llu (%zu queued, %llu lost), "
+            "drops %llu kernel %llu interface, memcap hits %llu, evicted %llu",
+            (unsigned long long)s->packets, (unsigned long long)(s->packets - dm->stats_packets),
+            (unsigned long long)s->bytes, (unsigned long long)d->flows, dm->dis.nflows,
+            (unsigned long long)dm->records_written, store_queued(dm->store),
+            (unsigned long long)store_lost(dm->store), (unsigned long long)drops, (unsigned long long)if_drops,
+            (unsigned long long)(dm->dis.reasm.stats.memcap_hits + d->memcap_evictions),
+            (unsigned long long)(d->evicted + d->evicted_other));
+    dm->stats_packets = s->packets;
+}
+
+/* SIGHUP: the database file may have been moved away; write to the path. */
+static void reopen_database(struct daemon *dm, struct capture_source *s)
+{
+    store_commit(dm->store);
+    dm->row.ended_at = wall_clock();
+    dm->row.status = "reopened";
+    store_capture_update(dm->store, dm->capture_id, &dm->row);
+    if (store_reopen(dm->store) < 0) {
+        note_store_result(dm, -1);
+        dm->capture_id = -1;
+        return;
+    }
+    log_msg(&dm->log, LOG_NOTICE, "%s: reopened", dm->opt.db);
+    dm->row.ended_at = 0;
+    dm->row.status = "running";
+    capture_row_fill(dm, s, &dm->row, 0, 0);
+    dm->capture_id = store_capture_begin(dm->store, &dm->row);
+}
+
+/* --retention: one small batch per tick, so capture never waits long. */
+static void apply_retention(struct daemon *dm, double now)
+{
+    if (dm->opt.retention <= 0 || dm->store_failing)
+        return;
+    int n = store_delete_older(dm->store, now - (double)dm->opt.retention / 1e6, RETENTION_BATCH);
+    if (n < 0)
+        log_msg(&dm->log, LOG_WARNING, "%s: %s", dm->opt.db, store_error(dm->store));
+}
+
+static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flows0, uint64_t records0)
+{
+    ts_us_t now = wall_us();
+    if (reopen_requested) {
+        reopen_requested = 0;
+        reopen_database(dm, s);
+    }
+    if (stats_requested) {
+        stats_requested = 0;
+        log_stats(dm, s);
+    }
+    if (now >= dm->next_commit) {
+        dissect_expire(&dm->dis, now);
+        commit(dm);
+        capture_row_fill(dm, s, &dm->row, flows0, records0);
+        if (!dm->store_failing && dm->capture_id >= 0)
+            store_capture_update(dm->store, dm->capture_id, &dm->row);
+        apply_retention(dm, (double)now / 1e6);
+        dm->next_commit = now + COMMIT_US;
+    }
+    if (dm->opt.stats_interval > 0 && now >= dm->next_stats) {
+        if (dm->next_stats)
+            log_stats(dm, s);
+        dm->next_stats = now + dm->opt.stats_interval;
+    }
+}
+
+/* ---- one source ---------------------------------------------------------- */
+
 /* Reads one source to its end (or to a stop signal). Returns 0, or -1 if the
  * source failed part-way; what was read before the damage is kept. */
 static int run_source(struct daemon *dm, struct capture_source *s)
 {
-    struct capture_row row = {.started_at = wall_clock(), .first_packet_at = -1, .status = "running"};
+    dm->row = (struct capture_row){.started_at = wall_clock(), .first_packet_at = -1, .status = "running"};
     uint64_t flows0 = dm->dis.stats.flows, records0 = dm->records_written;
-    capture_row_fill(dm, s, &row, flows0, records0);
-    int64_t id = store_capture_begin(dm->store, &row);
-    if (id < 0) {
-        complain("%s: %s", dm->opt.db, store_error(dm->store));
-        return -1;
-    }
+    capture_row_fill(dm, s, &dm->row, flows0, records0);
+    dm->capture_id = store_capture_begin(dm->store, &dm->row);
+    if (dm->capture_id < 0)
+        log_msg(&dm->log, LOG_ERR, "%s: %s (capturing anyway)", dm->opt.db, store_error(dm->store));
     struct decoder dec;
     decoder_init(&dec, s->linktype);
     int rc = 0;
-    ts_us_t last_commit = 0;
-    while (!stop_requested && !dm->store_failed) {
+    dm->next_commit = wall_us() + COMMIT_US;
+    while (!stop_requested) {
         struct packet pkt;
         struct tcp_segment seg;
         enum source_status st = source_next(s, &pkt, dm->err, sizeof dm->err);
         if (st == SOURCE_END)
             break;
         if (st == SOURCE_ERROR) {
-            complain("%s", dm->err);
+            log_msg(&dm->log, LOG_ERR, "%s", dm->err);
             rc = -1;
             break;
         }
         if (st == SOURCE_PACKET) {
-            if (row.first_packet_at < 0)
-                row.first_packet_at = (double)pkt.ts / 1e6;
-            row.last_packet_at = (double)pkt.ts / 1e6;
+            if (dm->row.first_packet_at < 0)
+                dm->row.first_packet_at = (double)pkt.ts / 1e6;
+            dm->row.last_packet_at = (double)pkt.ts / 1e6;
             if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP)
                 dissect_segment(&dm->dis, &seg, s->sensor);
         }
-        if (s->live) {
-            ts_us_t now = (ts_us_t)(wall_clock() * 1e6);
-            if (now - last_commit >= LIVE_COMMIT_US) {
-                dissect_expire(&dm->dis, now);
-                store_commit(dm->store);
-                last_commit = now;
-            }
-        }
+        if (s->live)
+            live_tick(dm, s, flows0, records0);
     }
-    if (dm->opt.verbosity >= 2)
-        complain("%s: %llu packets: %llu TCP, %llu other, %llu fragments, %llu truncated, %llu invalid",
-                 s->name, (unsigned long long)s->packets, (unsigned long long)dec.stats.tcp,
-                 (unsigned long long)dec.stats.skipped, (unsigned long long)dec.stats.fragments,
-                 (unsigned long long)dec.stats.truncated, (unsigned long long)dec.stats.invalid);
-    if (s == &dm->sources[dm->nsources - 1])
-        dissect_finish(&dm->dis); /* the last source: the capture is over */
-    capture_row_fill(dm, s, &row, flows0, records0);
-    row.ended_at = wall_clock();
-    row.status = rc < 0 ? dm->err : stop_requested ? "stopped" : "complete";
-    if (store_capture_update(dm->store, id, &row) < 0) {
-        complain("%s: %s", dm->opt.db, store_error(dm->store));
-        return -1;
-    }
+    log_msg(&dm->log, LOG_DEBUG, "%s: %llu packets: %llu TCP, %llu other, %llu fragments, %llu truncated, %llu invalid",
+            s->name, (unsigned long long)s->packets, (unsigned long long)dec.stats.tcp,
+            (unsigned long long)dec.stats.skipped, (unsigned long long)dec.stats.fragments,
+            (unsigned long long)dec.stats.truncated, (unsigned long long)dec.stats.invalid);
+    if (s == &dm->sources[dm->nsources - 1] || stop_requested)
+        dissect_finish(&dm->dis); /* the capture is over: open connections are written unfinished */
+    commit(dm);
+    capture_row_fill(dm, s, &dm->row, flows0, records0);
+    dm->row.ended_at = wall_clock();
+    dm->row.status = rc < 0 ? dm->err : stop_requested ? "stopped" : "complete";
+    if (dm->capture_id >= 0 && store_capture_update(dm->store, dm->capture_id, &dm->row) < 0)
+        log_msg(&dm->log, LOG_ERR, "%s: %s", dm->opt.db, store_error(dm->store));
     return rc;
 }
 
 /* What the flow table and reassembly did, and how often a limit bit. */
-static void report_tracking(const struct dissector *d)
+static void report_tracking(struct daemon *dm)
 {
-    const struct dissect_stats *s = &d->stats;
-    const struct reasm_stats *r = &d->reasm.stats;
-    complain("flows: %llu seen, %llu WebSocket, %llu not WebSocket, %llu port reuses, %llu expired idle, "
-             "%llu segments out of window; "
-             "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
-             (unsigned long long)s->flows, (unsigned long long)s->websocket, (unsigned long long)s->ignored,
-             (unsigned long long)s->port_reuse, (unsigned long long)s->idle_expired,
-             (unsigned long long)s->out_of_window, (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
-             (unsigned long long)s->memcap_evictions);
-    complain("reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
-             "%llu conflicting overlaps, %llu gaps (%llu bytes); limits: memcap hit %llu times, "
-             "--stream-cap %llu times",
-             (unsigned long long)r->delivered_bytes, (unsigned long long)r->held_segments,
-             (unsigned long long)r->duplicates, (unsigned long long)r->overlap_conflicts,
-             (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
-             (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
+    const struct dissect_stats *s = &dm->dis.stats;
+    const struct reasm_stats *r = &dm->dis.reasm.stats;
+    log_msg(&dm->log, LOG_DEBUG,
+            "flows: %llu seen, %llu WebSocket, %llu not WebSocket, %llu port reuses, %llu expired idle, "
+            "%llu segments out of window; "
+            "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
+            (unsigned long long)s->flows, (unsigned long long)s->websocket, (unsigned long long)s->ignored,
+            (unsigned long long)s->port_reuse, (unsigned long long)s->idle_expired,
+            (unsigned long long)s->out_of_window, (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
+            (unsigned long long)s->memcap_evictions);
+    log_msg(&dm->log, LOG_DEBUG,
+            "reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
+            "%llu conflicting overlaps, %llu gaps (%llu bytes); limits: memcap hit %llu times, "
+            "--stream-cap %llu times",
+            (unsigned long long)r->delivered_bytes, (unsigned long long)r->held_segments,
+            (unsigned long long)r->duplicates, (unsigned long long)r->overlap_conflicts,
+            (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
+            (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
-        complain("memory: peak RSS %ld KiB", ru.ru_maxrss);
+        log_msg(&dm->log, LOG_DEBUG, "memory: peak RSS %ld KiB", ru.ru_maxrss);
 }
 
 /* Without -v: one line when a limit cost records or data. */
-static void warn_limits(const struct dissector *d)
+static void warn_limits(struct daemon *dm)
 {
-    const struct dissect_stats *s = &d->stats;
-    const struct reasm_stats *r = &d->reasm.stats;
+    const struct dissect_stats *s = &dm->dis.stats;
+    const struct reasm_stats *r = &dm->dis.reasm.stats;
     if (s->evicted)
-        complain("warning: %llu WebSocket connections were evicted before they ended "
-                 "(termination evicted): raise --memcap or --max-flows",
-                 (unsigned long long)s->evicted);
+        log_msg(&dm->log, LOG_WARNING,
+                "warning: %llu WebSocket connections were evicted before they ended "
+                "(termination evicted): raise --memcap or --max-flows",
+                (unsigned long long)s->evicted);
     if (r->memcap_hits || r->dir_cap_hits)
-        complain("warning: out-of-order data found no room %llu times (--memcap %llu, --stream-cap %llu): "
-                 "reported as gaps",
-                 (unsigned long long)(r->memcap_hits + r->dir_cap_hits), (unsigned long long)r->memcap_hits,
-                 (unsigned long long)r->dir_cap_hits);
+        log_msg(&dm->log, LOG_WARNING,
+                "warning: out-of-order data found no room %llu times (--memcap %llu, --stream-cap %llu): "
+                "reported as gaps",
+                (unsigned long long)(r->memcap_hits + r->dir_cap_hits), (unsigned long long)r->memcap_hits,
+                (unsigned long long)r->dir_cap_hits);
+}
+
+/* -u USER: the database files go to the user, then root is given up. */
+static int drop_privileges(struct daemon *dm)
+{
+    if (!dm->opt.user)
+        return 0;
+    char wal[4096], shm[4096];
+    snprintf(wal, sizeof wal, "%s-wal", dm->opt.db);
+    snprintf(shm, sizeof shm, "%s-shm", dm->opt.db);
+    const char *files[] = {dm->opt.db, wal, shm, NULL};
+    if (privdrop(dm->opt.user, files, dm->err, sizeof dm->err) < 0) {
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        return -1;
+    }
+    log_msg(&dm->log, LOG_DEBUG, "running as %s (uid %u, gid %u)", dm->opt.user, (unsigned)getuid(),
+            (unsigned)getgid());
+    return 0;
 }
 
 static int setup(struct daemon *dm)
@@ -395,36 +586,52 @@ static int setup(struct daemon *dm)
     if (open_sources(dm) < 0)
         return -1;
     if (!gcry_check_version(GCRYPT_VERSION)) {
-        complain("libgcrypt version mismatch");
+        log_msg(&dm->log, LOG_ERR, "libgcrypt version mismatch");
         return -1;
     }
     gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
     gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
     dm->classifier = classifier_new(dm->err, sizeof dm->err);
     if (!dm->classifier) {
-        complain("%s", dm->err);
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
     if (dissector_init(&dm->dis, &dm->opt.dissect, dm->classifier, on_record, dm) < 0) {
-        complain("out of memory for %u flows (lower --max-flows)", dm->opt.dissect.max_flows);
+        log_msg(&dm->log, LOG_ERR, "out of memory for %u flows (lower --max-flows)", dm->opt.dissect.max_flows);
         return -1;
     }
     dm->store = store_open_write(dm->opt.db, dm->err, sizeof dm->err);
     if (!dm->store) {
-        complain("%s", dm->err);
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
-    return 0;
+    return drop_privileges(dm);
 }
 
-static void teardown(struct daemon *dm)
+/* Closes the database; records that still could not be written are an
+ * error, named with their number. */
+static int teardown(struct daemon *dm)
 {
-    if (dm->store && store_close(dm->store, dm->err, sizeof dm->err) < 0)
-        complain("%s: %s", dm->opt.db, dm->err);
+    int failed = 0;
+    if (dm->store) {
+        size_t queued = store_queued(dm->store);
+        uint64_t lost = store_lost(dm->store);
+        if (store_close(dm->store, dm->err, sizeof dm->err) < 0) {
+            log_msg(&dm->log, LOG_ERR, "%s: %s: %zu records could not be written", dm->opt.db, dm->err, queued);
+            failed = 1;
+        }
+        if (lost) {
+            log_msg(&dm->log, LOG_ERR, "%s: %llu records were lost while the database could not be written",
+                    dm->opt.db, (unsigned long long)lost);
+            failed = 1;
+        }
+    }
     dissector_free(&dm->dis);
     classifier_free(dm->classifier);
     for (int i = 0; i < dm->nsources; i++)
         source_close(&dm->sources[i]);
+    log_close(&dm->log);
+    return failed;
 }
 
 int main(int argc, char **argv)
@@ -433,32 +640,32 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &dm.opt);
     if (rc)
         return rc;
+    log_open(&dm.log, dm.opt.verbosity, dm.opt.syslog);
     install_signals();
     if (setup(&dm) < 0) {
         teardown(&dm);
         return 1;
     }
+    if (dm.opt.iface)
+        log_msg(&dm.log, LOG_NOTICE, "capturing on %s (filter '%s'), writing to %s", dm.opt.iface,
+                dm.opt.live.filter ? dm.opt.live.filter : "", dm.opt.db);
     int failed = 0;
-    for (int i = 0; i < dm.nsources && !stop_requested && !dm.store_failed; i++)
+    for (int i = 0; i < dm.nsources && !stop_requested; i++)
         failed |= run_source(&dm, &dm.sources[i]) < 0;
-    if (stop_requested || dm.store_failed)
-        dissect_finish(&dm.dis);
     if (dm.opt.verbosity >= 2)
-        report_tracking(&dm.dis);
-    else if (dm.opt.verbosity == 1)
-        warn_limits(&dm.dis);
-    if (dm.opt.verbosity >= 1) {
-        uint64_t packets = 0;
-        for (int i = 0; i < dm.nsources; i++)
-            packets += dm.sources[i].packets;
-        fprintf(stderr, "wsstatsd: %llu packets, %llu TCP flows, %llu WebSocket connections written to %s\n",
-                (unsigned long long)packets, (unsigned long long)dm.dis.stats.flows,
-                (unsigned long long)dm.records_written, dm.opt.db);
-    }
-    if (dm.store && store_commit(dm.store) < 0) {
-        complain("%s: %s", dm.opt.db, store_error(dm.store));
-        failed = 1;
-    }
-    teardown(&dm);
-    return failed || dm.store_failed ? 1 : 0;
+        report_tracking(&dm);
+    else
+        warn_limits(&dm);
+    uint64_t packets = 0;
+    for (int i = 0; i < dm.nsources; i++)
+        packets += dm.sources[i].packets;
+    if (dm.opt.retention > 0 && !dm.opt.iface)
+        while (store_delete_older(dm.store, wall_clock() - (double)dm.opt.retention / 1e6, RETENTION_BATCH) ==
+               RETENTION_BATCH)
+            ;
+    log_msg(&dm.log, LOG_INFO, "%llu packets, %llu TCP flows, %llu WebSocket connections written to %s",
+            (unsigned long long)packets, (unsigned long long)dm.dis.stats.flows,
+            (unsigned long long)dm.records_written, dm.opt.db);
+    failed |= teardown(&dm);
+    return failed ? 1 : 0;
 }

@@ -4,6 +4,12 @@
  * WAL journal (readers never block the writer), synchronous=NORMAL (a crash
  * loses at most the last commit, never corrupts), one prepared INSERT bound
  * per record, BATCH_MAX records per transaction.
+ *
+ * Records are copied into a queue and written when a batch is full or the
+ * caller commits. A transaction that fails (a full disk, a database made
+ * read-only) is rolled back and its records stay queued for the next
+ * commit, up to QUEUE_MAX records; beyond that new records are counted as
+ * lost. So a database problem costs no capture and, once fixed, no records.
  */
 #include "store.h"
 
@@ -15,14 +21,23 @@
 #include "schema.sql.h"
 
 #define BATCH_MAX 1000
+#define QUEUE_MAX 100000
 #define BUSY_TIMEOUT_MS 5000
+
+/* A record waiting to be written: one allocation with its strings. */
+struct queued {
+    int64_t capture_id; /* the captures row it belongs to, -1: none */
+    struct ws_record r;
+};
 
 struct store {
     sqlite3 *db;
     sqlite3_stmt *insert;
-    sqlite3_stmt *begin, *commit;
-    bool in_tx;
-    unsigned batch;
+    sqlite3_stmt *begin, *commit, *rollback;
+    char *path;
+    struct queued **queue;
+    size_t nqueue, capqueue;
+    uint64_t lost;
     int64_t capture_id;
     char err[512];
 };
@@ -143,12 +158,24 @@ static struct store *store_new(void)
     return st;
 }
 
-static void store_free(struct store *st)
+static void close_db(struct store *st)
 {
     sqlite3_finalize(st->insert);
     sqlite3_finalize(st->begin);
     sqlite3_finalize(st->commit);
+    sqlite3_finalize(st->rollback);
     sqlite3_close(st->db);
+    st->insert = st->begin = st->commit = st->rollback = NULL;
+    st->db = NULL;
+}
+
+static void store_free(struct store *st)
+{
+    close_db(st);
+    for (size_t i = 0; i < st->nqueue; i++)
+        free(st->queue[i]);
+    free(st->queue);
+    free(st->path);
     free(st);
 }
 
@@ -159,30 +186,67 @@ static struct store *fail_open(struct store *st, char *err, size_t errlen)
     return NULL;
 }
 
-struct store *store_open_write(const char *path, char *err, size_t errlen)
+/* Opens (creating, migrating) the database at st->path for writing. */
+static int open_db_write(struct store *st)
 {
-    struct store *st = store_new();
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    const char *path = st->path;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         snprintf(st->err, sizeof st->err, "cannot open database %s: %s", path, sqlite3_errmsg(st->db));
-        return fail_open(st, err, errlen);
+        return -1;
     }
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     char what[600];
     snprintf(what, sizeof what, "cannot use database %s", path);
     if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", what) < 0 ||
         check_schema(st, path, true) < 0)
-        return fail_open(st, err, errlen);
+        return -1;
     if (sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, "BEGIN", -1, &st->begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->commit, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "ROLLBACK", -1, &st->rollback, NULL) != SQLITE_OK) {
         set_err(st, "preparing statements");
-        return fail_open(st, err, errlen);
+        return -1;
     }
+    return 0;
+}
+
+struct store *store_open_write(const char *path, char *err, size_t errlen)
+{
+    struct store *st = store_new();
+    if (!st || !(st->path = strdup(path))) {
+        snprintf(err, errlen, "out of memory");
+        free(st);
+        return NULL;
+    }
+    if (open_db_write(st) < 0)
+        return fail_open(st, err, errlen);
     return st;
+}
+
+int store_reopen(struct store *st)
+{
+    close_db(st);
+    st->capture_id = -1;
+    if (open_db_write(st) < 0) {
+        close_db(st);
+        return -1;
+    }
+    return 0;
+}
+
+const char *store_path(const struct store *st)
+{
+    return st->path;
+}
+
+size_t store_queued(const struct store *st)
+{
+    return st->nqueue;
+}
+
+uint64_t store_lost(const struct store *st)
+{
+    return st->lost;
 }
 
 struct store *store_open_read(const char *path, char *err, size_t errlen)
@@ -221,14 +285,40 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
     return 0;
 }
 
+static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capture_id);
+
+/* Writes the whole queue in one transaction; on failure nothing of it is
+ * written and it stays queued. */
 int store_commit(struct store *st)
 {
-    if (!st->in_tx)
+    if (st->nqueue == 0)
         return 0;
-    if (step_done(st, st->commit, "committing records") < 0)
+    if (!st->db) {
+        if (open_db_write(st) < 0) { /* a reopen that failed: try again */
+            close_db(st);
+            return -1;
+        }
+    }
+    if (step_done(st, st->begin, "starting a transaction") < 0)
         return -1;
-    st->in_tx = false;
-    st->batch = 0;
+    for (size_t i = 0; i < st->nqueue; i++) {
+        bind_record(st->insert, &st->queue[i]->r, st->queue[i]->capture_id);
+        int rc = step_done(st, st->insert, "inserting a record");
+        sqlite3_clear_bindings(st->insert);
+        if (rc < 0) {
+            sqlite3_step(st->rollback);
+            sqlite3_reset(st->rollback);
+            return -1;
+        }
+    }
+    if (step_done(st, st->commit, "committing records") < 0) {
+        sqlite3_step(st->rollback);
+        sqlite3_reset(st->rollback);
+        return -1;
+    }
+    for (size_t i = 0; i < st->nqueue; i++)
+        free(st->queue[i]);
+    st->nqueue = 0;
     return 0;
 }
 
@@ -313,19 +403,63 @@ static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capt
     bind_int(s, i++, capture_id, capture_id >= 0);
 }
 
+/* The record's strings, each copied behind it into one allocation. */
+static struct queued *record_copy(const struct ws_record *r, int64_t capture_id)
+{
+    const char *const *strs[] = {&r->sensor, &r->host, &r->path, &r->origin, &r->user_agent, &r->subprotocol,
+                                 &r->extensions, &r->close_reason, &r->close[0].reason, &r->close[1].reason,
+                                 &r->ndpi_protocol};
+    enum { NS = sizeof strs / sizeof strs[0] };
+    size_t need = sizeof(struct queued);
+    for (int i = 0; i < NS; i++)
+        need += *strs[i] ? strlen(*strs[i]) + 1 : 0;
+    struct queued *q = malloc(need);
+    if (!q)
+        return NULL;
+    q->capture_id = capture_id;
+    struct ws_record *c = &q->r;
+    *c = *r;
+    const char **dst[] = {&c->sensor, &c->host, &c->path, &c->origin, &c->user_agent, &c->subprotocol,
+                          &c->extensions, &c->close_reason, &c->close[0].reason, &c->close[1].reason,
+                          &c->ndpi_protocol};
+    char *at = (char *)(q + 1);
+    for (int i = 0; i < NS; i++) {
+        if (!*strs[i])
+            continue;
+        size_t n = strlen(*strs[i]) + 1;
+        memcpy(at, *strs[i], n);
+        *dst[i] = at;
+        at += n;
+    }
+    return q;
+}
+
 int store_add(struct store *st, const struct ws_record *r)
 {
-    if (!st->in_tx) {
-        if (step_done(st, st->begin, "starting a transaction") < 0)
-            return -1;
-        st->in_tx = true;
-    }
-    bind_record(st->insert, r, st->capture_id);
-    int rc = step_done(st, st->insert, "inserting a record");
-    sqlite3_clear_bindings(st->insert);
-    if (rc < 0)
+    if (st->nqueue == QUEUE_MAX) {
+        st->lost++;
+        snprintf(st->err, sizeof st->err, "%zu records wait for the database: dropping new ones", st->nqueue);
         return -1;
-    if (++st->batch >= BATCH_MAX)
+    }
+    if (st->nqueue == st->capqueue) {
+        size_t cap = st->capqueue ? st->capqueue * 2 : BATCH_MAX;
+        struct queued **q = realloc(st->queue, cap * sizeof *q);
+        if (!q) {
+            st->lost++;
+            snprintf(st->err, sizeof st->err, "out of memory for the record queue");
+            return -1;
+        }
+        st->queue = q;
+        st->capqueue = cap;
+    }
+    struct queued *c = record_copy(r, st->capture_id);
+    if (!c) {
+        st->lost++;
+        snprintf(st->err, sizeof st->err, "out of memory for a record");
+        return -1;
+    }
+    st->queue[st->nqueue++] = c;
+    if (st->nqueue % BATCH_MAX == 0)
         return store_commit(st);
     return 0;
 }
@@ -382,7 +516,8 @@ int64_t store_capture_begin(struct store *st, const struct capture_row *c)
         "INSERT INTO captures (sensor, source, kind, started_at, ended_at, first_packet_at,"
         " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    if (store_commit(st) < 0 || run_capture_stmt(st, sql, c, -1) < 0)
+    st->capture_id = -1;
+    if (!st->db || run_capture_stmt(st, sql, c, -1) < 0)
         return -1;
     st->capture_id = sqlite3_last_insert_rowid(st->db);
     return st->capture_id;
@@ -394,8 +529,10 @@ int store_capture_update(struct store *st, int64_t id, const struct capture_row 
         "UPDATE captures SET sensor=?1, source=?2, kind=?3, started_at=?4, ended_at=?5,"
         " first_packet_at=?6, last_packet_at=?7, packets=?8, bytes=?9, drops=?10, if_drops=?11,"
         " tcp_flows=?12, connections=?13, status=?14 WHERE id=?15";
-    if (store_commit(st) < 0)
+    if (!st->db || id < 0) {
+        snprintf(st->err, sizeof st->err, "no captures row to update");
         return -1;
+    }
     return run_capture_stmt(st, sql, c, id);
 }
 
@@ -406,4 +543,28 @@ int store_close(struct store *st, char *err, size_t errlen)
         snprintf(err, errlen, "%s", st->err);
     store_free(st);
     return rc;
+}
+
+int store_delete_older(struct store *st, double before, int batch)
+{
+    static const char sql[] = "DELETE FROM connections WHERE id IN"
+                              " (SELECT id FROM connections WHERE ended_at < ?1 ORDER BY ended_at LIMIT ?2)";
+    if (!st->db) {
+        snprintf(st->err, sizeof st->err, "the database is not open");
+        return -1;
+    }
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        set_err(st, "deleting old records");
+        return -1;
+    }
+    sqlite3_bind_double(s, 1, before);
+    sqlite3_bind_int(s, 2, batch);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        set_err(st, "deleting old records");
+        return -1;
+    }
+    return sqlite3_changes(st->db);
 }

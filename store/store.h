@@ -3,7 +3,8 @@
  *
  * Writers (wsstatsd) open with store_open_write(): the schema is created or
  * migrated, WAL is on, and records are inserted through one prepared
- * statement inside batched transactions. Readers (wsstats) open with
+ * statement inside batched transactions; records wait in a bounded queue
+ * while the database cannot be written. Readers (wsstats) open with
  * store_open_read(): never created, never migrated, read-only.
  */
 #ifndef WSSTATS_STORE_H
@@ -38,16 +39,32 @@ struct store *store_open_read(const char *path, char *err, size_t errlen);
 /* Commits what is pending and closes. Returns 0, or -1 (message in err). */
 int store_close(struct store *st, char *err, size_t errlen);
 
-/* Adds a record to the open batch; commits when the batch is full.
- * Returns 0, or -1 with store_error() set. */
+/* Queues a copy of the record; commits when a batch is full. Returns 0, or
+ * -1 with store_error() set: the commit failed (the record stays queued)
+ * or the queue is full (the record is lost, see store_lost()). */
 int store_add(struct store *st, const struct ws_record *r);
 
-/* Commits the open batch now. Returns 0 or -1. */
+/* Writes every queued record in one transaction. Returns 0, or -1 (they
+ * stay queued; call again later). */
 int store_commit(struct store *st);
+
+/* Closes and opens the database path again (after a log-rotation style
+ * move). Queued records go to the new file. Returns 0, or -1: the next
+ * store_commit() tries again. */
+int store_reopen(struct store *st);
+
+const char *store_path(const struct store *st);
+/* Records waiting to be written; records dropped because the queue was full. */
+size_t store_queued(const struct store *st);
+uint64_t store_lost(const struct store *st);
 
 /* Inserts a captures row (returns its id, or -1) / updates it. */
 int64_t store_capture_begin(struct store *st, const struct capture_row *c);
 int store_capture_update(struct store *st, int64_t id, const struct capture_row *c);
+
+/* Deletes at most `batch` records that ended before `before` (epoch
+ * seconds), oldest first. Returns how many, or -1. */
+int store_delete_older(struct store *st, double before, int batch);
 
 /* The last error, one line. */
 const char *store_error(const struct store *st);

@@ -1,0 +1,57 @@
+/*
+ * daemon/privdrop.c — dropping root for an unprivileged user (see privdrop.h).
+ *
+ * Order matters: supplementary groups and the gid while still root, the
+ * uid last; then prove that root cannot be regained.
+ */
+#define _GNU_SOURCE
+#include "privdrop.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int chown_files(const char *const *files, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    for (; files && *files; files++) {
+        if (chown(*files, uid, gid) < 0 && errno != ENOENT) {
+            snprintf(err, errlen, "-u: cannot hand %s to the user: %s", *files, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int privdrop(const char *user, const char *const *files, char *err, size_t errlen)
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        snprintf(err, errlen, "-u: no user '%s'%s%s", user, errno ? ": " : "", errno ? strerror(errno) : "");
+        return -1;
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    if (geteuid() != 0) {
+        if (geteuid() == uid)
+            return 0; /* already that user */
+        snprintf(err, errlen, "-u %s: only root can change user (running as uid %u)", user, (unsigned)geteuid());
+        return -1;
+    }
+    if (chown_files(files, uid, gid, err, errlen) < 0)
+        return -1;
+    if (initgroups(pw->pw_name, gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+        snprintf(err, errlen, "-u %s: cannot change to uid %u gid %u: %s", user, (unsigned)uid, (unsigned)gid,
+                 strerror(errno));
+        return -1;
+    }
+    if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+        snprintf(err, errlen, "-u %s: root could be regained after the change; refusing to run", user);
+        return -1;
+    }
+    return 0;
+}
