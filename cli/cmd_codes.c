@@ -134,9 +134,12 @@ int cmd_explain(struct cli *c, sqlite3 *db)
     const char *meaning = e ? e->meaning : "Outside every range RFC 6455 defines (5000 and above): never valid.";
     bool allowed = e && e->may_be_sent;
     if (c->format == OUT_TABLE) {
-        printf("%ld  %s\n%s\n%s\n", code, name, meaning,
-               allowed ? "An endpoint may send this code in a close frame."
-                       : "An endpoint must never send this code in a close frame (RFC 6455 §7.4).");
+        printf("%ld  %s\n", code, name);
+        char text[512];
+        snprintf(text, sizeof text, "%s %s", meaning,
+                 allowed ? "An endpoint may send this code in a close frame."
+                         : "An endpoint must never send this code in a close frame (RFC 6455 §7.4).");
+        print_wrapped(text);
         return 0;
     }
     static const struct out_col cols[] = {

@@ -7,7 +7,9 @@
 # and IPv6, one connection per peer still open when the capture ends.  The
 # traffic is captured with tcpdump on lo (root needed) and written to OUT.pcap.
 # Env: SEED (default 6455) picks the mix; KEEP=1 keeps the work dir (peer logs
-# and the peers' expectations, checkable with tests/e2e/check.py).
+# and the peers' expectations, checkable with tests/e2e/check.py);
+# EXPECT_OUT=DIR copies the expectations (python.expect.jsonl and
+# node.expect.jsonl, one JSON object per connection) into DIR, which must exist.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -53,4 +55,8 @@ for i in "${!PEER_NAMES[@]}"; do
     [ "${PEER_RCS[$i]}" = 0 ] || die "${PEER_NAMES[$i]} peer failed: $(tail -n 5 "$WORK/${PEER_NAMES[$i]}.err")"
 done
 cp "$WORK/demo.pcap" "$OUT" || die "cannot write $OUT"
+if [ -n "${EXPECT_OUT:-}" ]; then
+    cp "$WORK/python.expect.jsonl" "$WORK/node.expect.jsonl" "$EXPECT_OUT/" ||
+        die "cannot copy the expectations into $EXPECT_OUT"
+fi
 echo "record.sh: wrote $OUT ($(cat "$WORK/python.expect.jsonl" "$WORK/node.expect.jsonl" | wc -l) connections)"
