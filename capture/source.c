@@ -107,13 +107,16 @@ int source_open_live(struct capture_source *s, const char *iface, const struct l
         return -1;
     }
     if (o->filter) {
+        char what[600];
         struct bpf_program prog;
+        snprintf(what, sizeof what, "bad filter '%s'", o->filter);
         if (pcap_compile(s->pcap, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
-            return live_fail(s, "bad filter", err, errlen);
+            return live_fail(s, what, err, errlen);
         int rc = pcap_setfilter(s->pcap, &prog);
         pcap_freecode(&prog);
+        snprintf(what, sizeof what, "cannot set filter '%s'", o->filter);
         if (rc < 0)
-            return live_fail(s, "cannot set filter", err, errlen);
+            return live_fail(s, what, err, errlen);
     }
     return check_linktype(s, err, errlen);
 }

@@ -42,6 +42,9 @@
 #define COMMIT_US 1000000          /* live records reach the database within ~1 s */
 #define RETENTION_BATCH 500        /* records deleted per timer tick: never a long lock */
 #define DEFAULT_STATS_US (3600 * 1000000LL) /* a live stats line every hour */
+/* The kernel's capture ring: libpcap's 2 MiB holds only 8 packets of the
+ * default 256 KiB snaplen in immediate mode, and a burst overflows it. */
+#define DEFAULT_BUFFER (64 << 20)
 
 /* Set by signal handlers, read by the loop: the only mutable statics. */
 static volatile sig_atomic_t stop_requested, stats_requested, reopen_requested;
@@ -92,7 +95,7 @@ static void usage(FILE *out)
             "  -i, --interface IFACE   capture live from IFACE (needs root or CAP_NET_RAW)\n"
             "  -f, --filter BPF        live capture filter (default: tcp)\n"
             "      --snaplen BYTES     live capture length per packet (default: 262144)\n"
-            "      --buffer-size BYTES live capture buffer (default: libpcap's)\n"
+            "      --buffer-size BYTES live capture buffer (default: 64M)\n"
             "      --no-promisc        do not put the interface in promiscuous mode\n"
             "\n"
             "Output:\n"
@@ -205,6 +208,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->db = getenv("WSSTATS_DB") && *getenv("WSSTATS_DB") ? getenv("WSSTATS_DB") : "wsstats.db";
     o->live = (struct live_options){.filter = "tcp", .snaplen = 262144, .promisc = true, .timeout_ms = 200};
     o->live.timeout_ms = LIVE_POLL_MS;
+    o->live.buffer_size = DEFAULT_BUFFER;
     o->stats_interval = DEFAULT_STATS_US;
     dissect_config_defaults(&o->dissect);
     opterr = 0;
@@ -400,7 +404,7 @@ static void log_stats(struct daemon *dm, const struct capture_source *s)
     source_drops((struct capture_source *)s, &drops, &if_drops);
     const struct dissect_stats *d = &dm->dis.stats;
     log_msg(&dm->log, LOG_INFO,
-            "stats: packets %llu (+%llu), bytes %llu, flows %llu (%u tracked), records %llu (%zu queued, %llu lost), "
+            "stats: packets %llu (+%llu), bytes %llu, flows %llu (%u in the table), records %llu (%zu queued, %llu lost), "
             "drops %llu kernel %llu interface, memcap hits %llu, evicted %llu",
             (unsigned long long)s->packets, (unsigned long long)(s->packets - dm->stats_packets),
             (unsigned long long)s->bytes, (unsigned long long)d->flows, dm->dis.nflows,

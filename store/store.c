@@ -225,6 +225,13 @@ struct store *store_open_write(const char *path, char *err, size_t errlen)
 
 int store_reopen(struct store *st)
 {
+    /* Copy the WAL into the database file first: after a logrotate-style
+     * move the file is elsewhere, the WAL still at the old name, and
+     * closing would leave the records in a WAL nobody reads. TRUNCATE
+     * also empties that WAL, so the new file at the path cannot mistake
+     * it for its own. */
+    if (st->db)
+        sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     close_db(st);
     st->capture_id = -1;
     if (open_db_write(st) < 0) {
