@@ -47,8 +47,11 @@ for build in build build-asan; do
         [ -x "$t" ] && run_suite "${tag}unit/$(basename "$t")" "$t"
     done
     run_suite "${tag}cli" env BIN="$build" tests/cli/run.sh
+    run_suite "${tag}cli-commands" env BIN="$build" tests/cli/commands.sh
+    run_suite "${tag}cli-concurrent" env BIN="$build" tests/cli/concurrent.sh
     run_suite "${tag}proxy" env BIN="$build" tests/proxy/run.sh
     run_suite "${tag}store" env BIN="$build" tests/store/run.sh
+    run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     [ -x tests/e2e/run.sh ] && run_suite "${tag}e2e" env BIN="$build" tests/e2e/run.sh
     run_suite "${tag}violations" env BIN="$build" tests/e2e/violations.sh
     [ -x tests/conformance/run.sh ] && run_suite "${tag}conformance" env BIN="$build" tests/conformance/run.sh
