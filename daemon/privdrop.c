@@ -26,6 +26,15 @@ static int chown_files(const char *const *files, uid_t uid, gid_t gid, char *err
     return 0;
 }
 
+int privdrop_check(const char *user, char *err, size_t errlen)
+{
+    errno = 0;
+    if (getpwnam(user))
+        return 0;
+    snprintf(err, errlen, "-u: no user '%s'%s%s", user, errno ? ": " : "", errno ? strerror(errno) : "");
+    return -1;
+}
+
 int privdrop(const char *user, const char *const *files, char *err, size_t errlen)
 {
     errno = 0;

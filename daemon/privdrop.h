@@ -9,6 +9,10 @@
 
 #include <stddef.h>
 
+/* Checks that `user` exists (before anything is created for it). Returns
+ * 0, or -1 with a one-line message in err. */
+int privdrop_check(const char *user, char *err, size_t errlen);
+
 /* Becomes `user`; the files in `files` (NULL-terminated; missing ones are
  * skipped) are chowned to it first. Returns 0, or -1 with a one-line
  * message in err. */

@@ -587,6 +587,10 @@ static int drop_privileges(struct daemon *dm)
 
 static int setup(struct daemon *dm)
 {
+    if (dm->opt.user && privdrop_check(dm->opt.user, dm->err, sizeof dm->err) < 0) {
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        return -1;
+    }
     if (open_sources(dm) < 0)
         return -1;
     if (!gcry_check_version(GCRYPT_VERSION)) {

@@ -234,6 +234,8 @@ int store_reopen(struct store *st)
         sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     close_db(st);
     st->capture_id = -1;
+    for (size_t i = 0; i < st->nqueue; i++)
+        st->queue[i]->capture_id = -1; /* their captures row is in the old file */
     if (open_db_write(st) < 0) {
         close_db(st);
         return -1;
@@ -298,14 +300,12 @@ static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capt
  * written and it stays queued. */
 int store_commit(struct store *st)
 {
+    if (!st->db && open_db_write(st) < 0) { /* a reopen that failed: try again */
+        close_db(st);
+        return -1;
+    }
     if (st->nqueue == 0)
         return 0;
-    if (!st->db) {
-        if (open_db_write(st) < 0) { /* a reopen that failed: try again */
-            close_db(st);
-            return -1;
-        }
-    }
     if (step_done(st, st->begin, "starting a transaction") < 0)
         return -1;
     for (size_t i = 0; i < st->nqueue; i++) {
