@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# bench/run.sh — what `make bench` runs: the memory runs.
+# bench/run.sh — what `make bench` runs: the memory runs, then the query run.
 #
 #   1. A flood of one million SYN-only flows under --memcap 64M: peak RSS
 #      stays near the memcap plus the program's own baseline, and the
 #      evictions are counted.
 #   2. 100,000 WebSocket connections open at the same time (default
 #      memcap): every one recorded, and the memory per tracked connection.
+#   3. Every wsstats command over a million synthetic records
+#      (bench/queries.sh): median time of three runs each.
 #
 # Captures are generated with tests/tools/pcapgen.py into bench/out/ (kept,
 # so a second run skips generating them). Figures come from wsstatsd -v
@@ -58,3 +60,7 @@ peak=$(peak_kib "$OUT/ws.log")
 n=$(sqlite3 "$OUT/bench.db" "SELECT count(*) FROM connections WHERE outcome = 'clean'")
 printf '   %d connections recorded clean; peak RSS %d KiB; %d bytes per tracked connection; %.2f s\n' \
     "$n" "$peak" $(((peak - base) * 1024 / 100000)) "$(awk "BEGIN { print $end - $start }")"
+
+echo
+echo "== 3. wsstats queries over a million records"
+bench/queries.sh

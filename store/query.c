@@ -7,6 +7,7 @@
 #include "query.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../dissect/record.h"
@@ -204,12 +205,18 @@ static void bind_all(sqlite3_stmt *s, const struct where *w, int first)
 }
 
 /* Prepares head + WHERE + tail; "%W" in head stands for the WHERE clause
- * when it must sit inside the statement (a CTE) rather than after head. */
-static int prepare(sqlite3 *db, const char *head, const struct query_filter *f, const char *tail, sqlite3_stmt **s)
+ * when it must sit inside the statement (a CTE) rather than after head.
+ * `cond`, if not NULL, is one more fixed condition (no placeholders). */
+static int prepare_cond(sqlite3 *db, const char *head, const struct query_filter *f, const char *cond,
+                        const char *tail, sqlite3_stmt **s)
 {
     struct where w;
     struct where_scratch scratch;
     build_where(f, &w, &scratch);
+    if (cond) {
+        where_and(&w);
+        where_sql(&w, cond);
+    }
     char sql[8192];
     const char *mark = strstr(head, "%W");
     if (mark)
@@ -220,6 +227,11 @@ static int prepare(sqlite3 *db, const char *head, const struct query_filter *f, 
         return -1;
     bind_all(*s, &w, 1); /* texts are copied: the scratch may go */
     return w.n;
+}
+
+static int prepare(sqlite3 *db, const char *head, const struct query_filter *f, const char *tail, sqlite3_stmt **s)
+{
+    return prepare_cond(db, head, f, NULL, tail, s);
 }
 
 /* ---- window and snapshot --------------------------------------------------- */
@@ -268,18 +280,72 @@ static struct code_count code_count_at(sqlite3_stmt *s, int col)
 
 #define WHY "CASE WHEN close_code IS NULL THEN outcome END"
 
+/* Rows of (close_code, outcome, count) folded into DESIGN's report rows:
+ * a code's outcomes add up; connections without a code stay apart by
+ * outcome. Sorted most frequent first. */
+struct fold {
+    struct code_count rows[1024];
+    char outcomes[1024][16];
+    int n;
+};
+
+static void fold_add(struct fold *fo, int code, const char *outcome, long long count)
+{
+    for (int i = 0; i < fo->n; i++) {
+        if (fo->rows[i].code == code && (code >= 0 || strcmp(fo->outcomes[i], outcome ? outcome : "") == 0)) {
+            fo->rows[i].count += count;
+            return;
+        }
+    }
+    if (fo->n == 1024)
+        return; /* at most 65536 codes exist; 1024 distinct is beyond any report */
+    fo->rows[fo->n] = (struct code_count){.code = code, .count = count};
+    snprintf(fo->outcomes[fo->n], sizeof fo->outcomes[0], "%s", code < 0 && outcome ? outcome : "");
+    fo->n++;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+    const struct code_count *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    if ((x->code < 0) != (y->code < 0))
+        return x->code < 0 ? 1 : -1; /* codes before "no code" */
+    return x->code - y->code;
+}
+
 int query_top_codes(sqlite3 *db, const struct query_filter *f, code_count_fn fn, void *arg)
 {
     sqlite3_stmt *s;
-    if (prepare(db, "SELECT close_code, " WHY " AS why, count(*) AS n FROM connections", f,
-                " GROUP BY close_code, why ORDER BY n DESC, close_code IS NULL, close_code, why", &s) < 0)
+    if (prepare(db, "SELECT close_code, outcome, count(*) FROM connections", f, " GROUP BY close_code, outcome", &s) < 0)
         return -1;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct code_count c = code_count_at(s, 0);
-        fn(arg, &c);
+    struct fold *fo = calloc(1, sizeof *fo);
+    if (!fo) {
+        sqlite3_finalize(s);
+        return -1;
     }
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        fold_add(fo, sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 0),
+                 (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2));
     sqlite3_finalize(s);
+    if (rc == SQLITE_DONE) {
+        /* sort rows and their outcome strings together */
+        struct {
+            struct code_count c;
+            char o[16];
+        } tmp[1024];
+        for (int i = 0; i < fo->n; i++) {
+            tmp[i].c = fo->rows[i];
+            memcpy(tmp[i].o, fo->outcomes[i], sizeof tmp[i].o);
+        }
+        qsort(tmp, (size_t)fo->n, sizeof tmp[0], by_count_desc);
+        for (int i = 0; i < fo->n; i++) {
+            tmp[i].c.outcome = tmp[i].c.code < 0 ? tmp[i].o : NULL;
+            fn(arg, &tmp[i].c);
+        }
+    }
+    free(fo);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -311,25 +377,35 @@ int query_timeline(sqlite3 *db, const struct query_filter *f, double bucket, buc
 
 /* ---- keys ------------------------------------------------------------------- */
 
+/* Each key: its command-line name, the columns it groups by (k1, k2; k2
+ * NULL for one-column keys; plain columns, so that the covering indexes of
+ * schema v2 give the groups in order), and how they make the value shown. */
 static const struct {
-    const char *name, *sql;
+    const char *name, *k1, *k2, *shown;
 } keys[KEY_COUNT_] = {
-    [KEY_HOST] = {"host", "host"},
-    [KEY_PATH] = {"path", "path"},
-    [KEY_SERVER] = {"server", "CASE WHEN instr(server_ip, ':') THEN '[' || server_ip || ']' ELSE server_ip END"
-                              " || ':' || server_port"},
-    [KEY_CLIENT] = {"client", "client_ip"},
-    [KEY_SUBPROTOCOL] = {"subprotocol", "subprotocol"},
-    [KEY_USER_AGENT] = {"user-agent", "user_agent"},
-    [KEY_SENSOR] = {"sensor", "sensor"},
-    [KEY_OUTCOME] = {"outcome", "outcome"},
-    [KEY_INITIATOR] = {"initiator", "close_initiator"},
-    [KEY_TERMINATION] = {"termination", "termination"},
-    [KEY_VIOLATIONS] = {"violations", "violations"},
-    [KEY_HANDSHAKE_SEEN] = {"handshake", "handshake_seen"},
-    [KEY_HTTP_STATUS] = {"http-status", "http_status"},
-    [KEY_NDPI] = {"ndpi", "ndpi_protocol"},
+    [KEY_HOST] = {"host", "host", "NULL", "k1"},
+    [KEY_PATH] = {"path", "path", "NULL", "k1"},
+    [KEY_SERVER] = {"server", "server_ip", "server_port",
+                    "CASE WHEN instr(k1, ':') THEN '[' || k1 || ']' ELSE k1 END || ':' || k2"},
+    [KEY_CLIENT] = {"client", "client_ip", "NULL", "k1"},
+    [KEY_SUBPROTOCOL] = {"subprotocol", "subprotocol", "NULL", "k1"},
+    [KEY_USER_AGENT] = {"user-agent", "user_agent", "NULL", "k1"},
+    [KEY_SENSOR] = {"sensor", "sensor", "NULL", "k1"},
+    [KEY_OUTCOME] = {"outcome", "outcome", "NULL", "k1"},
+    [KEY_INITIATOR] = {"initiator", "close_initiator", "NULL", "k1"},
+    [KEY_TERMINATION] = {"termination", "termination", "NULL", "k1"},
+    [KEY_VIOLATIONS] = {"violations", "violations", "NULL", "k1"},
+    [KEY_HANDSHAKE_SEEN] = {"handshake", "handshake_seen", "NULL", "k1"},
+    [KEY_HTTP_STATUS] = {"http-status", "http_status", "NULL", "k1"},
+    [KEY_NDPI] = {"ndpi", "ndpi_protocol", "NULL", "k1"},
 };
+
+/* Grouping by a constant as well would make SQLite sort instead of
+ * walking the index in order: one-column keys group by k1 alone. */
+static bool one_column(enum query_key k)
+{
+    return strcmp(keys[k].k2, "NULL") == 0;
+}
 
 const char *query_key_name(enum query_key k)
 {
@@ -350,19 +426,21 @@ bool query_key_parse(const char *name, enum query_key *k)
 int query_group_by(sqlite3 *db, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
                    void *arg, long long *ngroups, long long *total)
 {
-    char head[2048];
+    char head[4096];
     snprintf(head, sizeof head,
-             "WITH per AS (SELECT %s AS k, close_code AS code, " WHY " AS why, count(*) AS n"
-             "  FROM connections%%W GROUP BY 1, 2, 3),"
+             "WITH raw AS (SELECT %s AS k1, %s AS k2, close_code, outcome, count(*) AS n FROM connections%%W"
+             "  GROUP BY %s),"
+             " per AS (SELECT %s AS k, close_code AS code, CASE WHEN close_code IS NULL THEN outcome END AS why,"
+             "  sum(n) AS n FROM raw GROUP BY 1, 2, 3),"
              " tot AS (SELECT k, sum(n) AS total FROM per GROUP BY k),"
              " top AS (SELECT k, total FROM tot ORDER BY total DESC, k LIMIT ?1000),"
              " ranked AS (SELECT per.*, row_number() OVER"
-             "  (PARTITION BY per.k ORDER BY n DESC, code IS NULL, code, why) AS rn FROM per)"
+             "  (PARTITION BY per.k ORDER BY n DESC, code IS NULL, code, why) AS rn FROM per JOIN top ON per.k IS top.k)"
              " SELECT top.k, top.total, ranked.code, ranked.why, ranked.n, ranked.rn,"
              "  (SELECT count(*) FROM tot), (SELECT sum(total) FROM tot)"
              " FROM top JOIN ranked ON ranked.k IS top.k WHERE ranked.rn <= 3"
              " ORDER BY top.total DESC, top.k, ranked.rn",
-             keys[k].sql);
+             keys[k].k1, keys[k].k2, one_column(k) ? "1, 3, 4" : "1, 2, 3, 4", keys[k].shown);
     sqlite3_stmt *s;
     if (prepare(db, head, f, "", &s) < 0)
         return -1;
@@ -386,10 +464,16 @@ int query_group_by(sqlite3 *db, const struct query_filter *f, enum query_key k, 
 
 int query_tally(sqlite3 *db, const struct query_filter *f, enum query_key k, tally_fn fn, void *arg)
 {
-    char head[512];
-    snprintf(head, sizeof head, "SELECT %s AS k, count(*) AS n FROM connections", keys[k].sql);
+    char head[1024];
+    snprintf(head, sizeof head,
+             "SELECT %s AS k, sum(n) AS n FROM (SELECT %s AS k1, %s AS k2, count(*) AS n FROM connections",
+             keys[k].shown, keys[k].k1, keys[k].k2);
     sqlite3_stmt *s;
-    if (prepare(db, head, f, " GROUP BY k ORDER BY n DESC, k", &s) < 0)
+    /* records without violations are most: the partial index skips them */
+    if (prepare_cond(db, head, f, k == KEY_VIOLATIONS ? "violations IS NOT NULL" : NULL,
+                     one_column(k) ? " GROUP BY 1) GROUP BY k ORDER BY n DESC, k"
+                                   : " GROUP BY 1, 2) GROUP BY k ORDER BY n DESC, k",
+                     &s) < 0)
         return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW)
@@ -400,61 +484,74 @@ int query_tally(sqlite3 *db, const struct query_filter *f, enum query_key k, tal
 
 int query_summary(sqlite3 *db, const struct query_filter *f, struct summary_counts *out)
 {
-    char head[2048] = "SELECT count(*), coalesce(sum(handshake_seen), 0),"
-                      " coalesce(sum(close_initiator = 'client'), 0), coalesce(sum(close_initiator = 'server'), 0)";
-    for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++) /* names are ours, not the user's */
-        snprintf(head + strlen(head), sizeof head - strlen(head), ", coalesce(sum(outcome = '%s'), 0)",
-                 outcome_name((enum outcome)o));
-    for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
-        snprintf(head + strlen(head), sizeof head - strlen(head), ", coalesce(sum(termination = '%s'), 0)",
-                 termination_name((enum termination)t));
-    snprintf(head + strlen(head), sizeof head - strlen(head), " FROM connections");
     sqlite3_stmt *s;
-    if (prepare(db, head, f, "", &s) < 0)
+    if (prepare(db,
+                "SELECT outcome, close_initiator, termination, handshake_seen, count(*) FROM connections", f,
+                " GROUP BY 1, 2, 3, 4", &s) < 0)
         return -1;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        memset(out, 0, sizeof *out);
-        int col = 0;
-        out->total = sqlite3_column_int64(s, col++);
-        out->handshake_seen = sqlite3_column_int64(s, col++);
-        out->by_client = sqlite3_column_int64(s, col++);
-        out->by_server = sqlite3_column_int64(s, col++);
+    memset(out, 0, sizeof *out);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *outcome = (const char *)sqlite3_column_text(s, 0);
+        const char *initiator = (const char *)sqlite3_column_text(s, 1);
+        const char *termination = (const char *)sqlite3_column_text(s, 2);
+        long long n = sqlite3_column_int64(s, 4);
+        out->total += n;
+        out->handshake_seen += sqlite3_column_int(s, 3) ? n : 0;
         for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++)
-            out->outcomes[o] = sqlite3_column_int64(s, col++);
+            if (outcome && strcmp(outcome, outcome_name((enum outcome)o)) == 0)
+                out->outcomes[o] += n;
         for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
-            out->terminations[t] = sqlite3_column_int64(s, col++);
+            if (termination && strcmp(termination, termination_name((enum termination)t)) == 0)
+                out->terminations[t] += n;
+        if (initiator && strcmp(initiator, "client") == 0)
+            out->by_client += n;
+        else if (initiator && strcmp(initiator, "server") == 0)
+            out->by_server += n;
     }
     sqlite3_finalize(s);
-    return rc == SQLITE_ROW ? 0 : -1;
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* ---- durations -------------------------------------------------------------- */
 
-/* The first close frame on the wire, whichever side sent it. */
-#define FIRST_CLOSE                                                                                              \
-    "CASE WHEN client_close_at IS NULL THEN server_close_at WHEN server_close_at IS NULL THEN client_close_at" \
-    " ELSE min(client_close_at, server_close_at) END"
+/* A column's REAL value, or `none` for NULL. */
+static double column_or(sqlite3_stmt *s, int col, double none)
+{
+    return sqlite3_column_type(s, col) == SQLITE_NULL ? none : sqlite3_column_double(s, col);
+}
+
+/* Lifetime and idle time before close of the current row (see query.h);
+ * computed here rather than in SQL, which is several times slower at it. */
+static struct duration_row duration_of(sqlite3_stmt *s)
+{
+    double started = sqlite3_column_double(s, 0), ended = sqlite3_column_double(s, 1);
+    double upgraded = column_or(s, 2, started), last_data = column_or(s, 3, 0), last_frame = column_or(s, 4, 0);
+    double cc = column_or(s, 5, -1), sc = column_or(s, 6, -1);
+    double first_close = cc < 0 ? sc : sc < 0 ? cc : cc < sc ? cc : sc;
+    double active = upgraded > last_data ? upgraded : last_data;
+    if (first_close < 0 && last_frame > active)
+        active = last_frame;
+    double idle = (first_close >= 0 ? first_close : ended) - active;
+    return (struct duration_row){
+        .lifetime = ended - started,
+        .idle = idle > 0 ? idle : 0, /* a close frame reordered before the last data */
+        .code = sqlite3_column_type(s, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 7),
+    };
+}
 
 int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, void *arg)
 {
     sqlite3_stmt *s;
-    if (prepare(db,
-                "SELECT ended_at - started_at, fc, close_code,"
-                " coalesce(fc, ended_at) - max(coalesce(upgraded_at, started_at), coalesce(last_data_at, 0),"
-                "   CASE WHEN fc IS NULL THEN coalesce(last_frame_at, 0) ELSE 0 END)"
-                " FROM (SELECT *, " FIRST_CLOSE " AS fc FROM connections%W)",
-                f, " WHERE outcome IN ('clean', 'half_closed', 'abnormal')", &s) < 0)
+    /* '+outcome': scan the rows, rather than one index lookup per row */
+    if (prepare_cond(db,
+                     "SELECT started_at, ended_at, upgraded_at, last_data_at, last_frame_at, client_close_at,"
+                     " server_close_at, close_code FROM connections",
+                     f, "+outcome IN ('clean', 'half_closed', 'abnormal')", "", &s) < 0)
         return -1;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct duration_row d = {
-            .lifetime = sqlite3_column_double(s, 0),
-            .code = sqlite3_column_type(s, 2) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 2),
-            .idle = sqlite3_column_double(s, 3),
-        };
-        if (d.idle < 0)
-            d.idle = 0; /* a close frame reordered before the last data */
+        struct duration_row d = duration_of(s);
         fn(arg, &d);
     }
     sqlite3_finalize(s);

@@ -17,7 +17,9 @@
 
 #include "../dissect/record.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
+/* Readers take older schemas whose tables are the same (v1 lacks indexes only). */
+#define STORE_MIN_READ_VERSION 1
 
 struct store;
 

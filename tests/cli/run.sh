@@ -97,7 +97,7 @@ case "$status" in *truncated*) ok wsstatsd-cut-file-capture-status ;;
 # ---- a good run, then the schema contract ----
 expect wsstatsd-good 0 "" -- "$BIN/wsstatsd" -q -r "$T/good.pcap" -w "$T/good.db"
 v=$(sqlite3 "$T/good.db" "PRAGMA user_version; PRAGMA journal_mode; SELECT value FROM meta WHERE key='schema_version'" | tr '\n' ' ')
-[ "$v" = "1 wal 1 " ] && ok schema-version-and-wal || not_ok schema-version-and-wal "got: $v"
+[ "$v" = "2 wal 2 " ] && ok schema-version-and-wal || not_ok schema-version-and-wal "got: $v"
 cap=$(sqlite3 "$T/good.db" "SELECT sensor, kind, packets, tcp_flows, connections, status FROM captures")
 [ "$cap" = "good.pcap|file|$(tshark -r "$T/good.pcap" 2>/dev/null | wc -l)|3|3|complete" ] && ok captures-row ||
     not_ok captures-row "got: $cap"
@@ -122,6 +122,22 @@ fi
 s=$(sqlite3 "$T/stdin.db" "SELECT DISTINCT sensor FROM connections")
 [ "$(records "$T/stdin.db")" = "$(records "$T/cut.db")" ] && [ "$s" = stdin ] && ok stdin-same-records ||
     not_ok stdin-same-records "sensor $s" "$(records "$T/stdin.db")"
+
+# ---- wsstatsd --retention: records that ended longer ago go, in batches ----
+now=$(date +%s)
+gen "$T/old.pcap" "
+p.clock = $((now - 3 * 86400))
+for i in range(1200):
+    c = Conversation(p, '10.0.1.1', 20000 + i, '10.0.0.2', 80)
+    c.handshake(); c.close('client', 1000); c.close('server', 1000); c.fin('client'); c.fin('server')"
+gen "$T/new.pcap" "
+p.clock = $((now - 60))
+$three_conversations"
+"$BIN/wsstatsd" -q -r "$T/old.pcap" -w "$T/ret.db"
+"$BIN/wsstatsd" -q -r "$T/new.pcap" -w "$T/ret.db" --retention 2d
+n=$(sqlite3 "$T/ret.db" "SELECT count(*) || ' ' || sum(client_ip = '10.0.1.1') FROM connections")
+[ "$n" = "3 0" ] && ok retention-deletes-old || not_ok retention-deletes-old "expected 3 new and 0 old records, got: $n"
+expect wsstatsd-bad-retention 2 "retention: 'forever'" -- "$BIN/wsstatsd" -r "$T/new.pcap" -w "$T/x.db" --retention forever
 
 # ---- wsstats: usage and runtime errors ----
 expect wsstats-no-command 2 "no command" -- "$BIN/wsstats" --db "$T/good.db"
