@@ -125,3 +125,6 @@ clean:
 	rm -rf build build-asan bench/out
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Fuzzing (issue 8): libFuzzer targets, rules in fuzz/fuzz.mk.
+-include fuzz/fuzz.mk
