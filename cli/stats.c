@@ -5,18 +5,58 @@
 
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
-static int by_value(const void *a, const void *b)
+/* The sort key of a value: for doubles >= 0 the IEEE 754 bit pattern
+ * orders like the number. Negative values and NaN (clock steps, damage)
+ * count as 0. */
+static uint64_t sort_key(double v)
 {
-    double x = ((const struct sample *)a)->v, y = ((const struct sample *)b)->v;
-    return (x > y) - (x < y);
+    if (!(v > 0))
+        return 0;
+    uint64_t k;
+    memcpy(&k, &v, sizeof k);
+    return k;
 }
 
+/* LSD radix sort, 16 bits per pass, stable; a million samples sort in a
+ * fraction of qsort's time (wsstats durations sorts two million). */
 void samples_sort(struct sample *s, size_t n)
 {
-    if (n > 1)
-        qsort(s, n, sizeof *s, by_value);
+    if (n < 2)
+        return;
+    struct sample *tmp = malloc(n * sizeof *tmp);
+    size_t *count = malloc(65536 * sizeof *count);
+    if (!tmp || !count) {
+        free(tmp);
+        free(count);
+        return;
+    }
+    struct sample *from = s, *to = tmp;
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(sort_key(from[i].v) >> shift) & 0xffff]++;
+        if (count[(sort_key(from[0].v) >> shift) & 0xffff] == n)
+            continue; /* every key has the same digit here */
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            to[count[(sort_key(from[i].v) >> shift) & 0xffff]++] = from[i];
+        struct sample *t = from;
+        from = to;
+        to = t;
+    }
+    if (from != s)
+        memcpy(s, from, n * sizeof *s);
+    free(tmp);
+    free(count);
 }
 
 double samples_percentile(const struct sample *s, size_t n, double p)

@@ -15,7 +15,7 @@ struct sample {
     size_t id; /* which connection: relates a sample to others of the same one */
 };
 
-/* Sorts by value. */
+/* Sorts by value, ascending; values below 0 (and NaN) sort as 0. */
 void samples_sort(struct sample *s, size_t n);
 
 /* The p-th percentile (0..100) of sorted samples, nearest rank; 0 if n = 0. */

@@ -100,7 +100,9 @@ static void where_host(struct where *w, const char *host)
         bind_text(w, host);
         return;
     }
-    where_sql(w, "(host = ? COLLATE NOCASE OR (substr(host, 1, length(?) + 1) = ? || ':' COLLATE NOCASE))");
+    /* "host:port" sorts between "host:" and "host;" (';' follows ':'):
+     * a range the case-insensitive host index serves */
+    where_sql(w, "(host = ? COLLATE NOCASE OR (host > ? || ':' COLLATE NOCASE AND host < ? || ';' COLLATE NOCASE))");
     bind_text(w, host);
     bind_text(w, host);
     bind_text(w, host);
@@ -383,7 +385,7 @@ int query_timeline(sqlite3 *db, const struct query_filter *f, double bucket, buc
 static const struct {
     const char *name, *k1, *k2, *shown;
 } keys[KEY_COUNT_] = {
-    [KEY_HOST] = {"host", "host", "NULL", "k1"},
+    [KEY_HOST] = {"host", "host COLLATE NOCASE", "NULL", "k1"}, /* RFC 9110 §4.2.3 */
     [KEY_PATH] = {"path", "path", "NULL", "k1"},
     [KEY_SERVER] = {"server", "server_ip", "server_port",
                     "CASE WHEN instr(k1, ':') THEN '[' || k1 || ']' ELSE k1 END || ':' || k2"},

@@ -2,18 +2,61 @@
  * tests/unit/test_stats.c — cli/stats.c, percentiles and the fixed-time
  * clusters behind `wsstats durations`.
  *
- * Proves: nearest-rank percentiles of sorted samples (and 0 for none); a
+ * Proves: the radix sort orders like qsort (stably; negative and NaN as
+ * 0); nearest-rank percentiles of sorted samples (and 0 for none); a
  * proxy-style cluster (many closes at 60 s within timer jitter, among
  * closes spread over minutes) is found with its range, median, count and
  * dominant code; a second, smaller cluster is found too; values below the
  * floor are never a cluster; a broad uniform spread, too few samples and
  * a share under 10% are not called clusters.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "unit.h"
 
 #include "../../cli/stats.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The radix sort against qsort, on values spanning microseconds to days,
+ * with duplicates; negative values and NaN sort as 0. */
+static void sort_matches_qsort(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static struct sample s[N];
+    static double want[N];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u;
+        double v = (double)(x >> 8) / (double)(1u << (x % 24));
+        if (i % 97 == 0)
+            v = 60.0; /* duplicates */
+        s[i] = (struct sample){v, (int)i, i};
+        want[i] = v;
+    }
+    s[7].v = -3.5;
+    want[7] = 0;
+    s[8].v = NAN;
+    want[8] = 0;
+    samples_sort(s, N);
+    qsort(want, N, sizeof want[0], cmp_double);
+    for (size_t i = 0; i < N; i++) {
+        double got = s[i].v > 0 ? s[i].v : 0;
+        if (got != want[i]) {
+            print_error("position %zu: got %g, want %g\n", i, got, want[i]);
+            fail();
+        }
+    }
+    for (size_t i = 1; i < N; i++) /* stable: equal values keep their order */
+        if (s[i].v == s[i - 1].v && s[i].v == 60.0)
+            assert_true(s[i].id > s[i - 1].id);
+}
 
 static void percentiles(void **state)
 {
@@ -99,6 +142,7 @@ static void all_one_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sort_matches_qsort),
         cmocka_unit_test(percentiles),
         cmocka_unit_test(proxy_cluster),
         cmocka_unit_test(no_cluster),
