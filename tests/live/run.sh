@@ -415,9 +415,10 @@ sigkill_case() {
 # ---------------------------------------------------------------- errors
 # error_case NAME ALLOWED_RCS WORD ARGS...: exits with one of ALLOWED_RCS
 # (e.g. "1" or "1 2"), exactly one stderr line, containing WORD.
+RUN_PREFIX=() # a command wsstatsd runs under (setpriv), for error_case
 error_case() {
     local name=$1 allowed=$2 word=$3 rc err=$TMP/$1.err problems=() lines=(); shift 3
-    timeout 10 "$BIN/wsstatsd" "$@" >/dev/null 2>"$err"; rc=$?
+    timeout 10 "${RUN_PREFIX[@]}" "$BIN/wsstatsd" "$@" >/dev/null 2>"$err"; rc=$?
     [[ " $allowed " == *" $rc "* ]] || problems+=("exit status $rc, expected ${allowed// / or }")
     [ "$(wc -l <"$err")" = 1 ] || problems+=("$(wc -l <"$err") stderr lines, expected 1")
     grep -qF -- "$word" "$err" || problems+=("stderr does not name '$word'")
@@ -431,5 +432,18 @@ privdrop_case
 sigkill_case
 error_case error-missing-interface 1 nosuchif0 -i nosuchif0 -w "$TMP/err.db"
 error_case error-bad-filter "1 2" filter -i lo -f 'tcp port' -w "$TMP/err.db"
+error_case error-bad-filter-quoted "1 2" "'tcp port'" -i lo -f 'tcp port' -w "$TMP/err.db"
+# without root and without CAP_NET_RAW: the capture cannot be opened
+if command -v setpriv >/dev/null 2>&1; then
+    chmod 777 "$TMP"
+    RUN_PREFIX=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all --)
+    error_case error-no-privileges 1 "CAP_NET_RAW" -i lo -w "$TMP/noperm.db"
+    RUN_PREFIX=()
+    [ ! -e "$TMP/noperm.db" ] && pass "live/error-no-privileges-no-db" ||
+        fail "live/error-no-privileges-no-db" "a database was created although the capture failed"
+fi
+error_case error-no-such-user 1 "nosuchuser" -i lo -u nosuchuser -w "$TMP/nouser.db"
+[ ! -e "$TMP/nouser.db" ] && pass "live/error-no-such-user-no-db" ||
+    fail "live/error-no-such-user-no-db" "a database was created for a user that does not exist"
 
 exit $FAILED
