@@ -2,7 +2,8 @@
  * cli/cmd_summary.c — `summary`: the totals of the window. Connections and
  * how many were picked up mid-stream, outcomes, who closed first, how the
  * TCP connections ended, violations, nDPI's classification, and what the
- * captures overlapping the window lost (libpcap's drop counts), so that
+ * captures overlapping the window lost (libpcap's drop counts), and the
+ * TLS connections nDPI saw (their frames cannot be decoded), so that
  * missing data is never mistaken for good news.
  */
 #include <stdio.h>
@@ -146,6 +147,62 @@ static void ndpi_rows(struct rows *r, const struct names *n)
         row(r, "ndpi_protocol", "(others)", other, false);
 }
 
+/* TLS flows per server: "api.example.com:443", or "[ip]:port" without SNI. */
+#define TLS_ROWS 8
+struct tls_rows {
+    char name[TLS_ROWS][320];
+    long long count[TLS_ROWS];
+    int n;
+    long long total, others;
+};
+
+static void add_tls(void *arg, const struct tls_count *t)
+{
+    struct tls_rows *tr = arg;
+    tr->total += t->count;
+    if (tr->n == TLS_ROWS) {
+        tr->others += t->count;
+        return;
+    }
+    bool v6 = t->server_ip && strchr(t->server_ip, ':');
+    if (t->sni && *t->sni && t->server_ip && strcmp(t->sni, t->server_ip) != 0)
+        snprintf(tr->name[tr->n], sizeof tr->name[0], "%s:%d (%s)", t->sni, t->server_port, t->server_ip);
+    else
+        snprintf(tr->name[tr->n], sizeof tr->name[0], "%s%s%s:%d (no SNI)", v6 ? "[" : "", t->server_ip,
+                 v6 ? "]" : "", t->server_port);
+    tr->count[tr->n++] = t->count;
+}
+
+static void tls_rows(struct rows *r, const struct tls_rows *tr)
+{
+    title(r, "TLS (nDPI): CANNOT BE DECODED");
+    if (tr->n == 0 && r->table)
+        row(r, "tls", "(none)", 0, true);
+    for (int i = 0; i < tr->n; i++)
+        row(r, "tls", tr->name[i], tr->count[i], true);
+    if (tr->others)
+        row(r, "tls", "(others)", tr->others, true);
+}
+
+/* "N TLS connections to api.example.com:443 could not be decoded." */
+static void print_tls_sentences(const struct tls_rows *tr)
+{
+    if (tr->total == 0)
+        return;
+    printf("\n");
+    for (int i = 0; i < tr->n && i < 3; i++) {
+        char target[320];
+        snprintf(target, sizeof target, "%s", tr->name[i]);
+        char *paren = strstr(target, " (");
+        if (paren)
+            *paren = '\0';
+        printf("%lld TLS connection%s to %s could not be decoded.\n", tr->count[i], tr->count[i] == 1 ? "" : "s",
+               target);
+    }
+    if (tr->n > 3 || tr->others)
+        printf("%lld TLS connections in all could not be decoded.\n", tr->total);
+}
+
 static void capture_rows(struct rows *r, const struct capture_totals *t)
 {
     title(r, "CAPTURES (overlapping the window)");
@@ -160,7 +217,7 @@ static void capture_rows(struct rows *r, const struct capture_totals *t)
 int cmd_summary(struct cli *c, sqlite3 *db)
 {
     static const struct out_col cols[] = {
-        {"section", NULL, false, 0, false}, {"key", "", false, 36, false}, {"count", "COUNT", true, 0, false},
+        {"section", NULL, false, 0, false}, {"key", "", false, 48, false}, {"count", "COUNT", true, 0, false},
         {"share", "SHARE", true, 0, false}, {"bar", "", false, 0, true},
     };
     struct summary_counts s;
@@ -168,8 +225,10 @@ int cmd_summary(struct cli *c, sqlite3 *db)
     struct names *v = calloc(2, sizeof *v);
     if (!v)
         return fail(1, "out of memory");
+    struct tls_rows tr = {0};
     if (query_summary(db, &c->filter, &s) < 0 || query_tally(db, &c->filter, KEY_VIOLATIONS, add_violations, &v[0]) < 0 ||
-        query_tally(db, &c->filter, KEY_NDPI, add_name, &v[1]) < 0 || query_captures(db, &c->filter, &ct) < 0) {
+        query_tally(db, &c->filter, KEY_NDPI, add_name, &v[1]) < 0 || query_captures(db, &c->filter, &ct) < 0 ||
+        query_tls(db, &c->filter, add_tls, &tr) < 0) {
         free(v);
         return fail_db(c, db);
     }
@@ -178,10 +237,13 @@ int cmd_summary(struct cli *c, sqlite3 *db)
     connection_rows(&r, &s);
     violation_rows(&r, &v[0]);
     ndpi_rows(&r, &v[1]);
+    tls_rows(&r, &tr);
     capture_rows(&r, &ct);
     if (r.table)
         print_heading(c, s.total, NULL, NULL);
     out_print(&r.t, c->format, stdout);
+    if (r.table)
+        print_tls_sentences(&tr);
     if (r.table && ct.drops + ct.if_drops > 0)
         printf("\nThe captures lost %lld packets: connections may be missing or marked 'gap'.\n",
                ct.drops + ct.if_drops);

@@ -324,6 +324,13 @@ static void on_record(void *arg, const struct ws_record *r)
         note_store_result(dm, -1); /* recovery is noticed by the next commit() */
 }
 
+static void on_tls(void *arg, const struct tls_flow *t)
+{
+    struct daemon *dm = arg;
+    if (store_tls_add(dm->store, t) < 0)
+        note_store_result(dm, -1);
+}
+
 static void commit(struct daemon *dm)
 {
     note_store_result(dm, store_commit(dm->store));
@@ -608,6 +615,7 @@ static int setup(struct daemon *dm)
         log_msg(&dm->log, LOG_ERR, "out of memory for %u flows (lower --max-flows)", dm->opt.dissect.max_flows);
         return -1;
     }
+    dissector_on_tls(&dm->dis, on_tls, dm);
     dm->store = store_open_write(dm->opt.db, dm->err, sizeof dm->err);
     if (!dm->store) {
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);

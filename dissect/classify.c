@@ -1,10 +1,14 @@
 /*
  * dissect/classify.c — the adapter to nDPI (built against Debian's 4.2).
  *
- * Everything version-specific is here. NDPI_API_V46 marks where nDPI >= 4.6
- * differs (ndpi_detection_process_packet gained a flow-info argument and
- * ndpi_init_detection_module/ndpi_detection_giveup changed shape); define it
- * to build against those releases.
+ * Everything version-specific is here, switched on nDPI's own NDPI_MAJOR /
+ * NDPI_MINOR (ndpi_define.h), or forced with -DWSSTATS_NDPI_VERSION=410:
+ *   4.2-4.4  init(prefs); process_packet(5 args); giveup(3 args + guessed)
+ *   4.6      process_packet takes a flow-info pointer (NULL here); giveup
+ *            lost enable_guess
+ *   4.8-4.10 init(global context, NULL here); the protocol bitmask is gone
+ *            (every protocol is on by default)
+ * Only 4.2 is compiled and tested here (Debian 12).
  */
 #include "classify.h"
 
@@ -14,6 +18,25 @@
 #include <string.h>
 
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
+#define SNI_MAX 255                /* RFC 6066 §3: a host name, at most 255 bytes */
+
+#ifndef WSSTATS_NDPI_VERSION
+#define WSSTATS_NDPI_VERSION (NDPI_MAJOR * 100 + NDPI_MINOR)
+#endif
+
+#if WSSTATS_NDPI_VERSION >= 408
+#define NDPI_INIT() ndpi_init_detection_module(NULL)
+#else
+#define NDPI_INIT() ndpi_init_detection_module(ndpi_no_prefs)
+#endif
+
+#if WSSTATS_NDPI_VERSION >= 406
+#define NDPI_PROCESS(n, f, p, l, t) ndpi_detection_process_packet(n, f, p, l, t, NULL)
+#define NDPI_GIVEUP(n, f, g) ndpi_detection_giveup(n, f, g)
+#else
+#define NDPI_PROCESS(n, f, p, l, t) ndpi_detection_process_packet(n, f, p, l, t)
+#define NDPI_GIVEUP(n, f, g) ndpi_detection_giveup(n, f, 1, g)
+#endif
 
 struct classifier {
     struct ndpi_detection_module_struct *ndpi;
@@ -26,15 +49,17 @@ struct classifier *classifier_new(char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    cl->ndpi = ndpi_init_detection_module(ndpi_no_prefs);
+    cl->ndpi = NDPI_INIT();
     if (!cl->ndpi) {
         snprintf(err, errlen, "nDPI initialisation failed");
         free(cl);
         return NULL;
     }
+#if WSSTATS_NDPI_VERSION < 408
     NDPI_PROTOCOL_BITMASK all;
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(cl->ndpi, &all);
+#endif
     ndpi_finalize_initialization(cl->ndpi);
     return cl;
 }
@@ -51,6 +76,26 @@ static void keep_result(struct flow_class *fc, ndpi_protocol p)
 {
     fc->master = p.master_protocol;
     fc->app = p.app_protocol;
+}
+
+static bool is_tls(const struct flow_class *fc)
+{
+    return fc->master == NDPI_PROTOCOL_TLS || fc->app == NDPI_PROTOCOL_TLS;
+}
+
+/* The server name of a TLS flow, copied while nDPI's state exists. */
+static void note_tls(struct flow_class *fc)
+{
+    if (fc->tls_seen || !is_tls(fc) || !fc->state)
+        return;
+    const struct ndpi_flow_struct *f = fc->state;
+    size_t n = strnlen(f->host_server_name, sizeof f->host_server_name);
+    fc->sni = malloc(n + 1);
+    if (fc->sni) {
+        memcpy(fc->sni, f->host_server_name, n);
+        fc->sni[n] = '\0';
+    }
+    fc->tls_seen = true;
 }
 
 static void free_state(struct flow_class *fc)
@@ -76,8 +121,9 @@ void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8
         memset(fc->state, 0, SIZEOF_FLOW_STRUCT);
     }
     unsigned short len = l3_len > 0xffff ? 0xffff : (unsigned short)l3_len;
-    ndpi_protocol p = ndpi_detection_process_packet(cl->ndpi, fc->state, l3, len, (uint64_t)(ts / 1000));
+    ndpi_protocol p = NDPI_PROCESS(cl->ndpi, fc->state, l3, len, (uint64_t)(ts / 1000));
     keep_result(fc, p);
+    note_tls(fc);
     fc->packets++;
     bool known = p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
     if ((known && !ndpi_extra_dissection_possible(cl->ndpi, fc->state)) || fc->packets >= CLASSIFY_MAX_PACKETS)
@@ -90,7 +136,8 @@ void classifier_finish(struct classifier *cl, struct flow_class *fc)
         return;
     if (fc->state && fc->master == NDPI_PROTOCOL_UNKNOWN && fc->app == NDPI_PROTOCOL_UNKNOWN) {
         uint8_t guessed = 0;
-        keep_result(fc, ndpi_detection_giveup(cl->ndpi, fc->state, 1, &guessed));
+        keep_result(fc, NDPI_GIVEUP(cl->ndpi, fc->state, &guessed));
+        note_tls(fc);
     }
     free_state(fc);
 }
@@ -104,4 +151,27 @@ const char *classifier_name(struct classifier *cl, const struct flow_class *fc, 
     p.master_protocol = fc->master;
     p.app_protocol = fc->app;
     return ndpi_protocol2name(cl->ndpi, p, buf, (u_int)len);
+}
+
+bool classifier_take_tls(struct flow_class *fc, char *buf, size_t len)
+{
+    if (!fc->tls_seen || fc->tls_taken)
+        return false;
+    snprintf(buf, len, "%.*s", SNI_MAX, fc->sni ? fc->sni : "");
+    free(fc->sni);
+    fc->sni = NULL;
+    fc->tls_taken = true;
+    return true;
+}
+
+bool classifier_says_websocket(const struct flow_class *fc)
+{
+    return fc->master == NDPI_PROTOCOL_WEBSOCKET || fc->app == NDPI_PROTOCOL_WEBSOCKET;
+}
+
+void classifier_release(struct flow_class *fc)
+{
+    free_state(fc);
+    free(fc->sni);
+    fc->sni = NULL;
 }

@@ -206,6 +206,19 @@ static void drop_wsconn(struct dissector *d, struct flow *f)
 }
 
 /* Unlinks a flow from table and list and frees it (its record is written). */
+static void format_ip(const uint8_t addr[16], char out[46]);
+
+/* A flow nDPI classified as TLS is reported once, with its server side. */
+static void report_tls(struct dissector *d, struct flow *f, ts_us_t ts)
+{
+    char sni[256];
+    if (!d->tls_emit || !classifier_take_tls(&f->cls, sni, sizeof sni))
+        return;
+    struct tls_flow t = {.sensor = f->sensor, .server_port = f->ep[DIR_SERVER].port, .sni = sni, .ts = ts};
+    format_ip(f->ep[DIR_SERVER].addr, t.server_ip);
+    d->tls_emit(d->tls_arg, &t);
+}
+
 static void flow_remove(struct dissector *d, struct flow *f)
 {
     struct flow **pp = &d->buckets[f->hash & (d->nbuckets - 1)];
@@ -216,8 +229,11 @@ static void flow_remove(struct dissector *d, struct flow *f)
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
     drop_wsconn(d, f);
-    if (d->classifier)
+    if (d->classifier) {
         classifier_finish(d->classifier, &f->cls);
+        report_tls(d, f, f->last_ts);
+        classifier_release(&f->cls);
+    }
     d->nflows--;
     charge(d, sizeof *f, false);
     free(f);
@@ -305,6 +321,14 @@ static void start_websocket(struct dissector *d, struct flow *f, struct wsconn *
     d->stats.websocket++;
 }
 
+/* How many pieces of a mid-stream flow may pass before it is given up: more
+ * when nDPI recognised WebSocket framing in it (a frame split oddly, or a
+ * first piece cut mid-frame, takes a few more pieces to tile). */
+static unsigned midstream_patience(const struct flow *f)
+{
+    return classifier_says_websocket(&f->cls) ? MIDSTREAM_TRIES * 4 : MIDSTREAM_TRIES;
+}
+
 static void stream_sink(void *arg, const struct reasm_piece *p)
 {
     struct sink_ctx *x = arg;
@@ -321,7 +345,7 @@ static void stream_sink(void *arg, const struct reasm_piece *p)
         else if (!f->syn_from[DIR_CLIENT] && ws_frames_tile(p->data, p->len, &masked) &&
                  masked == (x->dir == DIR_CLIENT))
             start_websocket(x->d, f, wsconn_new_midstream());
-        else if (f->syn_from[DIR_CLIENT] || ++f->midstream_tries >= MIDSTREAM_TRIES)
+        else if (f->syn_from[DIR_CLIENT] || ++f->midstream_tries >= midstream_patience(f))
             become_ignored(x->d, f);
     }
     if (f->state != FLOW_WEBSOCKET)
@@ -453,8 +477,10 @@ static void flow_finish(struct dissector *d, struct flow *f, enum termination wh
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
     drop_wsconn(d, f);
-    if (d->classifier)
+    if (d->classifier) {
         classifier_finish(d->classifier, &f->cls);
+        report_tls(d, f, f->last_ts);
+    }
     f->state = FLOW_DONE;
     lru_touch(d, f);
 }
@@ -736,6 +762,7 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
     if (d->classifier && !f->cls.done && s->payload_len > 0) /* no nDPI state for bare SYNs */
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(f, s, dir);
+    report_tls(d, f, s->ts);
     if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
         d->stats.out_of_window++;
         lru_touch(d, f);
@@ -819,6 +846,12 @@ int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct
     d->nbuckets = n;
     d->next_sweep = INT64_MIN;
     return 0;
+}
+
+void dissector_on_tls(struct dissector *d, tls_fn fn, void *arg)
+{
+    d->tls_emit = fn;
+    d->tls_arg = arg;
 }
 
 void dissector_free(struct dissector *d)

@@ -49,6 +49,17 @@ enum flow_list {
 
 typedef void (*record_fn)(void *arg, const struct ws_record *r);
 
+/* A TCP flow nDPI classified as TLS: its content cannot be seen, so it is
+ * counted (DESIGN §2's records cover what can be decoded). */
+struct tls_flow {
+    const char *sensor;
+    char server_ip[46];
+    uint16_t server_port;
+    const char *sni; /* "" if the ClientHello named none */
+    ts_us_t ts;      /* when it was classified */
+};
+typedef void (*tls_fn)(void *arg, const struct tls_flow *t);
+
 struct flow;
 
 struct dissector {
@@ -58,6 +69,8 @@ struct dissector {
     struct classifier *classifier; /* may be NULL: no classification */
     record_fn emit;
     void *emit_arg;
+    tls_fn tls_emit; /* NULL: TLS flows are not reported */
+    void *tls_arg;
     struct flow **buckets;
     uint32_t nbuckets, nflows;
     struct flow *lru_head[LIST_COUNT], *lru_tail[LIST_COUNT];
@@ -70,6 +83,9 @@ struct dissector {
 int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct classifier *cl,
                    record_fn emit, void *emit_arg);
 void dissector_free(struct dissector *d);
+
+/* Reports each TLS flow once, when nDPI has classified it. */
+void dissector_on_tls(struct dissector *d, tls_fn fn, void *arg);
 
 /* One decoded TCP segment; `sensor` names its source (kept by pointer). */
 void dissect_segment(struct dissector *d, const struct tcp_segment *seg, const char *sensor);

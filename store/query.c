@@ -560,6 +560,42 @@ int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, v
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* ---- TLS ---------------------------------------------------------------- */
+
+int query_tls(sqlite3 *db, const struct query_filter *f, tls_count_fn fn, void *arg)
+{
+    static const char sql[] =
+        "SELECT server_ip, server_port, sni, sum(connections) AS n FROM tls_flows"
+        " WHERE (?1 IS NULL OR hour > ?1 - 3600) AND (?2 IS NULL OR hour < ?2)"
+        " AND (?3 IS NULL OR sensor = ?3) AND (?4 IS NULL OR server_ip = ?4) AND (?5 IS NULL OR server_port = ?5)"
+        " GROUP BY 1, 2, 3 ORDER BY n DESC, 1, 2, 3";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return strstr(sqlite3_errmsg(db), "no such table") ? 0 : -1;
+    if (f->has_since)
+        sqlite3_bind_double(s, 1, f->since);
+    if (f->has_until)
+        sqlite3_bind_double(s, 2, f->until);
+    if (f->sensor)
+        sqlite3_bind_text(s, 3, f->sensor, -1, SQLITE_STATIC);
+    if (f->server_ip)
+        sqlite3_bind_text(s, 4, f->server_ip, -1, SQLITE_STATIC);
+    if (f->server_port >= 0)
+        sqlite3_bind_int(s, 5, f->server_port);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct tls_count t = {
+            .server_ip = (const char *)sqlite3_column_text(s, 0),
+            .server_port = sqlite3_column_int(s, 1),
+            .sni = (const char *)sqlite3_column_text(s, 2),
+            .count = sqlite3_column_int64(s, 3),
+        };
+        fn(arg, &t);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* ---- captures --------------------------------------------------------------- */
 
 int query_captures(sqlite3 *db, const struct query_filter *f, struct capture_totals *t)

@@ -140,6 +140,17 @@ struct summary_counts {
 };
 int query_summary(sqlite3 *db, const struct query_filter *f, struct summary_counts *out);
 
+/* TLS flows in the window (by hour: the hours that overlap it), per
+ * server, port and SNI, largest first; --server and --sensor apply.
+ * A database without the table (schema v1) has none. */
+struct tls_count {
+    const char *server_ip, *sni; /* sni "" when the ClientHello had none */
+    int server_port;
+    long long count;
+};
+typedef void (*tls_count_fn)(void *arg, const struct tls_count *t);
+int query_tls(sqlite3 *db, const struct query_filter *f, tls_count_fn fn, void *arg);
+
 /* What the captures overlapping the window report (sensor filter applies). */
 struct capture_totals {
     long long captures, live, packets, bytes, drops, if_drops, tcp_flows;

@@ -78,6 +78,16 @@ static const char *const migrations[] = {
     "CREATE INDEX connections_totals ON connections (outcome, close_initiator, termination, handshake_seen, ended_at);"
     "CREATE INDEX connections_violations ON connections (violations) WHERE violations IS NOT NULL;"
     "CREATE INDEX connections_ndpi ON connections (ndpi_protocol);"
+    /* TLS flows (any port) by hour, server and SNI: traffic nDPI saw as
+     * TLS, whose WebSocket frames (if any) cannot be decoded. */
+    "CREATE TABLE tls_flows ("
+    "  hour REAL NOT NULL,"
+    "  sensor TEXT NOT NULL,"
+    "  server_ip TEXT NOT NULL, server_port INTEGER NOT NULL,"
+    "  sni TEXT NOT NULL,"
+    "  connections INTEGER NOT NULL,"
+    "  PRIMARY KEY (hour, sensor, server_ip, server_port, sni)"
+    ") WITHOUT ROWID;"
     "UPDATE meta SET value = '2' WHERE key = 'schema_version';",
 };
 

@@ -22,6 +22,7 @@
 
 #define BATCH_MAX 1000
 #define QUEUE_MAX 100000
+#define TLS_TALLY_MAX 4096 /* distinct (hour, sensor, server, SNI) between commits */
 #define BUSY_TIMEOUT_MS 5000
 
 /* A record waiting to be written: one allocation with its strings. */
@@ -30,8 +31,20 @@ struct queued {
     struct ws_record r;
 };
 
+/* TLS flows counted since the last commit. */
+struct tls_tally {
+    double hour;
+    char sensor[128], server_ip[46], sni[256];
+    uint16_t server_port;
+    long long connections;
+};
+
 struct store {
     sqlite3 *db;
+    sqlite3_stmt *tls_upsert;
+    struct tls_tally *tls;
+    size_t ntls;
+    uint64_t tls_lost;
     sqlite3_stmt *insert;
     sqlite3_stmt *begin, *commit, *rollback;
     char *path;
@@ -160,6 +173,8 @@ static struct store *store_new(void)
 
 static void close_db(struct store *st)
 {
+    sqlite3_finalize(st->tls_upsert);
+    st->tls_upsert = NULL;
     sqlite3_finalize(st->insert);
     sqlite3_finalize(st->begin);
     sqlite3_finalize(st->commit);
@@ -175,6 +190,7 @@ static void store_free(struct store *st)
     for (size_t i = 0; i < st->nqueue; i++)
         free(st->queue[i]);
     free(st->queue);
+    free(st->tls);
     free(st->path);
     free(st);
 }
@@ -203,7 +219,12 @@ static int open_db_write(struct store *st)
     if (sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, "BEGIN", -1, &st->begin, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->commit, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "ROLLBACK", -1, &st->rollback, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(st->db, "ROLLBACK", -1, &st->rollback, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO tls_flows (hour, sensor, server_ip, server_port, sni, connections)"
+                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+                           " SET connections = connections + excluded.connections",
+                           -1, &st->tls_upsert, NULL) != SQLITE_OK) {
         set_err(st, "preparing statements");
         return -1;
     }
@@ -305,7 +326,7 @@ int store_commit(struct store *st)
         close_db(st);
         return -1;
     }
-    if (st->nqueue == 0)
+    if (st->nqueue == 0 && st->ntls == 0)
         return 0;
     if (step_done(st, st->begin, "starting a transaction") < 0)
         return -1;
@@ -319,6 +340,20 @@ int store_commit(struct store *st)
             return -1;
         }
     }
+    for (size_t i = 0; i < st->ntls; i++) {
+        const struct tls_tally *t = &st->tls[i];
+        sqlite3_bind_double(st->tls_upsert, 1, t->hour);
+        sqlite3_bind_text(st->tls_upsert, 2, t->sensor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st->tls_upsert, 3, t->server_ip, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st->tls_upsert, 4, t->server_port);
+        sqlite3_bind_text(st->tls_upsert, 5, t->sni, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->tls_upsert, 6, t->connections);
+        if (step_done(st, st->tls_upsert, "counting TLS flows") < 0) {
+            sqlite3_step(st->rollback);
+            sqlite3_reset(st->rollback);
+            return -1;
+        }
+    }
     if (step_done(st, st->commit, "committing records") < 0) {
         sqlite3_step(st->rollback);
         sqlite3_reset(st->rollback);
@@ -327,6 +362,35 @@ int store_commit(struct store *st)
     for (size_t i = 0; i < st->nqueue; i++)
         free(st->queue[i]);
     st->nqueue = 0;
+    st->ntls = 0;
+    return 0;
+}
+
+int store_tls_add(struct store *st, const struct tls_flow *t)
+{
+    double hour = (double)(t->ts / 3600000000LL) * 3600.0;
+    const char *sensor = t->sensor ? t->sensor : "";
+    for (size_t i = 0; i < st->ntls; i++) {
+        struct tls_tally *e = &st->tls[i];
+        if (e->hour == hour && e->server_port == t->server_port && strcmp(e->server_ip, t->server_ip) == 0 &&
+            strcmp(e->sni, t->sni) == 0 && strcmp(e->sensor, sensor) == 0) {
+            e->connections++;
+            return 0;
+        }
+    }
+    if (!st->tls && !(st->tls = calloc(TLS_TALLY_MAX, sizeof *st->tls)))
+        return -1;
+    if (st->ntls == TLS_TALLY_MAX && store_commit(st) < 0) {
+        st->tls_lost++;
+        return -1;
+    }
+    struct tls_tally *e = &st->tls[st->ntls++];
+    e->hour = hour;
+    snprintf(e->sensor, sizeof e->sensor, "%s", sensor);
+    snprintf(e->server_ip, sizeof e->server_ip, "%s", t->server_ip);
+    snprintf(e->sni, sizeof e->sni, "%s", t->sni);
+    e->server_port = t->server_port;
+    e->connections = 1;
     return 0;
 }
 

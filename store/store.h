@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../dissect/dissect.h"
 #include "../dissect/record.h"
 
 #define STORE_SCHEMA_VERSION 2
@@ -63,6 +64,10 @@ uint64_t store_lost(const struct store *st);
 /* Inserts a captures row (returns its id, or -1) / updates it. */
 int64_t store_capture_begin(struct store *st, const struct capture_row *c);
 int store_capture_update(struct store *st, int64_t id, const struct capture_row *c);
+
+/* Counts one TLS flow (dissect.h) in its hour; written with the next
+ * commit. Returns 0, or -1 if the tally is full (the flow is lost). */
+int store_tls_add(struct store *st, const struct tls_flow *t);
 
 /* Deletes at most `batch` records that ended before `before` (epoch
  * seconds), oldest first. Returns how many, or -1. */
