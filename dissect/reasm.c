@@ -67,9 +67,17 @@ static void deliver(struct reasm_ctx *ctx, struct reasm_dir *d, const struct rea
     d->next_seq = in->seq + in->wire_len;
 }
 
+/* What a held chunk costs: malloc adds about 16 bytes to every block,
+ * which for 1-byte segments is a third of the total. */
+#define CHUNK_OVERHEAD 16
+static size_t chunk_cost(uint32_t caplen)
+{
+    return sizeof(struct reasm_chunk) + caplen + CHUNK_OVERHEAD;
+}
+
 static void free_chunk(struct reasm_ctx *ctx, struct reasm_dir *d, struct reasm_chunk *c)
 {
-    ctx->mem_used -= sizeof *c + c->caplen;
+    ctx->mem_used -= chunk_cost(c->caplen);
     d->held_bytes -= c->caplen;
     free(c);
 }
@@ -80,6 +88,8 @@ static void drain(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink
     while (d->held && seq_diff(d->held->seq, d->next_seq) <= 0) {
         struct reasm_chunk *c = d->held;
         d->held = c->next;
+        if (!d->held)
+            d->held_tail = NULL;
         struct reasm_input in = {.seq = c->seq, .ack = c->ack, .tcp_flags = c->has_ack ? TCP_ACK : 0,
                                  .payload = c->data, .caplen = c->caplen, .wire_len = c->wire_len};
         deliver(ctx, d, &in, sink, arg);
@@ -125,10 +135,16 @@ static void count_conflicts(struct reasm_ctx *ctx, const struct reasm_chunk *pre
         ctx->stats.overlap_conflicts++;
 }
 
-/* Keeps a copy of one piece of an out-of-order segment; false if no room. */
+/* Keeps a copy of one piece of an out-of-order segment; false if no room.
+ * A piece that starts at or after the end of the last held chunk goes
+ * straight to the tail (the common case behind a single hole: without it,
+ * every insert walks the list and a flood of tiny segments is quadratic). */
 static bool hold_one(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in)
 {
     struct reasm_chunk **pp = &d->held;
+    struct reasm_chunk *t = d->held_tail;
+    if (t && seq_diff(in->seq, t->seq + t->wire_len) >= 0)
+        pp = &t->next;
     while (*pp && seq_diff((*pp)->seq, in->seq) < 0)
         pp = &(*pp)->next;
     if (*pp && (*pp)->seq == in->seq && (*pp)->wire_len >= in->wire_len) {
@@ -139,7 +155,7 @@ static bool hold_one(struct reasm_ctx *ctx, struct reasm_dir *d, const struct re
         ctx->stats.dir_cap_hits++;
         return false;
     }
-    if (ctx->mem_used + sizeof(struct reasm_chunk) + in->caplen > ctx->memcap) {
+    if (ctx->mem_used + chunk_cost(in->caplen) > ctx->memcap) {
         ctx->stats.memcap_hits++;
         return false;
     }
@@ -155,8 +171,10 @@ static bool hold_one(struct reasm_ctx *ctx, struct reasm_dir *d, const struct re
         memcpy(c->data, in->payload, in->caplen);
     c->next = *pp;
     *pp = c;
+    if (!c->next)
+        d->held_tail = c;
     d->held_bytes += in->caplen;
-    ctx->mem_used += sizeof *c + in->caplen;
+    ctx->mem_used += chunk_cost(in->caplen);
     ctx->stats.held_segments++;
     return true;
 }
@@ -166,6 +184,9 @@ static bool hold_one(struct reasm_ctx *ctx, struct reasm_dir *d, const struct re
  * segment cut by the snaplen is kept whole. */
 static bool hold(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in)
 {
+    const struct reasm_chunk *t = d->held_tail;
+    if (t && seq_diff(in->seq, t->seq + t->wire_len) >= 0)
+        return hold_one(ctx, d, in); /* after everything held: nothing to compare or skip */
     struct reasm_chunk *c = d->held, *prev = NULL;
     while (c && seq_diff(c->seq, in->seq) < 0) {
         prev = c;
@@ -301,4 +322,5 @@ void reasm_release(struct reasm_ctx *ctx, struct reasm_dir *d)
         d->held = c->next;
         free_chunk(ctx, d, c);
     }
+    d->held_tail = NULL;
 }

@@ -26,6 +26,7 @@ struct reasm_dir {
     uint32_t fin_seq;   /* sequence number the FIN occupies */
     uint32_t held_bytes;
     struct reasm_chunk *held; /* sorted by seq */
+    struct reasm_chunk *held_tail; /* the last of them: in-order arrivals behind a hole append in O(1) */
 };
 
 struct reasm_stats {

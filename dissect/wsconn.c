@@ -20,7 +20,7 @@
 #include "http.h"
 
 #define HEAD_MAX (16 * 1024)     /* a longer handshake head is not a WebSocket's */
-#define HEAD_MAX_HEADERS 64
+#define HEAD_MAX_HEADERS 512     /* browsers send 10-30; a proxy chain adds some: room to spare */
 #define FIELD_MAX 1024           /* longest handshake value kept in the record */
 #define CLOSE_PAYLOAD_MAX 4096   /* close payload bytes kept (legal ones are <= 125) */
 
@@ -218,8 +218,7 @@ static void on_frame_start(void *arg, const struct ws_frame *f)
     struct wsconn *c = x->c;
     struct ws_side *s = &c->side[x->dir];
     s->frames++;
-    s->bytes += f->len;
-    c->last_frame_at = x->ts;
+    c->last_frame_at = x->ts; /* payload bytes count at the frame's end: a header may claim 2^64 */
     if (x->dir == DIR_CLIENT && !f->masked) /* §5.1 */
         c->violations |= V_UNMASKED_CLIENT_FRAME;
     if (x->dir == DIR_SERVER && f->masked)
@@ -300,6 +299,7 @@ static void on_frame_end(void *arg, const struct ws_frame *f)
     struct frame_ctx *x = arg;
     struct wsconn *c = x->c;
     struct ws_side *s = &c->side[x->dir];
+    s->bytes += f->len; /* the whole payload went by */
     if (f->opcode != WS_OP_CLOSE || !s->collecting_close)
         return;
     s->collecting_close = false;
@@ -586,6 +586,37 @@ void wsconn_finish(struct wsconn *c, ts_us_t ts)
         settle_one_sided(c, ts);
 }
 
+static int head_status(const struct head_buf *h);
+
+/* The request was cut, but the server's answer may be whole: a refusal is
+ * recorded as such (RFC 6455 §4.1), a 101 head is skipped so the frames
+ * behind it parse. Returns true when nothing of data is left for frames. */
+static bool response_after_lost_request(struct wsconn *c, const uint8_t **data, size_t *len)
+{
+    if (c->side[DIR_SERVER].frames > 0 || *len < 12 || memcmp(*data, "HTTP/1.", 7) != 0) {
+        c->request_lost = false; /* frames came first: no response to look for */
+        return false;
+    }
+    struct head_buf view = {.p = (uint8_t *)(uintptr_t)*data, .len = *len};
+    int status = head_status(&view);
+    c->request_lost = false;
+    if (status >= 0 && status != 101) {
+        c->http_status = status;
+        c->state = WSC_REJECTED;
+        return true;
+    }
+    if (status == 101)
+        c->http_status = 101;
+    for (size_t i = 0; i + 4 <= *len; i++) {
+        if (memcmp(*data + i, "\r\n\r\n", 4) == 0) {
+            *data += i + 4;
+            *len -= i + 4;
+            return *len == 0;
+        }
+    }
+    return true; /* the head goes on in the next segment: frames resync after it */
+}
+
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
     switch (c->state) {
@@ -594,6 +625,8 @@ void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_
         handshake_data(c, dir, data, len, ts);
         break;
     case WSC_OPEN:
+        if (dir == DIR_SERVER && c->request_lost && response_after_lost_request(c, &data, &len))
+            break;
         feed_frames(c, dir, data, len, ts);
         break;
     case WSC_REJECTED:
@@ -612,10 +645,54 @@ void wsconn_position(struct wsconn *c, int dir, uint32_t seq, uint32_t ack, bool
     s->chunk_pos = s->parser.pos;
 }
 
+/* Does the part of a head that was captured mention WebSocket at all?
+ * (Any case: header names and the token are case-insensitive, RFC 6455
+ * §4.1 / RFC 9110 §5.1.) */
+static bool head_mentions_websocket(const struct head_buf *h)
+{
+    static const char token[] = "websocket";
+    const size_t n = sizeof token - 1;
+    for (size_t i = 0; i + n <= h->len; i++) {
+        size_t k = 0;
+        while (k < n && (h->p[i + k] | 0x20) == token[k])
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
+}
+
+/* A status line captured whole: "HTTP/1.x NNN ...\r\n"; -1 if none. */
+static int head_status(const struct head_buf *h)
+{
+    if (h->len < 14 || memcmp(h->p, "HTTP/1.", 7) != 0 || h->p[8] != ' ' || !memchr(h->p, '\n', h->len))
+        return -1;
+    int v = 0;
+    for (int i = 9; i < 12; i++) {
+        if (h->p[i] < '0' || h->p[i] > '9')
+            return -1;
+        v = v * 10 + (h->p[i] - '0');
+    }
+    return v;
+}
+
 void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
 {
     c->violations |= cut ? V_TRUNCATED : V_GAP;
+    if (c->state == WSC_AWAIT_REQUEST && !head_mentions_websocket(&c->head[DIR_CLIENT])) {
+        /* a request lost or cut before anything said WebSocket: plain HTTP
+         * most likely, and never a record (a phantom 1006 otherwise) */
+        c->state = WSC_NOT_WEBSOCKET;
+        return;
+    }
+    int status = head_status(&c->head[DIR_SERVER]);
+    if (c->state == WSC_AWAIT_RESPONSE && status >= 0 && status != 101) {
+        c->http_status = status; /* the refusal was captured: RFC 6455 §4.1 */
+        c->state = WSC_REJECTED;
+        return;
+    }
     if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE) {
+        c->request_lost = c->state == WSC_AWAIT_REQUEST;
         /* the head is lost: carry on in frame mode, resynchronising */
         for (int d = 0; d < 2; d++) {
             head_free(&c->head[d]);

@@ -73,6 +73,7 @@ struct wsconn {
     bool handshake_seen;
     bool deflate; /* permessage-deflate negotiated: RSV1 legal on data frames */
     bool client_frames_early; /* client frames parsed before the response came */
+    bool request_lost; /* frame mode after the request was cut or lost: the response may still come */
     struct head_buf head[2];
     char *host, *path, *origin, *user_agent, *subprotocol, *extensions;
     char accept_expected[29];
