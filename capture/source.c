@@ -4,6 +4,7 @@
 #include "source.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,6 +122,18 @@ int source_open_live(struct capture_source *s, const char *iface, const struct l
     return check_linktype(s, err, errlen);
 }
 
+/* The packet's time in microseconds. A pcapng timestamp is 64 bits of any
+ * unit: clamp it to 2^62 µs (year 148,000), which leaves the dissector's
+ * timer arithmetic (now + timeouts) room; a negative one is the epoch. */
+static ts_us_t packet_time(const struct pcap_pkthdr *h)
+{
+    const int64_t max_sec = ((int64_t)1 << 62) / 1000000;
+    int64_t sec = (int64_t)h->ts.tv_sec, usec = (int64_t)h->ts.tv_usec;
+    sec = sec < 0 ? 0 : sec > max_sec ? max_sec : sec;
+    usec = usec < 0 ? 0 : usec > 999999 ? 999999 : usec;
+    return (ts_us_t)(sec * 1000000 + usec);
+}
+
 enum source_status source_next(struct capture_source *s, struct packet *pkt, char *err, size_t errlen)
 {
     struct pcap_pkthdr *h;
@@ -130,7 +143,7 @@ enum source_status source_next(struct capture_source *s, struct packet *pkt, cha
         pkt->data = data;
         pkt->caplen = h->caplen;
         pkt->len = h->len;
-        pkt->ts = (ts_us_t)h->ts.tv_sec * 1000000 + h->ts.tv_usec;
+        pkt->ts = packet_time(h);
         pkt->linktype = s->linktype;
         s->packets++;
         s->bytes += h->len;

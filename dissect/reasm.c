@@ -105,6 +105,8 @@ static void skip_to_held(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_
     int32_t hole = seq_diff(d->held->seq, d->next_seq);
     if (hole > 0) {
         emit_gap(ctx, d->next_seq, (uint64_t)hole, REASM_GAP_LOST, sink, arg);
+        if (!d->held)
+            return; /* the sink gave the stream up and released what was held */
         d->next_seq = d->held->seq;
     }
     drain(ctx, d, sink, arg);

@@ -54,6 +54,7 @@ for build in build build-asan; do
     run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
     run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
+    run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh
     [ -x tests/e2e/run.sh ] && run_suite "${tag}e2e" env BIN="$build" tests/e2e/run.sh
     run_suite "${tag}violations" env BIN="$build" tests/e2e/violations.sh
     [ -x tests/conformance/run.sh ] && run_suite "${tag}conformance" env BIN="$build" tests/conformance/run.sh
