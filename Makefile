@@ -5,8 +5,10 @@
 #                   real WebSocket traffic, print the report
 #   make check      install what is missing, build, run every test (also under
 #                   ASan+UBSan); ends with "N passed, N failed"
-#   make bench      memory runs: a million-flow SYN flood, 100k concurrent
-#                   connections (peak RSS, bytes per connection)
+#   make bench      memory runs (a million-flow SYN flood, 100k concurrent
+#                   connections), queries over 1M records, speed against a
+#                   bare libpcap loop and tshark on a 1.2 GB tap capture
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make install    PREFIX=/usr/local DESTDIR= : programs and man pages
 #   make deps       install missing Debian/npm packages (root; apt-get)
 
@@ -128,3 +130,6 @@ clean:
 
 # Fuzzing (issue 8): libFuzzer targets, rules in fuzz/fuzz.mk.
 -include fuzz/fuzz.mk
+
+# The speed benchmark's bare libpcap read loop (issue 7), rules in bench/bench.mk.
+-include bench/bench.mk

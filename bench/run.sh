@@ -8,6 +8,8 @@
 #      memcap): every one recorded, and the memory per tracked connection.
 #   3. Every wsstats command over a million synthetic records
 #      (bench/queries.sh): median time of three runs each.
+#   4. Speed (bench/speed.sh): a 1.2 GB synthetic tap capture read by a
+#      bare libpcap loop (bench/floor.c), wsstatsd -r and tshark.
 #
 # Captures are generated with tests/tools/pcapgen.py into bench/out/ (kept,
 # so a second run skips generating them). Figures come from wsstatsd -v
@@ -64,3 +66,7 @@ printf '   %d connections recorded clean; peak RSS %d KiB; %d bytes per tracked 
 echo
 echo "== 3. wsstats queries over a million records"
 bench/queries.sh
+
+echo
+echo "== 4. speed (issue 7): bare libpcap loop, wsstatsd -r, tshark"
+bench/speed.sh
