@@ -762,7 +762,8 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
     if (d->classifier && !f->cls.done && s->payload_len > 0) /* no nDPI state for bare SYNs */
         classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(f, s, dir);
-    report_tls(d, f, s->ts);
+    if (f->cls.tls_seen && !f->cls.tls_taken) /* once per TLS flow, with its roles known */
+        report_tls(d, f, s->ts);
     if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
         d->stats.out_of_window++;
         lru_touch(d, f);

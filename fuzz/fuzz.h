@@ -82,6 +82,9 @@ static inline uint32_t fuzz_rand(uint32_t *s)
  * one past the end (the input itself may have bytes after the part used). */
 uint8_t *fuzz_dup(const uint8_t *p, size_t n);
 
+/* libgcrypt set up as the daemon does (Sec-WebSocket-Accept is SHA-1). */
+void fuzz_init_gcrypt(void);
+
 /* Reads a string to its NUL (NULL is fine). */
 void fuzz_touch_str(const char *s);
 

@@ -4,6 +4,8 @@
  */
 #include "fuzz.h"
 
+#include <gcrypt.h>
+
 #include <string.h>
 
 uint8_t *fuzz_dup(const uint8_t *p, size_t n)
@@ -114,4 +116,11 @@ void fuzz_drive_wsconn(struct wsconn *c, const uint8_t *cli, size_t clen, const 
     rec.termination = torn_down ? TERM_FIN_CLIENT : TERM_CAPTURE_END;
     wsconn_fill_record(c, torn_down, &rec);
     fuzz_touch_record(&rec);
+}
+
+void fuzz_init_gcrypt(void)
+{
+    gcry_check_version(NULL);
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
 }

@@ -15,7 +15,6 @@
  *
  * Seeds (fuzz/mkseeds.py): the handshake heads of the project's captures.
  */
-#include <gcrypt.h>
 #include <string.h>
 
 #include "../dissect/http.h"
@@ -101,10 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    /* as the daemon does: Sec-WebSocket-Accept is checked with SHA-1 */
-    gcry_check_version(NULL);
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    fuzz_init_gcrypt();
     return 0;
 }
 

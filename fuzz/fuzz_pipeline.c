@@ -19,7 +19,6 @@
  * Seeds (fuzz/mkseeds.py): the project's captures, whole when small, else
  * one file per TCP connection.
  */
-#include <gcrypt.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,9 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    gcry_check_version(NULL);
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    fuzz_init_gcrypt();
     char err[256];
     classifier = classifier_new(err, sizeof err);
     if (!classifier) {

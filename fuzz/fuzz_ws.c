@@ -22,7 +22,6 @@
  *
  * Seeds (fuzz/mkseeds.py): the frame streams of the project's captures.
  */
-#include <gcrypt.h>
 #include <string.h>
 
 #include "../dissect/ws.h"
@@ -196,9 +195,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    gcry_check_version(NULL);
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+    fuzz_init_gcrypt();
     return 0;
 }
 
