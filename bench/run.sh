@@ -13,7 +13,7 @@
 #
 # Captures are generated with tests/tools/pcapgen.py into bench/out/ (kept,
 # so a second run skips generating them). Figures come from wsstatsd -v
-# (getrusage peak RSS). Speed runs (issue 7) will join this script.
+# (getrusage peak RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build}

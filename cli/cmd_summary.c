@@ -58,9 +58,12 @@ static void row(struct rows *r, const char *section, const char *key, long long 
 
 /* Connections per violation name (a record lists several, comma-separated). */
 struct names {
-    char name[MAX_NAMES][40];
-    long long count[MAX_NAMES];
+    struct named {
+        long long count; /* first: by_count sorts these */
+        char name[40];
+    } e[MAX_NAMES];
     int n;
+    long long others; /* names beyond MAX_NAMES */
 };
 
 static void add_violations(void *arg, const char *value, long long count)
@@ -70,12 +73,12 @@ static void add_violations(void *arg, const char *value, long long count)
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         int i = 0;
-        while (i < v->n && (strlen(v->name[i]) != len || memcmp(v->name[i], p, len) != 0))
+        while (i < v->n && (strlen(v->e[i].name) != len || memcmp(v->e[i].name, p, len) != 0))
             i++;
         if (i == v->n && v->n < MAX_NAMES)
-            snprintf(v->name[v->n++], sizeof v->name[0], "%.*s", (int)len, p);
+            snprintf(v->e[v->n++].name, sizeof v->e[0].name, "%.*s", (int)len, p);
         if (i < v->n)
-            v->count[i] += count;
+            v->e[i].count += count;
         p = comma ? comma + 1 : NULL;
     }
 }
@@ -83,10 +86,12 @@ static void add_violations(void *arg, const char *value, long long count)
 static void add_name(void *arg, const char *value, long long count)
 {
     struct names *v = arg;
-    if (v->n < MAX_NAMES) {
-        snprintf(v->name[v->n], sizeof v->name[0], "%s", value ? value : "(not classified)");
-        v->count[v->n++] = count;
+    if (v->n == MAX_NAMES) {
+        v->others += count;
+        return;
     }
+    snprintf(v->e[v->n].name, sizeof v->e[0].name, "%s", value ? value : "(not classified)");
+    v->e[v->n++].count = count;
 }
 
 static void connection_rows(struct rows *r, const struct summary_counts *s)
@@ -116,32 +121,23 @@ static int by_count(const void *a, const void *b)
 
 static void violation_rows(struct rows *r, struct names *v)
 {
-    /* sort names by count, largest first (count is the sort key; the name follows it) */
-    struct {
-        long long count;
-        char name[40];
-    } tmp[MAX_NAMES];
-    for (int i = 0; i < v->n; i++) {
-        tmp[i].count = v->count[i];
-        memcpy(tmp[i].name, v->name[i], sizeof tmp[i].name);
-    }
-    qsort(tmp, (size_t)v->n, sizeof tmp[0], by_count);
+    qsort(v->e, (size_t)v->n, sizeof v->e[0], by_count); /* largest first */
     title(r, "VIOLATIONS (connections with each)");
     if (v->n == 0 && r->table)
         row(r, "violations", "(none)", 0, false);
     for (int i = 0; i < v->n; i++)
-        row(r, "violations", tmp[i].name, tmp[i].count, false);
+        row(r, "violations", v->e[i].name, v->e[i].count, false);
 }
 
 static void ndpi_rows(struct rows *r, const struct names *n)
 {
     title(r, "nDPI CLASSIFICATION");
-    long long other = 0;
+    long long other = n->others;
     for (int i = 0; i < n->n; i++) {
         if (i < NDPI_ROWS)
-            row(r, "ndpi_protocol", n->name[i], n->count[i], false);
+            row(r, "ndpi_protocol", n->e[i].name, n->e[i].count, false);
         else
-            other += n->count[i];
+            other += n->e[i].count;
     }
     if (other)
         row(r, "ndpi_protocol", "(others)", other, false);
@@ -168,7 +164,7 @@ static void add_tls(void *arg, const struct tls_count *t)
     if (t->sni && *t->sni && t->server_ip && strcmp(t->sni, t->server_ip) != 0)
         snprintf(tr->name[tr->n], sizeof tr->name[0], "%s:%d (%s)", t->sni, t->server_port, t->server_ip);
     else
-        snprintf(tr->name[tr->n], sizeof tr->name[0], "%s%s%s:%d (no SNI)", v6 ? "[" : "", t->server_ip,
+        snprintf(tr->name[tr->n], sizeof tr->name[0], "%s%s%s:%d (no server name)", v6 ? "[" : "", t->server_ip,
                  v6 ? "]" : "", t->server_port);
     tr->count[tr->n++] = t->count;
 }

@@ -286,24 +286,27 @@ static struct code_count code_count_at(sqlite3_stmt *s, int col)
  * a code's outcomes add up; connections without a code stay apart by
  * outcome. Sorted most frequent first. */
 struct fold {
-    struct code_count rows[1024];
-    char outcomes[1024][16];
+    struct folded {
+        struct code_count c; /* first: by_count_desc sorts these */
+        char outcome[16];
+    } rows[1024];
     int n;
 };
 
 static void fold_add(struct fold *fo, int code, const char *outcome, long long count)
 {
+    const char *why = code < 0 && outcome ? outcome : "";
     for (int i = 0; i < fo->n; i++) {
-        if (fo->rows[i].code == code && (code >= 0 || strcmp(fo->outcomes[i], outcome ? outcome : "") == 0)) {
-            fo->rows[i].count += count;
+        if (fo->rows[i].c.code == code && strcmp(fo->rows[i].outcome, why) == 0) {
+            fo->rows[i].c.count += count;
             return;
         }
     }
     if (fo->n == 1024)
         return; /* at most 65536 codes exist; 1024 distinct is beyond any report */
-    fo->rows[fo->n] = (struct code_count){.code = code, .count = count};
-    snprintf(fo->outcomes[fo->n], sizeof fo->outcomes[0], "%s", code < 0 && outcome ? outcome : "");
-    fo->n++;
+    struct folded *r = &fo->rows[fo->n++];
+    r->c = (struct code_count){.code = code, .count = count};
+    snprintf(r->outcome, sizeof r->outcome, "%s", why);
 }
 
 static int by_count_desc(const void *a, const void *b)
@@ -332,19 +335,11 @@ int query_top_codes(sqlite3 *db, const struct query_filter *f, code_count_fn fn,
                  (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2));
     sqlite3_finalize(s);
     if (rc == SQLITE_DONE) {
-        /* sort rows and their outcome strings together */
-        struct {
-            struct code_count c;
-            char o[16];
-        } tmp[1024];
+        qsort(fo->rows, (size_t)fo->n, sizeof fo->rows[0], by_count_desc);
         for (int i = 0; i < fo->n; i++) {
-            tmp[i].c = fo->rows[i];
-            memcpy(tmp[i].o, fo->outcomes[i], sizeof tmp[i].o);
-        }
-        qsort(tmp, (size_t)fo->n, sizeof tmp[0], by_count_desc);
-        for (int i = 0; i < fo->n; i++) {
-            tmp[i].c.outcome = tmp[i].c.code < 0 ? tmp[i].o : NULL;
-            fn(arg, &tmp[i].c);
+            struct folded *r = &fo->rows[i];
+            r->c.outcome = r->c.code < 0 ? r->outcome : NULL;
+            fn(arg, &r->c);
         }
     }
     free(fo);
@@ -393,12 +388,7 @@ static const struct {
     [KEY_SUBPROTOCOL] = {"subprotocol", "subprotocol", "NULL", "k1"},
     [KEY_USER_AGENT] = {"user-agent", "user_agent", "NULL", "k1"},
     [KEY_SENSOR] = {"sensor", "sensor", "NULL", "k1"},
-    [KEY_OUTCOME] = {"outcome", "outcome", "NULL", "k1"},
-    [KEY_INITIATOR] = {"initiator", "close_initiator", "NULL", "k1"},
-    [KEY_TERMINATION] = {"termination", "termination", "NULL", "k1"},
     [KEY_VIOLATIONS] = {"violations", "violations", "NULL", "k1"},
-    [KEY_HANDSHAKE_SEEN] = {"handshake", "handshake_seen", "NULL", "k1"},
-    [KEY_HTTP_STATUS] = {"http-status", "http_status", "NULL", "k1"},
     [KEY_NDPI] = {"ndpi", "ndpi_protocol", "NULL", "k1"},
 };
 

@@ -83,13 +83,8 @@ enum query_key {
     KEY_CLIENT,
     KEY_SUBPROTOCOL,
     KEY_USER_AGENT,
-    KEY_SENSOR,
-    KEY_OUTCOME,
-    KEY_INITIATOR,
-    KEY_TERMINATION,
+    KEY_SENSOR, /* the last key of group-by; the rest are tallied by summary */
     KEY_VIOLATIONS,
-    KEY_HANDSHAKE_SEEN,
-    KEY_HTTP_STATUS,
     KEY_NDPI,
     KEY_COUNT_
 };

@@ -264,11 +264,6 @@ int store_reopen(struct store *st)
     return 0;
 }
 
-const char *store_path(const struct store *st)
-{
-    return st->path;
-}
-
 size_t store_queued(const struct store *st)
 {
     return st->nqueue;

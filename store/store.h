@@ -56,7 +56,6 @@ int store_commit(struct store *st);
  * store_commit() tries again. */
 int store_reopen(struct store *st);
 
-const char *store_path(const struct store *st);
 /* Records waiting to be written; records dropped because the queue was full. */
 size_t store_queued(const struct store *st);
 uint64_t store_lost(const struct store *st);
