@@ -749,7 +749,10 @@ class Suite:
                          % (" ".join(args), head))
             frac = newest - math.floor(newest)
             if SLACK < frac < 1 - SLACK:
-                want = "ended %s .. %s UTC" % (ymdhms(newest - 3600), hms(newest))
+                # the end repeats the date only when the window crosses midnight
+                same_day = ymdhms(newest - 3600)[:10] == ymdhms(newest)[:10]
+                want = "ended %s .. %s UTC" % (ymdhms(newest - 3600),
+                                               hms(newest) if same_day else ymdhms(newest))
                 if want not in lines[0]:
                     p.append("`wsstats %s`: first line should name the window %r: %s" % (" ".join(args), want, lines[0]))
         self.r.case("table-window-since-1h", p)
