@@ -28,14 +28,14 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wundef -Wvla -Wwrite-strings \
         -Wcast-align -Wnull-dereference -Wimplicit-fallthrough
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -DWSSTATS_VERSION='"$(VERSION)"' $(WARN) \
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -pthread -DWSSTATS_VERSION='"$(VERSION)"' $(WARN) \
              $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS  := $(PKG_LIBS) -lm
+LDLIBS  := $(PKG_LIBS) -lm -pthread
 
 CAPTURE := capture/decode.c capture/source.c
 DISSECT := dissect/classify.c dissect/codes.c dissect/dissect.c dissect/http.c \
            dissect/reasm.c dissect/record.c dissect/utf8.c dissect/ws.c dissect/wsconn.c
-STORE   := store/store.c store/query.c
+STORE   := store/store.c store/tally.c store/query.c
 CLI     := cli/duration.c cli/output.c cli/filters.c cli/stats.c cli/common.c \
            cli/cmd_codes.c cli/cmd_connections.c cli/cmd_timeline.c cli/cmd_groups.c \
            cli/cmd_durations.c cli/cmd_summary.c
@@ -56,6 +56,7 @@ test_duration_SRC := cli/duration.c
 test_output_SRC   := cli/output.c dissect/utf8.c
 test_filters_SRC  := cli/filters.c dissect/record.c
 test_stats_SRC    := cli/stats.c
+test_tally_SRC    := store/tally.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

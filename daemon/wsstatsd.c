@@ -320,8 +320,7 @@ static void on_record(void *arg, const struct ws_record *r)
     int rc = store_add(dm->store, r);
     if (store_lost(dm->store) == lost)
         dm->records_written++; /* written, or queued for the next commit */
-    if (rc < 0)
-        note_store_result(dm, -1); /* recovery is noticed by the next commit() */
+    note_store_result(dm, rc); /* the writer thread's last commit: failed, or well again */
 }
 
 static void on_tls(void *arg, const struct tls_flow *t)

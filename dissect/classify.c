@@ -125,8 +125,11 @@ void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8
     keep_result(fc, p);
     note_tls(fc);
     fc->packets++;
+    /* Classified is enough: nDPI's extra dissection (a TLS certificate, an
+     * HTTP response) refines metadata nobody here reads, and was most of
+     * its cost per flow. */
     bool known = p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
-    if ((known && !ndpi_extra_dissection_possible(cl->ndpi, fc->state)) || fc->packets >= CLASSIFY_MAX_PACKETS)
+    if (known || fc->packets >= CLASSIFY_MAX_PACKETS)
         classifier_finish(cl, fc);
 }
 

@@ -5,25 +5,41 @@
  * loses at most the last commit, never corrupts), one prepared INSERT bound
  * per record, BATCH_MAX records per transaction.
  *
- * Records are copied into a queue and written when a batch is full or the
- * caller commits. A transaction that fails (a full disk, a database made
- * read-only) is rolled back and its records stay queued for the next
- * commit, up to QUEUE_MAX records; beyond that new records are counted as
- * lost. So a database problem costs no capture and, once fixed, no records.
+ * Records are copied into a queue. A writer thread commits it whenever a
+ * batch is full, so SQLite's work (a B-tree insert per index per record,
+ * the WAL) runs beside the packet loop instead of inside it; the caller's
+ * store_commit() writes the rest and waits. A transaction that fails (a
+ * full disk, a database made read-only) is rolled back and its records
+ * stay queued; while failing, the writer tries again once a second. Up to
+ * QUEUE_MAX records wait; beyond that, new records are counted as lost —
+ * unless the database is healthy and only slower than the capture, when
+ * store_add() waits for room instead (an offline run never drops records
+ * for speed). So a database problem costs no capture and, once fixed, no
+ * records.
+ *
+ * Locking: `lock` guards the queue, the TLS tally and the failure state;
+ * `db_lock` makes every use of the connection (the writer's transactions,
+ * the caller's commits, captures rows, retention, reopen) one at a time.
+ * Whoever holds db_lock may take `lock`, never the other way round.
  */
 #include "store.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "schema.sql.h"
+#include "tally.h"
 
-#define BATCH_MAX 1000
-#define QUEUE_MAX 100000
-#define TLS_TALLY_MAX 4096 /* distinct (hour, sensor, server, SNI) between commits */
+#define BATCH_MAX 1000      /* the writer commits once this many records wait */
+#define QUEUE_MAX 100000    /* records waiting or being written, at most */
+#define RETRY_NS 1000000000 /* a failing database is tried again this often */
 #define BUSY_TIMEOUT_MS 5000
+#define CACHE_KIB 16384 /* page cache: the indexes' upper levels stay in memory */
 
 /* A record waiting to be written: one allocation with its strings. */
 struct queued {
@@ -31,28 +47,34 @@ struct queued {
     struct ws_record r;
 };
 
-/* TLS flows counted since the last commit. */
-struct tls_tally {
-    double hour;
-    char sensor[128], server_ip[46], sni[256];
-    uint16_t server_port;
-    long long connections;
+/* Records taken out of the queue by one transaction. */
+struct batch {
+    struct queued **recs;
+    size_t n;
 };
 
 struct store {
     sqlite3 *db;
     sqlite3_stmt *tls_upsert;
-    struct tls_tally *tls;
-    size_t ntls;
-    uint64_t tls_lost;
     sqlite3_stmt *insert;
     sqlite3_stmt *begin, *commit, *rollback;
     char *path;
-    struct queued **queue;
-    size_t nqueue, capqueue;
-    uint64_t lost;
     int64_t capture_id;
-    char err[512];
+    char err[512]; /* the caller's last error */
+    /* the batch writer */
+    pthread_mutex_t lock, db_lock;
+    pthread_cond_t wake; /* the writer: a batch is ready, or stop */
+    pthread_cond_t room; /* store_add(): a transaction ended */
+    pthread_t writer;
+    bool writer_running, stopping;
+    struct queued **queue; /* waiting, oldest first */
+    size_t nqueue, capqueue;
+    size_t inflight;          /* records inside a transaction right now */
+    struct tally tls_wait;    /* TLS flows counted since the last batch ... */
+    struct tally tls_batch;   /* ... and those inside the transaction */
+    bool failing;             /* the last transaction failed */
+    char writer_err[512];     /* and why (the writer's own buffer) */
+    uint64_t lost, tls_lost;
 };
 
 static const char insert_sql[] =
@@ -68,6 +90,13 @@ static const char insert_sql[] =
 static void set_err(struct store *st, const char *what)
 {
     snprintf(st->err, sizeof st->err, "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+}
+
+/* The same, into a buffer of ERR_SIZE bytes (a transaction's own). */
+#define ERR_SIZE sizeof(((struct store *)0)->err)
+static void set_err_in(struct store *st, char *err, const char *what)
+{
+    snprintf(err, ERR_SIZE, "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "out of memory");
 }
 
 const char *store_error(const struct store *st)
@@ -166,8 +195,13 @@ static int check_schema(struct store *st, const char *path, bool writer)
 static struct store *store_new(void)
 {
     struct store *st = calloc(1, sizeof *st);
-    if (st)
-        st->capture_id = -1;
+    if (!st)
+        return NULL;
+    st->capture_id = -1;
+    pthread_mutex_init(&st->lock, NULL);
+    pthread_mutex_init(&st->db_lock, NULL);
+    pthread_cond_init(&st->wake, NULL);
+    pthread_cond_init(&st->room, NULL);
     return st;
 }
 
@@ -184,14 +218,22 @@ static void close_db(struct store *st)
     st->db = NULL;
 }
 
+static void stop_writer(struct store *st);
+
 static void store_free(struct store *st)
 {
+    stop_writer(st);
     close_db(st);
     for (size_t i = 0; i < st->nqueue; i++)
         free(st->queue[i]);
     free(st->queue);
-    free(st->tls);
+    tally_free(&st->tls_wait);
+    tally_free(&st->tls_batch);
     free(st->path);
+    pthread_cond_destroy(&st->wake);
+    pthread_cond_destroy(&st->room);
+    pthread_mutex_destroy(&st->lock);
+    pthread_mutex_destroy(&st->db_lock);
     free(st);
 }
 
@@ -213,7 +255,11 @@ static int open_db_write(struct store *st)
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
     char what[600];
     snprintf(what, sizeof what, "cannot use database %s", path);
-    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", what) < 0 ||
+    char pragmas[160];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-%d",
+             CACHE_KIB);
+    if (exec(st, pragmas, what) < 0 ||
         check_schema(st, path, true) < 0)
         return -1;
     if (sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) != SQLITE_OK ||
@@ -231,16 +277,22 @@ static int open_db_write(struct store *st)
     return 0;
 }
 
+static void *writer_main(void *arg);
+
 struct store *store_open_write(const char *path, char *err, size_t errlen)
 {
     struct store *st = store_new();
-    if (!st || !(st->path = strdup(path))) {
-        snprintf(err, errlen, "out of memory");
-        free(st);
-        return NULL;
+    if (!st || !(st->path = strdup(path)) || tally_init(&st->tls_wait) < 0 || tally_init(&st->tls_batch) < 0) {
+        snprintf(st ? st->err : err, st ? sizeof st->err : errlen, "out of memory");
+        return st ? fail_open(st, err, errlen) : NULL;
     }
     if (open_db_write(st) < 0)
         return fail_open(st, err, errlen);
+    if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+        snprintf(st->err, sizeof st->err, "cannot start the database writer thread");
+        return fail_open(st, err, errlen);
+    }
+    st->writer_running = true;
     return st;
 }
 
@@ -251,27 +303,38 @@ int store_reopen(struct store *st)
      * closing would leave the records in a WAL nobody reads. TRUNCATE
      * also empties that WAL, so the new file at the path cannot mistake
      * it for its own. */
+    pthread_mutex_lock(&st->db_lock);
     if (st->db)
         sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     close_db(st);
     st->capture_id = -1;
+    pthread_mutex_lock(&st->lock);
     for (size_t i = 0; i < st->nqueue; i++)
         st->queue[i]->capture_id = -1; /* their captures row is in the old file */
+    pthread_mutex_unlock(&st->lock);
+    int rc = 0;
     if (open_db_write(st) < 0) {
         close_db(st);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    pthread_mutex_unlock(&st->db_lock);
+    return rc;
 }
 
-size_t store_queued(const struct store *st)
+size_t store_queued(struct store *st)
 {
-    return st->nqueue;
+    pthread_mutex_lock(&st->lock);
+    size_t n = st->nqueue + st->inflight;
+    pthread_mutex_unlock(&st->lock);
+    return n;
 }
 
-uint64_t store_lost(const struct store *st)
+uint64_t store_lost(struct store *st)
 {
-    return st->lost;
+    pthread_mutex_lock(&st->lock);
+    uint64_t n = st->lost;
+    pthread_mutex_unlock(&st->lock);
+    return n;
 }
 
 struct store *store_open_read(const char *path, char *err, size_t errlen)
@@ -300,12 +363,12 @@ struct store *store_open_read(const char *path, char *err, size_t errlen)
     return st;
 }
 
-static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+static int step_done(struct store *st, sqlite3_stmt *s, char *err, const char *what)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
-        set_err(st, what);
+        set_err_in(st, err, what);
         return -1;
     }
     return 0;
@@ -313,80 +376,209 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
 
 static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capture_id);
 
-/* Writes the whole queue in one transaction; on failure nothing of it is
- * written and it stays queued. */
-int store_commit(struct store *st)
+static int insert_tally(struct store *st, const struct tally *t, char *err)
 {
-    if (!st->db && open_db_write(st) < 0) { /* a reopen that failed: try again */
-        close_db(st);
-        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tally_entry *e = &t->entries[i];
+        sqlite3_bind_double(st->tls_upsert, 1, e->hour);
+        sqlite3_bind_text(st->tls_upsert, 2, e->sensor, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st->tls_upsert, 3, e->server_ip, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st->tls_upsert, 4, e->server_port);
+        sqlite3_bind_text(st->tls_upsert, 5, e->sni, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st->tls_upsert, 6, e->connections);
+        if (step_done(st, st->tls_upsert, err, "counting TLS flows") < 0)
+            return -1;
     }
-    if (st->nqueue == 0 && st->ntls == 0)
-        return 0;
-    if (step_done(st, st->begin, "starting a transaction") < 0)
+    return 0;
+}
+
+/* One transaction: the batch's records and TLS counts, or nothing. */
+static int write_batch(struct store *st, const struct batch *b, char *err)
+{
+    if (step_done(st, st->begin, err, "starting a transaction") < 0)
         return -1;
-    for (size_t i = 0; i < st->nqueue; i++) {
-        bind_record(st->insert, &st->queue[i]->r, st->queue[i]->capture_id);
-        int rc = step_done(st, st->insert, "inserting a record");
+    int rc = 0;
+    for (size_t i = 0; i < b->n && rc == 0; i++) {
+        bind_record(st->insert, &b->recs[i]->r, b->recs[i]->capture_id);
+        rc = step_done(st, st->insert, err, "inserting a record");
         sqlite3_clear_bindings(st->insert);
-        if (rc < 0) {
-            sqlite3_step(st->rollback);
-            sqlite3_reset(st->rollback);
-            return -1;
-        }
     }
-    for (size_t i = 0; i < st->ntls; i++) {
-        const struct tls_tally *t = &st->tls[i];
-        sqlite3_bind_double(st->tls_upsert, 1, t->hour);
-        sqlite3_bind_text(st->tls_upsert, 2, t->sensor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st->tls_upsert, 3, t->server_ip, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st->tls_upsert, 4, t->server_port);
-        sqlite3_bind_text(st->tls_upsert, 5, t->sni, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st->tls_upsert, 6, t->connections);
-        if (step_done(st, st->tls_upsert, "counting TLS flows") < 0) {
-            sqlite3_step(st->rollback);
-            sqlite3_reset(st->rollback);
-            return -1;
-        }
-    }
-    if (step_done(st, st->commit, "committing records") < 0) {
+    if (rc == 0)
+        rc = insert_tally(st, &st->tls_batch, err);
+    if (rc == 0)
+        rc = step_done(st, st->commit, err, "committing records");
+    if (rc < 0) {
         sqlite3_step(st->rollback);
         sqlite3_reset(st->rollback);
-        return -1;
     }
-    for (size_t i = 0; i < st->nqueue; i++)
-        free(st->queue[i]);
-    st->nqueue = 0;
-    st->ntls = 0;
-    return 0;
+    return rc;
+}
+
+/* Under `lock`: the queue and the TLS counts become the batch. */
+static void take_batch(struct store *st, struct batch *b)
+{
+    b->recs = st->queue;
+    b->n = st->nqueue;
+    st->queue = NULL;
+    st->nqueue = st->capqueue = 0;
+    st->inflight = b->n;
+    struct tally t = st->tls_batch; /* empty: swapped, not copied */
+    st->tls_batch = st->tls_wait;
+    st->tls_wait = t;
+}
+
+/* Under `lock`, after a failed transaction: the batch goes back in front of
+ * what was queued meanwhile, its TLS counts into the waiting tally. */
+static void return_batch(struct store *st, struct batch *b)
+{
+    if (st->nqueue) {
+        struct queued **q = realloc(b->recs, (b->n + st->nqueue) * sizeof *q);
+        if (!q) { /* keep the older records; the newer ones are lost */
+            for (size_t i = 0; i < st->nqueue; i++)
+                free(st->queue[i]);
+            st->lost += st->nqueue;
+        } else {
+            memcpy(q + b->n, st->queue, st->nqueue * sizeof *q);
+            b->recs = q;
+            b->n += st->nqueue;
+        }
+        free(st->queue);
+    }
+    st->queue = b->recs;
+    st->nqueue = st->capqueue = b->n;
+    for (size_t i = 0; i < st->tls_batch.n; i++) {
+        const struct tally_entry *e = &st->tls_batch.entries[i];
+        if (tally_add(&st->tls_wait, e->hour, e->sensor, e->server_ip, e->server_port, e->sni, e->connections) < 0)
+            st->tls_lost += (uint64_t)e->connections;
+    }
+}
+
+/* Writes what is queued in one transaction. The caller holds db_lock (never
+ * `lock`). On failure everything stays queued, and `err` says why. */
+static int commit_queued(struct store *st, char *err)
+{
+    struct batch b;
+    pthread_mutex_lock(&st->lock);
+    take_batch(st, &b);
+    pthread_mutex_unlock(&st->lock);
+    int rc = b.n || st->tls_batch.n ? write_batch(st, &b, err) : 0;
+    pthread_mutex_lock(&st->lock);
+    if (rc == 0) {
+        for (size_t i = 0; i < b.n; i++)
+            free(b.recs[i]);
+        free(b.recs);
+    } else {
+        return_batch(st, &b);
+        if (err != st->writer_err)
+            memcpy(st->writer_err, err, sizeof st->writer_err);
+    }
+    tally_clear(&st->tls_batch);
+    st->failing = rc < 0;
+    st->inflight = 0;
+    pthread_cond_broadcast(&st->room);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_commit(struct store *st)
+{
+    pthread_mutex_lock(&st->db_lock);
+    int rc;
+    if (!st->db && open_db_write(st) < 0) { /* a reopen that failed: try again */
+        close_db(st);
+        rc = -1;
+    } else {
+        rc = commit_queued(st, st->err);
+    }
+    pthread_mutex_unlock(&st->db_lock);
+    return rc;
+}
+
+/* ---- the writer thread ---------------------------------------------------- */
+
+static struct timespec retry_time(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_nsec += RETRY_NS % 1000000000;
+    t.tv_sec += RETRY_NS / 1000000000 + t.tv_nsec / 1000000000;
+    t.tv_nsec %= 1000000000;
+    return t;
+}
+
+/* Under `lock`: a full batch of records (or a half-full TLS tally) waits,
+ * and the database is not known to fail. */
+static bool batch_due(const struct store *st)
+{
+    return (st->nqueue >= BATCH_MAX || st->tls_wait.n >= TALLY_MAX / 2) && !st->failing;
+}
+
+/* Commits each full batch; while the database fails, tries again once a
+ * second with whatever waits. Signals stay with the main thread. */
+static void *writer_main(void *arg)
+{
+    struct store *st = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&st->lock);
+    while (!st->stopping) {
+        bool retry = false;
+        if (!batch_due(st)) {
+            if (!st->failing) {
+                pthread_cond_wait(&st->wake, &st->lock);
+                continue;
+            }
+            struct timespec at = retry_time();
+            retry = pthread_cond_timedwait(&st->wake, &st->lock, &at) != 0 && st->failing;
+            if (!retry)
+                continue;
+        }
+        if (st->stopping)
+            break;
+        pthread_mutex_unlock(&st->lock);
+        pthread_mutex_lock(&st->db_lock);
+        if (st->db) /* after a failed reopen, only store_commit() opens again */
+            commit_queued(st, st->writer_err);
+        pthread_mutex_unlock(&st->db_lock);
+        pthread_mutex_lock(&st->lock);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return NULL;
+}
+
+static void stop_writer(struct store *st)
+{
+    if (!st->writer_running)
+        return;
+    pthread_mutex_lock(&st->lock);
+    st->stopping = true;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+    pthread_join(st->writer, NULL);
+    st->writer_running = false;
 }
 
 int store_tls_add(struct store *st, const struct tls_flow *t)
 {
     double hour = (double)(t->ts / 3600000000LL) * 3600.0;
     const char *sensor = t->sensor ? t->sensor : "";
-    for (size_t i = 0; i < st->ntls; i++) {
-        struct tls_tally *e = &st->tls[i];
-        if (e->hour == hour && e->server_port == t->server_port && strcmp(e->server_ip, t->server_ip) == 0 &&
-            strcmp(e->sni, t->sni) == 0 && strcmp(e->sensor, sensor) == 0) {
-            e->connections++;
-            return 0;
-        }
+    pthread_mutex_lock(&st->lock);
+    int rc = tally_add(&st->tls_wait, hour, sensor, t->server_ip, t->server_port, t->sni, 1);
+    while (rc < 0 && !st->failing && st->writer_running) { /* full: a healthy writer makes room */
+        pthread_cond_signal(&st->wake);
+        pthread_cond_wait(&st->room, &st->lock);
+        rc = tally_add(&st->tls_wait, hour, sensor, t->server_ip, t->server_port, t->sni, 1);
     }
-    if (!st->tls && !(st->tls = calloc(TLS_TALLY_MAX, sizeof *st->tls)))
-        return -1;
-    if (st->ntls == TLS_TALLY_MAX && store_commit(st) < 0) {
+    if (rc < 0) {
         st->tls_lost++;
-        return -1;
+        snprintf(st->err, sizeof st->err, "%d TLS server names wait for the database: not counting more",
+                 TALLY_MAX);
+    } else if (batch_due(st)) {
+        pthread_cond_signal(&st->wake);
     }
-    struct tls_tally *e = &st->tls[st->ntls++];
-    e->hour = hour;
-    snprintf(e->sensor, sizeof e->sensor, "%s", sensor);
-    snprintf(e->server_ip, sizeof e->server_ip, "%s", t->server_ip);
-    snprintf(e->sni, sizeof e->sni, "%s", t->sni);
-    e->server_port = t->server_port;
-    e->connections = 1;
-    return 0;
+    pthread_mutex_unlock(&st->lock);
+    return rc;
 }
 
 /* ---- binding helpers: NULL for the record's "none" values ---------------- */
@@ -501,34 +693,53 @@ static struct queued *record_copy(const struct ws_record *r, int64_t capture_id)
     return q;
 }
 
-int store_add(struct store *st, const struct ws_record *r)
+/* Under `lock`: room for one more record; waits for the writer while the
+ * database is healthy. */
+static bool wait_for_room(struct store *st)
 {
-    if (st->nqueue == QUEUE_MAX) {
-        st->lost++;
-        snprintf(st->err, sizeof st->err, "%zu records wait for the database: dropping new ones", st->nqueue);
-        return -1;
+    while (st->nqueue + st->inflight >= QUEUE_MAX && !st->failing && st->writer_running) {
+        pthread_cond_signal(&st->wake);
+        pthread_cond_wait(&st->room, &st->lock);
     }
+    return st->nqueue + st->inflight < QUEUE_MAX;
+}
+
+static int append(struct store *st, struct queued *c)
+{
     if (st->nqueue == st->capqueue) {
         size_t cap = st->capqueue ? st->capqueue * 2 : BATCH_MAX;
         struct queued **q = realloc(st->queue, cap * sizeof *q);
-        if (!q) {
-            st->lost++;
-            snprintf(st->err, sizeof st->err, "out of memory for the record queue");
+        if (!q)
             return -1;
-        }
         st->queue = q;
         st->capqueue = cap;
     }
-    struct queued *c = record_copy(r, st->capture_id);
-    if (!c) {
-        st->lost++;
-        snprintf(st->err, sizeof st->err, "out of memory for a record");
-        return -1;
-    }
     st->queue[st->nqueue++] = c;
-    if (st->nqueue % BATCH_MAX == 0)
-        return store_commit(st);
     return 0;
+}
+
+int store_add(struct store *st, const struct ws_record *r)
+{
+    struct queued *c = record_copy(r, st->capture_id);
+    pthread_mutex_lock(&st->lock);
+    int rc = 0;
+    if (!c || !wait_for_room(st) || append(st, c) < 0) {
+        st->lost++;
+        if (c && st->nqueue + st->inflight >= QUEUE_MAX)
+            snprintf(st->err, sizeof st->err, "%zu records wait for the database: dropping new ones",
+                     st->nqueue + st->inflight);
+        else
+            snprintf(st->err, sizeof st->err, "out of memory for a record");
+        free(c);
+        rc = -1;
+    } else if (st->failing) { /* queued; the last transaction failed */
+        memcpy(st->err, st->writer_err, sizeof st->err);
+        rc = -1;
+    } else if (batch_due(st)) {
+        pthread_cond_signal(&st->wake);
+    }
+    pthread_mutex_unlock(&st->lock);
+    return rc;
 }
 
 static void bind_capture(sqlite3_stmt *s, const struct capture_row *c)
@@ -583,10 +794,13 @@ int64_t store_capture_begin(struct store *st, const struct capture_row *c)
         "INSERT INTO captures (sensor, source, kind, started_at, ended_at, first_packet_at,"
         " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    pthread_mutex_lock(&st->db_lock);
     st->capture_id = -1;
-    if (!st->db || run_capture_stmt(st, sql, c, -1) < 0)
-        return -1;
-    st->capture_id = sqlite3_last_insert_rowid(st->db);
+    if (!st->db)
+        snprintf(st->err, sizeof st->err, "the database is not open");
+    else if (run_capture_stmt(st, sql, c, -1) == 0)
+        st->capture_id = sqlite3_last_insert_rowid(st->db);
+    pthread_mutex_unlock(&st->db_lock);
     return st->capture_id;
 }
 
@@ -596,15 +810,19 @@ int store_capture_update(struct store *st, int64_t id, const struct capture_row 
         "UPDATE captures SET sensor=?1, source=?2, kind=?3, started_at=?4, ended_at=?5,"
         " first_packet_at=?6, last_packet_at=?7, packets=?8, bytes=?9, drops=?10, if_drops=?11,"
         " tcp_flows=?12, connections=?13, status=?14 WHERE id=?15";
-    if (!st->db || id < 0) {
+    pthread_mutex_lock(&st->db_lock);
+    int rc = -1;
+    if (!st->db || id < 0)
         snprintf(st->err, sizeof st->err, "no captures row to update");
-        return -1;
-    }
-    return run_capture_stmt(st, sql, c, id);
+    else
+        rc = run_capture_stmt(st, sql, c, id);
+    pthread_mutex_unlock(&st->db_lock);
+    return rc;
 }
 
 int store_close(struct store *st, char *err, size_t errlen)
 {
+    stop_writer(st);
     int rc = store_commit(st);
     if (rc < 0)
         snprintf(err, errlen, "%s", st->err);
@@ -612,7 +830,7 @@ int store_close(struct store *st, char *err, size_t errlen)
     return rc;
 }
 
-int store_delete_older(struct store *st, double before, int batch)
+static int delete_older(struct store *st, double before, int batch)
 {
     static const char sql[] = "DELETE FROM connections WHERE id IN"
                               " (SELECT id FROM connections WHERE ended_at < ?1 ORDER BY ended_at LIMIT ?2)";
@@ -634,4 +852,12 @@ int store_delete_older(struct store *st, double before, int batch)
         return -1;
     }
     return sqlite3_changes(st->db);
+}
+
+int store_delete_older(struct store *st, double before, int batch)
+{
+    pthread_mutex_lock(&st->db_lock);
+    int rc = delete_older(st, before, batch);
+    pthread_mutex_unlock(&st->db_lock);
+    return rc;
 }

@@ -2,9 +2,10 @@
  * store/store.h — the SQLite database: schema, migrations, batched writer.
  *
  * Writers (wsstatsd) open with store_open_write(): the schema is created or
- * migrated, WAL is on, and records are inserted through one prepared
- * statement inside batched transactions; records wait in a bounded queue
- * while the database cannot be written. Readers (wsstats) open with
+ * migrated, WAL is on, and a writer thread inserts records through one
+ * prepared statement inside batched transactions; records wait in a
+ * bounded queue while the database cannot be written. Every function is
+ * for one caller thread; the writer thread is the store's own. Readers (wsstats) open with
  * store_open_read(): never created, never migrated, read-only.
  */
 #ifndef WSSTATS_STORE_H
@@ -42,13 +43,15 @@ struct store *store_open_read(const char *path, char *err, size_t errlen);
 /* Commits what is pending and closes. Returns 0, or -1 (message in err). */
 int store_close(struct store *st, char *err, size_t errlen);
 
-/* Queues a copy of the record; commits when a batch is full. Returns 0, or
- * -1 with store_error() set: the commit failed (the record stays queued)
- * or the queue is full (the record is lost, see store_lost()). */
+/* Queues a copy of the record; a writer thread commits each full batch.
+ * Returns 0, or -1 with store_error() set: the last commit failed (the
+ * record stays queued) or the queue is full while the database fails (the
+ * record is lost, see store_lost()). While the database is healthy and
+ * only slower, it waits for room instead. */
 int store_add(struct store *st, const struct ws_record *r);
 
-/* Writes every queued record in one transaction. Returns 0, or -1 (they
- * stay queued; call again later). */
+/* Writes every queued record in one transaction and waits for it.
+ * Returns 0, or -1 (they stay queued; call again later). */
 int store_commit(struct store *st);
 
 /* Closes and opens the database path again (after a log-rotation style
@@ -57,8 +60,8 @@ int store_commit(struct store *st);
 int store_reopen(struct store *st);
 
 /* Records waiting to be written; records dropped because the queue was full. */
-size_t store_queued(const struct store *st);
-uint64_t store_lost(const struct store *st);
+size_t store_queued(struct store *st);
+uint64_t store_lost(struct store *st);
 
 /* Inserts a captures row (returns its id, or -1) / updates it. */
 int64_t store_capture_begin(struct store *st, const struct capture_row *c);
