@@ -24,6 +24,7 @@
  */
 #include "store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,9 +36,10 @@
 #include "schema.sql.h"
 #include "tally.h"
 
-#define BATCH_MAX 1000      /* the writer commits once this many records wait */
-#define QUEUE_MAX 100000    /* records waiting or being written, at most */
-#define RETRY_NS 1000000000 /* a failing database is tried again this often */
+#define BATCH_MAX 5000         /* the writer commits once this many records wait ... */
+#define MAX_WAIT_NS 1000000000 /* ... or once the oldest has waited this long */
+#define QUEUE_MAX 100000       /* records waiting or being written, at most */
+#define RETRY_NS 1000000000    /* a failing database is tried again this often */
 #define BUSY_TIMEOUT_MS 5000
 #define CACHE_KIB 16384 /* page cache: the indexes' upper levels stay in memory */
 
@@ -73,6 +75,7 @@ struct store {
     struct tally tls_wait;    /* TLS flows counted since the last batch ... */
     struct tally tls_batch;   /* ... and those inside the transaction */
     bool failing;             /* the last transaction failed */
+    struct timespec due_at;   /* CLOCK_MONOTONIC: the oldest waiting must go, or the next retry */
     char writer_err[512];     /* and why (the writer's own buffer) */
     uint64_t lost, tls_lost;
 };
@@ -200,7 +203,11 @@ static struct store *store_new(void)
     st->capture_id = -1;
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->db_lock, NULL);
-    pthread_cond_init(&st->wake, NULL);
+    pthread_condattr_t mono;
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC); /* a wall-clock step moves no deadline */
+    pthread_cond_init(&st->wake, &mono);
+    pthread_condattr_destroy(&mono);
     pthread_cond_init(&st->room, NULL);
     return st;
 }
@@ -496,14 +503,19 @@ int store_commit(struct store *st)
 
 /* ---- the writer thread ---------------------------------------------------- */
 
-static struct timespec retry_time(void)
+static struct timespec after_ns(long long ns)
 {
     struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += RETRY_NS % 1000000000;
-    t.tv_sec += RETRY_NS / 1000000000 + t.tv_nsec / 1000000000;
-    t.tv_nsec %= 1000000000;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long long total = t.tv_nsec + ns;
+    t.tv_sec += total / 1000000000;
+    t.tv_nsec = total % 1000000000;
     return t;
+}
+
+static bool has_waiting(const struct store *st)
+{
+    return st->nqueue || st->tls_wait.n;
 }
 
 /* Under `lock`: a full batch of records (or a half-full TLS tally) waits,
@@ -513,8 +525,19 @@ static bool batch_due(const struct store *st)
     return (st->nqueue >= BATCH_MAX || st->tls_wait.n >= TALLY_MAX / 2) && !st->failing;
 }
 
-/* Commits each full batch; while the database fails, tries again once a
- * second with whatever waits. Signals stay with the main thread. */
+/* Under `lock`, before adding to an empty queue: it must go within
+ * MAX_WAIT_NS (a slow trickle from `-r -` or a quiet link is written too). */
+static void note_first_waiting(struct store *st)
+{
+    if (!has_waiting(st) && !st->failing) {
+        st->due_at = after_ns(MAX_WAIT_NS);
+        pthread_cond_signal(&st->wake); /* the writer sets its timer */
+    }
+}
+
+/* Commits each full batch, and whatever waited MAX_WAIT_NS; while the
+ * database fails, tries again once a second. Signals stay with the main
+ * thread. */
 static void *writer_main(void *arg)
 {
     struct store *st = arg;
@@ -523,15 +546,10 @@ static void *writer_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&st->lock);
     while (!st->stopping) {
-        bool retry = false;
         if (!batch_due(st)) {
-            if (!st->failing) {
-                pthread_cond_wait(&st->wake, &st->lock);
-                continue;
-            }
-            struct timespec at = retry_time();
-            retry = pthread_cond_timedwait(&st->wake, &st->lock, &at) != 0 && st->failing;
-            if (!retry)
+            int rc = has_waiting(st) ? pthread_cond_timedwait(&st->wake, &st->lock, &st->due_at)
+                                     : pthread_cond_wait(&st->wake, &st->lock);
+            if (rc != ETIMEDOUT || !has_waiting(st))
                 continue;
         }
         if (st->stopping)
@@ -542,6 +560,8 @@ static void *writer_main(void *arg)
             commit_queued(st, st->writer_err);
         pthread_mutex_unlock(&st->db_lock);
         pthread_mutex_lock(&st->lock);
+        if (st->failing)
+            st->due_at = after_ns(RETRY_NS);
     }
     pthread_mutex_unlock(&st->lock);
     return NULL;
@@ -564,6 +584,7 @@ int store_tls_add(struct store *st, const struct tls_flow *t)
     double hour = (double)(t->ts / 3600000000LL) * 3600.0;
     const char *sensor = t->sensor ? t->sensor : "";
     pthread_mutex_lock(&st->lock);
+    note_first_waiting(st);
     int rc = tally_add(&st->tls_wait, hour, sensor, t->server_ip, t->server_port, t->sni, 1);
     while (rc < 0 && !st->failing && st->writer_running) { /* full: a healthy writer makes room */
         pthread_cond_signal(&st->wake);
@@ -722,6 +743,7 @@ int store_add(struct store *st, const struct ws_record *r)
 {
     struct queued *c = record_copy(r, st->capture_id);
     pthread_mutex_lock(&st->lock);
+    note_first_waiting(st);
     int rc = 0;
     if (!c || !wait_for_room(st) || append(st, c) < 0) {
         st->lost++;
