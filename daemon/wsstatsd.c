@@ -323,11 +323,12 @@ static void on_record(void *arg, const struct ws_record *r)
     note_store_result(dm, rc); /* the writer thread's last commit: failed, or well again */
 }
 
+/* Called on the classifier thread: only the store, which locks, is touched
+ * (a flow not counted is counted in store_tls_lost(), told at the end). */
 static void on_tls(void *arg, const struct tls_flow *t)
 {
-    struct daemon *dm = arg;
-    if (store_tls_add(dm->store, t) < 0)
-        note_store_result(dm, -1);
+    const struct daemon *dm = arg;
+    store_tls_add(dm->store, t);
 }
 
 static void commit(struct daemon *dm)
@@ -630,7 +631,10 @@ static int teardown(struct daemon *dm)
     int failed = 0;
     if (dm->store) {
         size_t queued = store_queued(dm->store);
-        uint64_t lost = store_lost(dm->store);
+        uint64_t lost = store_lost(dm->store), tls_lost = store_tls_lost(dm->store);
+        if (tls_lost)
+            log_msg(&dm->log, LOG_ERR, "%s: %llu TLS flows were not counted while the database could not be written",
+                    dm->opt.db, (unsigned long long)tls_lost);
         if (store_close(dm->store, dm->err, sizeof dm->err) < 0) {
             log_msg(&dm->log, LOG_ERR, "%s: %s: %zu records could not be written", dm->opt.db, dm->err, queued);
             failed = 1;

@@ -591,15 +591,20 @@ int store_tls_add(struct store *st, const struct tls_flow *t)
         pthread_cond_wait(&st->room, &st->lock);
         rc = tally_add(&st->tls_wait, hour, sensor, t->server_ip, t->server_port, t->sni, 1);
     }
-    if (rc < 0) {
-        st->tls_lost++;
-        snprintf(st->err, sizeof st->err, "%d TLS server names wait for the database: not counting more",
-                 TALLY_MAX);
-    } else if (batch_due(st)) {
+    if (rc < 0)
+        st->tls_lost++; /* no message: any thread may count, st->err is the caller's */
+    else if (batch_due(st))
         pthread_cond_signal(&st->wake);
-    }
     pthread_mutex_unlock(&st->lock);
     return rc;
+}
+
+uint64_t store_tls_lost(struct store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    uint64_t n = st->tls_lost;
+    pthread_mutex_unlock(&st->lock);
+    return n;
 }
 
 /* ---- binding helpers: NULL for the record's "none" values ---------------- */

@@ -68,8 +68,11 @@ int64_t store_capture_begin(struct store *st, const struct capture_row *c);
 int store_capture_update(struct store *st, int64_t id, const struct capture_row *c);
 
 /* Counts one TLS flow (dissect.h) in its hour; written with the next
- * commit. Returns 0, or -1 if the tally is full (the flow is lost). */
+ * commit. Returns 0, or -1 if the tally is full while the database fails
+ * (the flow is not counted; see store_tls_lost()). The one function any
+ * thread may call (the classifier's reports TLS flows). */
 int store_tls_add(struct store *st, const struct tls_flow *t);
+uint64_t store_tls_lost(struct store *st);
 
 /* Deletes at most `batch` records that ended before `before` (epoch
  * seconds), oldest first. Returns how many, or -1. */
