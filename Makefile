@@ -33,7 +33,7 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -pthread -DWSSTATS_VERSION='"$(VERSION)"
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 
 CAPTURE := capture/decode.c capture/source.c
-DISSECT := dissect/classify.c dissect/codes.c dissect/dissect.c dissect/http.c \
+DISSECT := dissect/classify.c dissect/codes.c dissect/dissect.c dissect/http.c dissect/ring.c \
            dissect/reasm.c dissect/record.c dissect/utf8.c dissect/ws.c dissect/wsconn.c
 STORE   := store/store.c store/tally.c store/query.c
 CLI     := cli/duration.c cli/output.c cli/filters.c cli/stats.c cli/common.c \

@@ -1,5 +1,6 @@
 /*
- * dissect/classify.c — the adapter to nDPI (built against Debian's 4.2).
+ * dissect/classify.c — the adapter to nDPI (built against Debian's 4.2),
+ * and the thread that runs it (see classify.h).
  *
  * Everything version-specific is here, switched on nDPI's own NDPI_MAJOR /
  * NDPI_MINOR (ndpi_define.h), or forced with -DWSSTATS_NDPI_VERSION=410:
@@ -9,16 +10,40 @@
  *   4.8-4.10 init(global context, NULL here); the protocol bitmask is gone
  *            (every protocol is on by default)
  * Only 4.2 is compiled and tested here (Debian 12).
+ *
+ * Which flows go to the thread: those that cannot be WebSocket (TLS, SSH,
+ * databases...: most flows, and nDPI's dearest, a TLS ClientHello with its
+ * JA3 strings). A flow that may be WebSocket (its first bytes are an HTTP
+ * request or response, or the capture missed its SYN) is classified in
+ * line, with a second nDPI instance of the packet loop's own, because its
+ * record needs the name as soon as the connection ends and the mid-stream
+ * pickup asks nDPI along the way: waiting for the thread there would put
+ * its whole backlog on the packet loop's path.
+ *
+ * Threads: the packet loop sends messages (a packet, "finish", "release")
+ * for a flow's cell through the ring; the classifier thread handles them
+ * in order. A cell's result fields are written only by the thread, before
+ * it publishes `done` or a higher `handled` count; the packet loop reads
+ * them only after seeing one of those (sequentially consistent atomics).
+ * A cell is freed by the packet loop when the thread is through with it
+ * (done, every message handled), else by the thread on "release".
  */
 #include "classify.h"
 
 #include <ndpi/ndpi_api.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ring.h"
+
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
-#define SNI_MAX 255                /* RFC 6066 §3: a host name, at most 255 bytes */
+#define SNI_MAX 255             /* RFC 6066 §3: a host name, at most 255 bytes */
+#define RING_BYTES (8u << 20)   /* packets in flight to the thread */
+#define WAIT_SPINS 200          /* checks before sleeping on an answer */
 
 #ifndef WSSTATS_NDPI_VERSION
 #define WSSTATS_NDPI_VERSION (NDPI_MAJOR * 100 + NDPI_MINOR)
@@ -38,143 +63,388 @@
 #define NDPI_GIVEUP(n, f, g) ndpi_detection_giveup(n, f, 1, g)
 #endif
 
-struct classifier {
-    struct ndpi_detection_module_struct *ndpi;
+struct class_cell {
+    _Atomic uint32_t handled; /* messages the thread has handled */
+    _Atomic bool done;        /* classified or given up: the result is final */
+    uint32_t sent;            /* the packet loop's: messages sent */
+    /* the thread's, while classifying */
+    struct ndpi_flow_struct *state;
+    uint8_t packets;
+    /* the result */
+    uint16_t master, app;
+    bool tls_reported;
 };
+
+enum msg_type { MSG_PACKET, MSG_FINISH, MSG_RELEASE, MSG_SYNC, MSG_STOP };
+
+struct msg {
+    struct class_cell *cell;
+    ts_us_t ts;
+    uint8_t server_addr[16];
+    uint16_t server_port;
+    uint8_t type;
+    const char *sensor;
+};
+
+struct classifier {
+    struct ndpi_detection_module_struct *ndpi;        /* the thread's */
+    struct ndpi_detection_module_struct *ndpi_inline; /* the packet loop's */
+    struct ring ring;
+    pthread_t thread;
+    bool running;
+    class_tls_fn tls_fn;
+    void *tls_arg;
+    _Atomic uint64_t syncs; /* SYNC messages handled */
+    uint64_t syncs_sent;    /* the packet loop's */
+    _Atomic int waiting;    /* the packet loop sleeps on an answer ... */
+    struct class_cell *_Atomic awaited; /* ... about this cell (NULL: a sync) */
+    pthread_mutex_t lock;
+    pthread_cond_t answered;
+};
+
+/* ---- nDPI, on the classifier thread ---------------------------------------- */
+
+static bool is_tls(const struct class_cell *c)
+{
+    return c->master == NDPI_PROTOCOL_TLS || c->app == NDPI_PROTOCOL_TLS;
+}
+
+static void keep_result(struct class_cell *c, ndpi_protocol p)
+{
+    c->master = p.master_protocol;
+    c->app = p.app_protocol;
+}
+
+/* A TLS flow is reported once, with the server name from nDPI's state. */
+static void report_tls(struct classifier *cl, struct class_cell *c, const struct msg *m)
+{
+    if (c->tls_reported || !is_tls(c) || !c->state)
+        return;
+    c->tls_reported = true;
+    if (!cl->tls_fn)
+        return;
+    char sni[SNI_MAX + 1];
+    size_t n = strnlen(c->state->host_server_name, sizeof c->state->host_server_name);
+    n = n > SNI_MAX ? SNI_MAX : n;
+    memcpy(sni, c->state->host_server_name, n);
+    sni[n] = '\0';
+    struct class_flow_info where = {.server_addr = m->server_addr, .server_port = m->server_port, .sensor = m->sensor};
+    cl->tls_fn(cl->tls_arg, &where, sni, m->ts);
+}
+
+static bool is_known(const struct class_cell *c)
+{
+    return c->master != NDPI_PROTOCOL_UNKNOWN || c->app != NDPI_PROTOCOL_UNKNOWN;
+}
+
+static void finish_cell(struct classifier *cl, struct ndpi_detection_module_struct *ndpi, struct class_cell *c,
+                        const struct msg *m)
+{
+    if (atomic_load_explicit(&c->done, memory_order_relaxed))
+        return;
+    if (c->state && !is_known(c)) {
+        uint8_t guessed = 0;
+        keep_result(c, NDPI_GIVEUP(ndpi, c->state, &guessed));
+        report_tls(cl, c, m);
+    }
+    if (c->state) {
+        ndpi_free_flow(c->state);
+        c->state = NULL;
+    }
+    atomic_store(&c->done, true);
+}
+
+static void examine_packet(struct classifier *cl, struct ndpi_detection_module_struct *ndpi, struct class_cell *c,
+                           const struct msg *m, const uint8_t *l3, size_t len)
+{
+    if (atomic_load_explicit(&c->done, memory_order_relaxed))
+        return;
+    if (!c->state) {
+        c->state = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
+        if (!c->state) {
+            atomic_store(&c->done, true);
+            return;
+        }
+        memset(c->state, 0, SIZEOF_FLOW_STRUCT);
+    }
+    unsigned short n = len > 0xffff ? 0xffff : (unsigned short)len;
+    keep_result(c, NDPI_PROCESS(ndpi, c->state, l3, n, (uint64_t)(m->ts / 1000)));
+    report_tls(cl, c, m);
+    c->packets++;
+    /* Classified is enough: nDPI's extra dissection (a TLS certificate, an
+     * HTTP response) refines metadata nobody here reads. */
+    if (is_known(c) || c->packets >= CLASSIFY_MAX_PACKETS)
+        finish_cell(cl, ndpi, c, m);
+}
+
+/* One message; false for "stop". */
+static bool handle(struct classifier *cl, const struct msg *m, const uint8_t *body, size_t blen)
+{
+    switch (m->type) {
+    case MSG_STOP: return false;
+    case MSG_SYNC: atomic_fetch_add(&cl->syncs, 1); break;
+    case MSG_RELEASE: /* the packet loop has forgotten the cell */
+        finish_cell(cl, cl->ndpi, m->cell, m);
+        free(m->cell);
+        return true;
+    case MSG_PACKET: examine_packet(cl, cl->ndpi, m->cell, m, body, blen); break;
+    default: finish_cell(cl, cl->ndpi, m->cell, m); break;
+    }
+    if (m->cell)
+        atomic_fetch_add(&m->cell->handled, 1); /* the last touch of the cell */
+    return true;
+}
+
+/* Wakes the packet loop if it waits on this message's answer. */
+static void tell_waiter(struct classifier *cl, const struct msg *m)
+{
+    if (atomic_load(&cl->waiting) && atomic_load(&cl->awaited) == m->cell) {
+        pthread_mutex_lock(&cl->lock);
+        pthread_cond_broadcast(&cl->answered);
+        pthread_mutex_unlock(&cl->lock);
+    }
+}
+
+static void *classifier_main(void *arg)
+{
+    struct classifier *cl = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals stay with the main thread */
+    for (;;) {
+        size_t len;
+        const uint8_t *rec = ring_pop(&cl->ring, &len);
+        struct msg m;
+        memcpy(&m, rec, sizeof m);
+        bool more = handle(cl, &m, rec + sizeof m, len - sizeof m);
+        ring_release(&cl->ring);
+        if (!more)
+            return NULL;
+        if (m.type != MSG_RELEASE)
+            tell_waiter(cl, &m);
+    }
+}
+
+/* ---- set-up ------------------------------------------------------------------ */
+
+static struct ndpi_detection_module_struct *new_ndpi(void)
+{
+    struct ndpi_detection_module_struct *n = NDPI_INIT();
+    if (!n)
+        return NULL;
+#if WSSTATS_NDPI_VERSION < 408
+    NDPI_PROTOCOL_BITMASK all;
+    NDPI_BITMASK_SET_ALL(all);
+    ndpi_set_protocol_detection_bitmask2(n, &all);
+#endif
+    ndpi_finalize_initialization(n);
+    return n;
+}
 
 struct classifier *classifier_new(char *err, size_t errlen)
 {
     struct classifier *cl = calloc(1, sizeof *cl);
-    if (!cl) {
+    if (!cl || ring_init(&cl->ring, RING_BYTES) < 0) {
         snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    cl->ndpi = NDPI_INIT();
-    if (!cl->ndpi) {
-        snprintf(err, errlen, "nDPI initialisation failed");
         free(cl);
         return NULL;
     }
-#if WSSTATS_NDPI_VERSION < 408
-    NDPI_PROTOCOL_BITMASK all;
-    NDPI_BITMASK_SET_ALL(all);
-    ndpi_set_protocol_detection_bitmask2(cl->ndpi, &all);
-#endif
-    ndpi_finalize_initialization(cl->ndpi);
+    pthread_mutex_init(&cl->lock, NULL);
+    pthread_cond_init(&cl->answered, NULL);
+    if (!(cl->ndpi = new_ndpi()) || !(cl->ndpi_inline = new_ndpi())) {
+        snprintf(err, errlen, "nDPI initialisation failed");
+        classifier_free(cl);
+        return NULL;
+    }
+    if (pthread_create(&cl->thread, NULL, classifier_main, cl) != 0) {
+        snprintf(err, errlen, "cannot start the classifier thread");
+        classifier_free(cl);
+        return NULL;
+    }
+    cl->running = true;
     return cl;
+}
+
+void classifier_on_tls(struct classifier *cl, class_tls_fn fn, void *arg)
+{
+    cl->tls_fn = fn;
+    cl->tls_arg = arg;
 }
 
 void classifier_free(struct classifier *cl)
 {
     if (!cl)
         return;
-    ndpi_exit_detection_module(cl->ndpi);
+    if (cl->running) {
+        struct msg stop = {.type = MSG_STOP};
+        ring_push(&cl->ring, &stop, sizeof stop, NULL, 0);
+        ring_flush(&cl->ring);
+        pthread_join(cl->thread, NULL);
+    }
+    if (cl->ndpi)
+        ndpi_exit_detection_module(cl->ndpi);
+    if (cl->ndpi_inline)
+        ndpi_exit_detection_module(cl->ndpi_inline);
+    ring_free(&cl->ring);
+    pthread_cond_destroy(&cl->answered);
+    pthread_mutex_destroy(&cl->lock);
     free(cl);
 }
 
-static void keep_result(struct flow_class *fc, ndpi_protocol p)
-{
-    fc->master = p.master_protocol;
-    fc->app = p.app_protocol;
-}
+/* ---- the packet loop's side ---------------------------------------------------- */
 
-static bool is_tls(const struct flow_class *fc)
+static void send_msg(struct classifier *cl, struct class_cell *c, enum msg_type type, const uint8_t *body,
+                     size_t blen, ts_us_t ts, const struct class_flow_info *where)
 {
-    return fc->master == NDPI_PROTOCOL_TLS || fc->app == NDPI_PROTOCOL_TLS;
-}
-
-/* The server name of a TLS flow, copied while nDPI's state exists. */
-static void note_tls(struct flow_class *fc)
-{
-    if (fc->tls_seen || !is_tls(fc) || !fc->state)
-        return;
-    const struct ndpi_flow_struct *f = fc->state;
-    size_t n = strnlen(f->host_server_name, sizeof f->host_server_name);
-    fc->sni = malloc(n + 1);
-    if (fc->sni) {
-        memcpy(fc->sni, f->host_server_name, n);
-        fc->sni[n] = '\0';
+    struct msg m = {.cell = c, .ts = ts, .type = (uint8_t)type};
+    if (where && type != MSG_PACKET)
+        m.ts = where->last_seen;
+    if (where) {
+        memcpy(m.server_addr, where->server_addr, sizeof m.server_addr);
+        m.server_port = where->server_port;
+        m.sensor = where->sensor;
     }
-    fc->tls_seen = true;
+    if (c && type != MSG_RELEASE)
+        c->sent++;
+    ring_push(&cl->ring, &m, sizeof m, body, blen);
 }
 
-static void free_state(struct flow_class *fc)
+/* Until ready(cl, arg) holds: the thread is woken and its answer about
+ * `cell` (NULL: a sync) awaited. */
+static void wait_for(struct classifier *cl, bool (*ready)(struct classifier *, const void *), const void *arg,
+                     struct class_cell *cell)
 {
-    if (fc->state) {
-        ndpi_free_flow(fc->state);
-        fc->state = NULL;
+    ring_flush(&cl->ring);
+    for (int i = 0; i < WAIT_SPINS; i++)
+        if (ready(cl, arg))
+            return;
+    pthread_mutex_lock(&cl->lock);
+    atomic_store(&cl->awaited, cell);
+    atomic_store(&cl->waiting, 1);
+    while (!ready(cl, arg))
+        pthread_cond_wait(&cl->answered, &cl->lock);
+    atomic_store(&cl->waiting, 0);
+    pthread_mutex_unlock(&cl->lock);
+}
+
+static bool all_handled(struct classifier *cl, const void *cell)
+{
+    (void)cl;
+    const struct class_cell *c = cell;
+    return atomic_load(&c->handled) == c->sent;
+}
+
+static bool synced(struct classifier *cl, const void *unused)
+{
+    (void)unused;
+    return atomic_load(&cl->syncs) == cl->syncs_sent;
+}
+
+/* A message as the thread would get it, for the in-line path. */
+static struct msg inline_msg(struct class_cell *c, ts_us_t ts, const struct class_flow_info *where)
+{
+    struct msg m = {.cell = c, .ts = ts};
+    if (where) {
+        memcpy(m.server_addr, where->server_addr, sizeof m.server_addr);
+        m.server_port = where->server_port;
+        m.sensor = where->sensor;
     }
-    fc->done = true;
+    return m;
 }
 
-void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3,
-                       uint32_t l3_len, ts_us_t ts)
+bool classifier_wants(const struct flow_class *fc)
 {
-    if (fc->done || !l3 || l3_len == 0)
+    if (fc->finish_sent || fc->sent >= CLASSIFY_MAX_PACKETS)
+        return false;
+    return !fc->cell || !atomic_load(&fc->cell->done);
+}
+
+void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3, uint32_t l3_len,
+                       ts_us_t ts, const struct class_flow_info *where, bool in_line)
+{
+    if (!l3 || l3_len == 0 || !classifier_wants(fc))
         return;
-    if (!fc->state) {
-        fc->state = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
-        if (!fc->state) {
-            fc->done = true;
+    if (!fc->cell) {
+        if (!(fc->cell = calloc(1, sizeof *fc->cell))) {
+            fc->finish_sent = true; /* no memory: unclassified */
             return;
         }
-        memset(fc->state, 0, SIZEOF_FLOW_STRUCT);
+        fc->in_line = in_line; /* decided by the first packet, for good */
     }
-    unsigned short len = l3_len > 0xffff ? 0xffff : (unsigned short)l3_len;
-    ndpi_protocol p = NDPI_PROCESS(cl->ndpi, fc->state, l3, len, (uint64_t)(ts / 1000));
-    keep_result(fc, p);
-    note_tls(fc);
-    fc->packets++;
-    /* Classified is enough: nDPI's extra dissection (a TLS certificate, an
-     * HTTP response) refines metadata nobody here reads, and was most of
-     * its cost per flow. */
-    bool known = p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN;
-    if (known || fc->packets >= CLASSIFY_MAX_PACKETS)
-        classifier_finish(cl, fc);
+    fc->sent++;
+    if (fc->in_line) {
+        struct msg m = inline_msg(fc->cell, ts, where);
+        examine_packet(cl, cl->ndpi_inline, fc->cell, &m, l3, l3_len);
+        return;
+    }
+    size_t room = ring_max_record(&cl->ring) - sizeof(struct msg);
+    send_msg(cl, fc->cell, MSG_PACKET, l3, l3_len < room ? l3_len : room, ts, where);
 }
 
-void classifier_finish(struct classifier *cl, struct flow_class *fc)
+void classifier_finish(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where)
 {
-    if (fc->done)
+    if (!fc->cell || fc->finish_sent)
         return;
-    if (fc->state && fc->master == NDPI_PROTOCOL_UNKNOWN && fc->app == NDPI_PROTOCOL_UNKNOWN) {
-        uint8_t guessed = 0;
-        keep_result(fc, NDPI_GIVEUP(cl->ndpi, fc->state, &guessed));
-        note_tls(fc);
+    fc->finish_sent = true;
+    if (atomic_load(&fc->cell->done))
+        return; /* decided: the result is final */
+    if (fc->in_line) {
+        struct msg m = inline_msg(fc->cell, where ? where->last_seen : 0, where);
+        finish_cell(cl, cl->ndpi_inline, fc->cell, &m);
+        return;
     }
-    free_state(fc);
+    send_msg(cl, fc->cell, MSG_FINISH, NULL, 0, 0, where);
+    wait_for(cl, all_handled, fc->cell, fc->cell);
 }
 
 const char *classifier_name(struct classifier *cl, const struct flow_class *fc, char *buf, size_t len)
 {
-    if (fc->master == NDPI_PROTOCOL_UNKNOWN && fc->app == NDPI_PROTOCOL_UNKNOWN)
+    const struct class_cell *c = fc->cell;
+    if (!c || !atomic_load(&c->done) || !is_known(c))
         return NULL;
     ndpi_protocol p;
     memset(&p, 0, sizeof p);
-    p.master_protocol = fc->master;
-    p.app_protocol = fc->app;
-    return ndpi_protocol2name(cl->ndpi, p, buf, (u_int)len);
+    p.master_protocol = c->master;
+    p.app_protocol = c->app;
+    return ndpi_protocol2name(cl->ndpi_inline, p, buf, (u_int)len); /* the packet loop's own instance */
 }
 
-bool classifier_take_tls(struct flow_class *fc, char *buf, size_t len)
+bool classifier_says_websocket(struct classifier *cl, struct flow_class *fc)
 {
-    if (!fc->tls_seen || fc->tls_taken)
+    struct class_cell *c = fc->cell;
+    if (!c)
         return false;
-    snprintf(buf, len, "%.*s", SNI_MAX, fc->sni ? fc->sni : "");
-    free(fc->sni);
-    fc->sni = NULL;
-    fc->tls_taken = true;
-    return true;
+    if (!fc->in_line)
+        wait_for(cl, all_handled, c, c);
+    return c->master == NDPI_PROTOCOL_WEBSOCKET || c->app == NDPI_PROTOCOL_WEBSOCKET;
 }
 
-bool classifier_says_websocket(const struct flow_class *fc)
+void classifier_release(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where)
 {
-    return fc->master == NDPI_PROTOCOL_WEBSOCKET || fc->app == NDPI_PROTOCOL_WEBSOCKET;
+    struct class_cell *c = fc->cell;
+    if (!c)
+        return;
+    if (fc->in_line) {
+        classifier_finish(cl, fc, where); /* a TLS guess at the end is reported */
+        if (c->state)
+            ndpi_free_flow(c->state);
+        free(c);
+    } else if (atomic_load(&c->done) && all_handled(cl, c)) {
+        free(c); /* the thread is through with it */
+    } else {
+        send_msg(cl, c, MSG_RELEASE, NULL, 0, 0, where);
+    }
+    memset(fc, 0, sizeof *fc);
 }
 
-void classifier_release(struct flow_class *fc)
+void classifier_flush(struct classifier *cl)
 {
-    free_state(fc);
-    free(fc->sni);
-    fc->sni = NULL;
+    ring_flush(&cl->ring);
+}
+
+void classifier_sync(struct classifier *cl)
+{
+    cl->syncs_sent++;
+    send_msg(cl, NULL, MSG_SYNC, NULL, 0, 0, NULL);
+    wait_for(cl, synced, NULL, NULL);
 }

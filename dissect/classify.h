@@ -3,9 +3,18 @@
  *
  * nDPI's API changes between releases (4.2 here; 4.6-4.10 changed packet
  * processing, give-up and initialisation), so nothing else includes its
- * headers. A flow's nDPI state lives only while the first packets are
- * examined; afterwards only the two protocol ids remain (4 bytes), and for
- * a TLS flow its server name until the dissector has reported it.
+ * headers.
+ *
+ * nDPI runs on a thread of its own, beside the packet loop, for the flows
+ * that cannot be WebSocket: a flow's first packets are copied to it
+ * through a ring (ring.h), it writes the result into the flow's shared
+ * cell and reports TLS flows itself. Flows that may be WebSocket are
+ * classified in line by the packet loop (their answers are needed at
+ * once). Either way the answers are those of running nDPI packet for
+ * packet in capture order, so runs are deterministic.
+ * A flow's nDPI state lives only while its first packets are examined;
+ * afterwards only the two protocol ids remain, and for a TLS flow its
+ * server name until the dissector has reported it.
  */
 #ifndef WSSTATS_CLASSIFY_H
 #define WSSTATS_CLASSIFY_H
@@ -17,40 +26,70 @@
 #include "../capture/packet.h"
 
 struct classifier;
+struct class_cell; /* shared by the packet loop and the classifier thread */
 
+/* A flow's side of it, owned by the packet loop. */
 struct flow_class {
-    void *state;      /* nDPI's per-flow struct while classifying */
-    char *sni;        /* a TLS flow's server name, until taken (classifier_take_tls) */
-    uint16_t master, app; /* nDPI protocol ids once known */
-    uint8_t packets;  /* packets examined */
-    bool done;        /* classified or given up; state freed */
-    bool tls_seen;    /* nDPI said TLS: classifier_take_tls() reports it once */
-    bool tls_taken;
+    struct class_cell *cell; /* NULL until its first packet is sent */
+    uint8_t sent;            /* packets handed over */
+    bool finish_sent;        /* no more will be */
+    bool in_line;            /* classified by the packet loop itself */
 };
+
+/* Where a flow goes, as the packet loop knows it when it hands a packet
+ * over: the classifier thread reports TLS flows with it. */
+struct class_flow_info {
+    const uint8_t *server_addr; /* 16 bytes, IPv4 v4-mapped */
+    uint16_t server_port;
+    const char *sensor; /* kept by pointer */
+    ts_us_t last_seen;  /* the flow's newest packet (a TLS guess made at the end is dated so) */
+};
+
+/* A TLS flow, reported once, on the classifier thread, when nDPI says TLS
+ * (or guesses it at the end): sni "" if the ClientHello named none; ts the
+ * packet that decided it. */
+typedef void (*class_tls_fn)(void *arg, const struct class_flow_info *where, const char *sni, ts_us_t ts);
 
 /* NULL on failure, with a message in err. */
 struct classifier *classifier_new(char *err, size_t errlen);
 void classifier_free(struct classifier *cl);
 
-/* Examines one packet of the flow (its IP header at l3) until classified. */
-void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3,
-                       uint32_t l3_len, ts_us_t ts);
+/* Where TLS flows are reported (NULL: nowhere). Called on the classifier
+ * thread: fn must be safe to call from there. Set it before any packet. */
+void classifier_on_tls(struct classifier *cl, class_tls_fn fn, void *arg);
 
-/* Ends classification (give up and guess if not yet known), frees state. */
-void classifier_finish(struct classifier *cl, struct flow_class *fc);
+/* Whether the flow's next packet is still of use to nDPI. */
+bool classifier_wants(const struct flow_class *fc);
 
-/* nDPI's name, e.g. "HTTP" or "TLS.Google"; NULL if unknown. */
+/* Hands one packet of the flow (its IP header at l3) to nDPI. in_line, on
+ * the flow's first packet, keeps the flow on the packet loop's own nDPI
+ * instance: for flows that may be WebSocket, whose answers are needed at
+ * once (a record's name, the mid-stream pickup's question). */
+void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3, uint32_t l3_len,
+                       ts_us_t ts, const struct class_flow_info *where, bool in_line);
+
+/* Ends classification (give up and guess if not yet known) and waits for
+ * the result (only if nDPI had not decided yet). */
+void classifier_finish(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where);
+
+/* After classifier_finish(): nDPI's name, e.g. "HTTP" or "TLS.Google";
+ * NULL if unknown. */
 const char *classifier_name(struct classifier *cl, const struct flow_class *fc, char *buf, size_t len);
 
-/* Once per TLS flow, true with its SNI ("" if the ClientHello carried
- * none) copied into buf; the copy in fc is freed. */
-bool classifier_take_tls(struct flow_class *fc, char *buf, size_t len);
+/* Whether nDPI recognised WebSocket framing in the packets sent so far
+ * (helps picking up a connection whose handshake the capture missed);
+ * waits for them to be examined. */
+bool classifier_says_websocket(struct classifier *cl, struct flow_class *fc);
 
-/* Whether nDPI recognised WebSocket framing in the flow (helps picking up
- * a connection whose handshake the capture missed). */
-bool classifier_says_websocket(const struct flow_class *fc);
+/* Gives the flow up (finishing it first if need be); never waits: what
+ * the thread still has to do for it, it does and frees. */
+void classifier_release(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where);
 
-/* Frees what fc holds (nDPI state, an SNI not taken). */
-void classifier_release(struct flow_class *fc);
+/* Wakes the thread for what waits (live capture: at least once a second). */
+void classifier_flush(struct classifier *cl);
+
+/* Waits until the thread has handled everything sent so far (every TLS
+ * report made). */
+void classifier_sync(struct classifier *cl);
 
 #endif

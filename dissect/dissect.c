@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,34 +37,43 @@ enum flow_state {
     FLOW_DONE,      /* record written; absorbs stragglers until it lingers out */
 };
 
+/* The fields a lookup and every packet read come first: a chain walk reads
+ * hnext and hash, a match the endpoints, and the per-packet path last_ts and
+ * the state bytes, all in the first 64 bytes. The fields are packed so the
+ * struct stays as large as before the LRU fields came (272 bytes on LP64):
+ * its size is what the memcap is charged per flow. */
 struct flow {
     struct flow *hnext;
-    struct flow *prev, *next; /* LRU list lru_head[on_list], most recent first */
     uint32_t hash;
+    uint16_t vlan;
     uint8_t state;
-    uint8_t teardown;  /* enum termination of the first FIN/RST, or TERM_NONE */
-    uint8_t on_list;   /* enum flow_list */
-    bool syn_seen;     /* roles known from the SYN */
-    bool roles_known;
-    bool truncated;
-    uint8_t midstream_tries;
+    uint8_t on_list;       /* enum flow_list */
+    struct endpoint ep[2]; /* [DIR_CLIENT], [DIR_SERVER] */
     uint8_t packets;       /* counted up to PICKUP_PACKETS */
     bool packets_with_data; /* it carried payload: no longer LIST_NEW */
+    bool roles_known;
+    uint8_t teardown;      /* enum termination of the first FIN/RST, or TERM_NONE */
+    ts_us_t last_ts;
+    /* ---- LRU position (see "table and LRU" below) ---- */
+    uint64_t lru_key;      /* the clock when it was queued: its place in the list */
+    struct flow *prev, *next; /* LRU list lru_head[on_list], most recent first */
+    uint16_t lru_lag;      /* last touched at lru_key + lru_lag (0: its place is exact) */
+    bool syn_seen;         /* roles known from the SYN */
+    bool truncated;
+    uint8_t midstream_tries;
     bool reset;            /* a RST was seen; data sent before it may still come */
-    ts_us_t hole_acked_at[2]; /* per side: since when an ACK passed its hole (0: none) */
-    bool acked_by[2];      /* per side: the highest ACK it sent ... */
-    uint32_t max_ack[2];   /* ... covering the other side's bytes */
     bool has_prev;         /* port reuse: where the previous connection's ... */
-    uint32_t prev_next[2]; /* ... streams ended, to recognise its stragglers */
+    bool acked_by[2];      /* per side: the highest ACK it sent ... */
     bool syn_from[2];      /* per side: its SYN (or SYN-ACK) was seen ... */
-    uint32_t syn_seq[2];   /* ... with this sequence number */
-    uint32_t rst_seq[2];   /* per side: nothing at or after this was sent */
     bool rst_from[2];
     bool fin_has_ack[2];   /* that side's FIN carried an ACK ... */
+    uint32_t max_ack[2];   /* ... covering the other side's bytes */
+    uint32_t prev_next[2]; /* ... streams ended, to recognise its stragglers */
+    uint32_t syn_seq[2];   /* ... with this sequence number */
+    uint32_t rst_seq[2];   /* per side: nothing at or after this was sent */
     uint32_t fin_ack[2];   /* ... of this value */
-    uint16_t vlan;
-    struct endpoint ep[2]; /* [DIR_CLIENT], [DIR_SERVER] */
-    ts_us_t first_ts, last_ts;
+    ts_us_t hole_acked_at[2]; /* per side: since when an ACK passed its hole (0: none) */
+    ts_us_t first_ts;
     const char *sensor;
     struct reasm_dir dir[2];
     struct wsconn *ws;
@@ -83,40 +93,123 @@ void dissect_config_defaults(struct dissect_config *cfg)
 
 /* ---- table and LRU ------------------------------------------------------ */
 
-static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t n)
+/* The bucket array grows with the table: it starts at TABLE_MIN_BUCKETS and
+ * doubles whenever there are more flows than buckets, up to one bucket per
+ * flow of --max-flows (at least 1024, at most 2^24), as it was sized from
+ * the start before. A small array stays in cache while the table is small. */
+#define TABLE_MIN_BUCKETS 4096u
+#define TABLE_MAX_BUCKETS (1u << 24)
+
+/* How far a flow's last touch may run ahead of its place in its LRU list,
+ * in clock ticks; see lru_touch(). It bounds the walk of lru_settle(). */
+#define LRU_LAG_MAX 256u
+_Static_assert(LRU_LAG_MAX <= UINT16_MAX, "lru_lag holds up to LRU_LAG_MAX");
+
+/* The LRU clock ticks once at every touch and every move between lists, so
+ * it orders them all. */
+static uint64_t clock_tick(struct dissector *d)
 {
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u; /* FNV-1a */
-    return h;
+    return ++d->lru_clock;
 }
 
-static int endpoint_cmp(const struct endpoint *a, const struct endpoint *b)
+static uint32_t max_buckets(const struct dissector *d)
 {
-    int c = memcmp(a->addr, b->addr, 16);
-    return c ? c : (int)a->port - (int)b->port;
+    uint32_t n = 1024;
+    while (n < d->cfg.max_flows && n < TABLE_MAX_BUCKETS)
+        n <<= 1;
+    return n;
 }
 
-/* Symmetric: both directions of a connection hash alike. */
+/* splitmix64's finalizer: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+/* One endpoint as two 64-bit words and the port. For an IPv4-mapped address
+ * (on a little-endian host) the low word is 0 and the high word has 16 zero
+ * bits at the bottom, where the odd multiple of the port lands: distinct
+ * IPv4 endpoints keep distinct mixes. */
+static uint64_t endpoint_mix(const struct endpoint *e)
+{
+    uint64_t lo, hi;
+    memcpy(&lo, e->addr, 8);
+    memcpy(&hi, e->addr + 8, 8);
+    return mix64((lo ^ e->port) * 0x9e3779b97f4a7c15u + hi);
+}
+
+/* Symmetric: both directions of a connection hash alike, since the two
+ * endpoints' mixes are added, whichever comes first. */
 static uint32_t flow_hash(const struct endpoint *a, const struct endpoint *b, uint16_t vlan)
 {
-    if (endpoint_cmp(a, b) > 0) {
-        const struct endpoint *t = a;
-        a = b;
-        b = t;
-    }
-    uint32_t h = 2166136261u;
-    h = hash_bytes(h, a->addr, 16);
-    h = hash_bytes(h, (const uint8_t *)&a->port, 2);
-    h = hash_bytes(h, b->addr, 16);
-    h = hash_bytes(h, (const uint8_t *)&b->port, 2);
-    return hash_bytes(h, (const uint8_t *)&vlan, 2);
+    uint64_t h = endpoint_mix(a) + endpoint_mix(b) + (uint64_t)vlan * 0xff51afd7ed558ccdu;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 static bool endpoint_eq(const struct endpoint *a, const struct endpoint *b)
 {
-    return a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a->addr, 8);
+    memcpy(&a1, a->addr + 8, 8);
+    memcpy(&b0, b->addr, 8);
+    memcpy(&b1, b->addr + 8, 8);
+    return a->port == b->port && a0 == b0 && a1 == b1;
 }
 
+static struct flow **bucket_for(struct dissector *d, uint32_t hash)
+{
+    return &d->buckets[hash & (d->nbuckets - 1)];
+}
+
+/* A new bucket array of twice the size, every flow relinked into it. If the
+ * memory cannot be had the table keeps its array (chains just get longer). */
+static void table_grow(struct dissector *d)
+{
+    uint32_t n = d->nbuckets * 2;
+    struct flow **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < d->nbuckets; i++) {
+        struct flow *f = d->buckets[i], *nx;
+        for (; f; f = nx) {
+            nx = f->hnext;
+            f->hnext = b[f->hash & (n - 1)];
+            b[f->hash & (n - 1)] = f;
+        }
+    }
+    free(d->buckets);
+    d->buckets = b;
+    d->nbuckets = n;
+}
+
+/*
+ * LRU lists, kept lazily. True LRU order is the order of the last touches;
+ * the old code moved a flow to the head of its list at every packet, which
+ * writes to its two neighbours and the head. Now:
+ *
+ *  - the table's clock ticks at every touch and every move, so each tick
+ *    belongs to one flow;
+ *  - a flow sits in its list at lru_key, the tick it was queued at; a list
+ *    is sorted by lru_key, the largest at the head;
+ *  - a touch at most LRU_LAG_MAX ticks after lru_key only notes the lag
+ *    (lru_lag: touched at lru_key + lru_lag); a later touch, or one that
+ *    puts the flow on another list, moves it to the head as before.
+ *
+ * Invariant: a flow's true place is lru_key + lru_lag, at or ahead of where
+ * it sits. A tail without a lag is the true least recently used flow: every
+ * other flow of its list was queued, and so touched, after it. Wherever the
+ * order is used (expiry, eviction, the end of the capture), lru_oldest()
+ * first settles a lagging tail: it moves forward to its true place, past the
+ * flows queued during its lag (one per tick: at most LRU_LAG_MAX of them).
+ * Moving it to the head instead ("second chance") would put it ahead of
+ * flows touched after it, and change what expires or is evicted and in
+ * which order. So both are exactly what a list moved at every packet gives,
+ * also when packet times go backwards (the clock is no packet time); each
+ * settle ends a lag, so the loop ends, and expiry still stops at the first
+ * tail that is not idle.
+ */
 static void lru_unlink(struct dissector *d, struct flow *f)
 {
     int l = f->on_list;
@@ -131,16 +224,28 @@ static void lru_unlink(struct dissector *d, struct flow *f)
     f->prev = f->next = NULL;
 }
 
-static void lru_push_front(struct dissector *d, struct flow *f, int list)
+/* Links f into list `list` behind `before` (NULL: at the head). */
+static void lru_link_after(struct dissector *d, struct flow *f, int list, struct flow *before)
 {
     f->on_list = (uint8_t)list;
-    f->prev = NULL;
-    f->next = d->lru_head[list];
+    f->prev = before;
+    f->next = before ? before->next : d->lru_head[list];
     if (f->next)
         f->next->prev = f;
     else
         d->lru_tail[list] = f;
-    d->lru_head[list] = f;
+    if (before)
+        before->next = f;
+    else
+        d->lru_head[list] = f;
+}
+
+/* Puts f at the head of `list`, queued at tick `now`. */
+static void lru_queue(struct dissector *d, struct flow *f, int list, uint64_t now)
+{
+    f->lru_key = now;
+    f->lru_lag = 0;
+    lru_link_after(d, f, list, NULL);
 }
 
 static enum flow_list list_for(const struct flow *f)
@@ -155,11 +260,50 @@ static enum flow_list list_for(const struct flow *f)
     }
 }
 
-/* Moves a flow to the front of the list its state belongs on. */
+/* Makes f the most recent flow of the list its state belongs on. */
 static void lru_touch(struct dissector *d, struct flow *f)
 {
+    enum flow_list l = list_for(f);
+    uint64_t now = clock_tick(d);
+    if (l == f->on_list) {
+        if (d->lru_head[l] == f) { /* in front already: no neighbour to write */
+            f->lru_key = now;
+            f->lru_lag = 0;
+            return;
+        }
+        if (now - f->lru_key <= LRU_LAG_MAX) { /* noted; lru_settle() moves it if need be */
+            f->lru_lag = (uint16_t)(now - f->lru_key);
+            return;
+        }
+    }
     lru_unlink(d, f);
-    lru_push_front(d, f, list_for(f));
+    lru_queue(d, f, l, now);
+}
+
+/* Moves f forward to where its last touch puts it (past the flows queued
+ * before that touch, all within its lag); it has no lag after. */
+static void lru_settle(struct dissector *d, struct flow *f)
+{
+    uint64_t at = f->lru_key + f->lru_lag;
+    struct flow *before = f->prev;
+    while (before && before->lru_key < at)
+        before = before->prev;
+    f->lru_key = at;
+    f->lru_lag = 0;
+    if (before == f->prev)
+        return;
+    int l = f->on_list;
+    lru_unlink(d, f);
+    lru_link_after(d, f, l, before);
+}
+
+/* The least recently touched flow of list l, or NULL. */
+static struct flow *lru_oldest(struct dissector *d, int l)
+{
+    struct flow *f;
+    while ((f = d->lru_tail[l]) && f->lru_lag)
+        lru_settle(d, f);
+    return f;
 }
 
 /* Flow and connection state count against the memcap together with the
@@ -181,7 +325,7 @@ static void charge(struct dissector *d, size_t bytes, bool add)
 
 static struct flow *flow_find(struct dissector *d, const struct tcp_segment *s, uint32_t hash, int *dir)
 {
-    for (struct flow *f = d->buckets[hash & (d->nbuckets - 1)]; f; f = f->hnext) {
+    for (struct flow *f = *bucket_for(d, hash); f; f = f->hnext) {
         if (f->hash != hash || f->vlan != s->vlan)
             continue;
         if (endpoint_eq(&f->ep[DIR_CLIENT], &s->src) && endpoint_eq(&f->ep[DIR_SERVER], &s->dst)) {
@@ -208,20 +352,27 @@ static void drop_wsconn(struct dissector *d, struct flow *f)
 /* Unlinks a flow from table and list and frees it (its record is written). */
 static void format_ip(const uint8_t addr[16], char out[46]);
 
-/* A flow nDPI classified as TLS is reported once, with its server side. */
-static void report_tls(struct dissector *d, struct flow *f, ts_us_t ts)
+/* What the classifier is told of a flow: its server side, for TLS reports. */
+static struct class_flow_info flow_info(const struct flow *f)
 {
-    char sni[256];
-    if (!d->tls_emit || !classifier_take_tls(&f->cls, sni, sizeof sni))
-        return;
-    struct tls_flow t = {.sensor = f->sensor, .server_port = f->ep[DIR_SERVER].port, .sni = sni, .ts = ts};
-    format_ip(f->ep[DIR_SERVER].addr, t.server_ip);
+    return (struct class_flow_info){.server_addr = f->ep[DIR_SERVER].addr,
+                                    .server_port = f->ep[DIR_SERVER].port,
+                                    .sensor = f->sensor,
+                                    .last_seen = f->last_ts};
+}
+
+/* A flow nDPI classified as TLS, reported once (on the classifier thread). */
+static void report_tls(void *arg, const struct class_flow_info *where, const char *sni, ts_us_t ts)
+{
+    struct dissector *d = arg;
+    struct tls_flow t = {.sensor = where->sensor, .server_port = where->server_port, .sni = sni, .ts = ts};
+    format_ip(where->server_addr, t.server_ip);
     d->tls_emit(d->tls_arg, &t);
 }
 
 static void flow_remove(struct dissector *d, struct flow *f)
 {
-    struct flow **pp = &d->buckets[f->hash & (d->nbuckets - 1)];
+    struct flow **pp = bucket_for(d, f->hash);
     while (*pp != f)
         pp = &(*pp)->hnext;
     *pp = f->hnext;
@@ -230,9 +381,8 @@ static void flow_remove(struct dissector *d, struct flow *f)
         reasm_release(&d->reasm, &f->dir[i]);
     drop_wsconn(d, f);
     if (d->classifier) {
-        classifier_finish(d->classifier, &f->cls);
-        report_tls(d, f, f->last_ts);
-        classifier_release(&f->cls);
+        struct class_flow_info where = flow_info(f);
+        classifier_release(d->classifier, &f->cls, &where);
     }
     d->nflows--;
     charge(d, sizeof *f, false);
@@ -284,7 +434,8 @@ static void emit_record(struct dissector *d, struct flow *f, enum termination wh
     r.violations = f->truncated ? V_TRUNCATED : 0;
     wsconn_fill_record(f->ws, is_teardown(f->teardown), &r);
     if (d->classifier) {
-        classifier_finish(d->classifier, &f->cls);
+        struct class_flow_info where = flow_info(f);
+        classifier_finish(d->classifier, &f->cls, &where);
         r.ndpi_protocol = classifier_name(d->classifier, &f->cls, proto, sizeof proto);
     }
     d->stats.records++;
@@ -324,9 +475,10 @@ static void start_websocket(struct dissector *d, struct flow *f, struct wsconn *
 /* How many pieces of a mid-stream flow may pass before it is given up: more
  * when nDPI recognised WebSocket framing in it (a frame split oddly, or a
  * first piece cut mid-frame, takes a few more pieces to tile). */
-static unsigned midstream_patience(const struct flow *f)
+static unsigned midstream_patience(struct dissector *d, struct flow *f)
 {
-    return classifier_says_websocket(&f->cls) ? MIDSTREAM_TRIES * 4 : MIDSTREAM_TRIES;
+    return d->classifier && classifier_says_websocket(d->classifier, &f->cls) ? MIDSTREAM_TRIES * 4
+                                                                              : MIDSTREAM_TRIES;
 }
 
 static void stream_sink(void *arg, const struct reasm_piece *p)
@@ -345,7 +497,7 @@ static void stream_sink(void *arg, const struct reasm_piece *p)
         else if (!f->syn_from[DIR_CLIENT] && ws_frames_tile(p->data, p->len, &masked) &&
                  masked == (x->dir == DIR_CLIENT))
             start_websocket(x->d, f, wsconn_new_midstream());
-        else if (f->syn_from[DIR_CLIENT] || ++f->midstream_tries >= midstream_patience(f))
+        else if (f->syn_from[DIR_CLIENT] || ++f->midstream_tries >= midstream_patience(x->d, f))
             become_ignored(x->d, f);
     }
     if (f->state != FLOW_WEBSOCKET)
@@ -477,11 +629,7 @@ static void flow_finish(struct dissector *d, struct flow *f, enum termination wh
     for (int i = 0; i < 2; i++)
         reasm_release(&d->reasm, &f->dir[i]);
     drop_wsconn(d, f);
-    if (d->classifier) {
-        classifier_finish(d->classifier, &f->cls);
-        report_tls(d, f, f->last_ts);
-    }
-    f->state = FLOW_DONE;
+    f->state = FLOW_DONE; /* classification ends when the flow is removed */
     lru_touch(d, f);
 }
 
@@ -492,7 +640,7 @@ static bool evict_one(struct dissector *d)
 {
     struct flow *victim = NULL;
     for (int l = 0; l < LIST_COUNT && !victim; l++)
-        victim = d->lru_tail[l];
+        victim = lru_oldest(d, l);
     if (!victim)
         return false;
     if (victim->state == FLOW_WEBSOCKET) {
@@ -537,11 +685,13 @@ static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s
     f->ep[DIR_SERVER] = src_is_client ? s->dst : s->src;
     f->dir[DIR_CLIENT].await_syn = f->dir[DIR_SERVER].await_syn = true;
     *dir = src_is_client ? DIR_CLIENT : DIR_SERVER;
-    struct flow **bucket = &d->buckets[hash & (d->nbuckets - 1)];
+    struct flow **bucket = bucket_for(d, hash);
     f->hnext = *bucket;
     *bucket = f;
-    lru_push_front(d, f, LIST_NEW);
+    lru_queue(d, f, LIST_NEW, clock_tick(d));
     d->nflows++;
+    if (d->nflows > d->nbuckets && d->nbuckets < max_buckets(d))
+        table_grow(d);
     d->stats.flows++;
     return f;
 }
@@ -729,6 +879,16 @@ static struct flow *flow_for_segment(struct dissector *d, const struct tcp_segme
     return f;
 }
 
+/* Whether a flow may be WebSocket, judged at its first bytes (for where nDPI
+ * runs, classify.h): an HTTP request or response, or a connection that began
+ * before the capture (its frames may be picked up). */
+static bool may_be_websocket(const struct flow *f, const struct tcp_segment *s)
+{
+    return f->state == FLOW_WEBSOCKET || !f->syn_from[DIR_CLIENT] ||
+           wsconn_looks_like_request(s->payload, s->payload_len) ||
+           wsconn_looks_like_response(s->payload, s->payload_len);
+}
+
 /* Counts packets while a direction may still be waiting for its SYN; the
  * wait ends after PICKUP_PACKETS, or once both sides have sent a FIN. */
 static void advance_pickup_wait(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
@@ -759,11 +919,11 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         lru_touch(d, f);
         return;
     }
-    if (d->classifier && !f->cls.done && s->payload_len > 0) /* no nDPI state for bare SYNs */
-        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts);
     dir = infer_roles(f, s, dir);
-    if (f->cls.tls_seen && !f->cls.tls_taken) /* once per TLS flow, with its roles known */
-        report_tls(d, f, s->ts);
+    if (d->classifier && s->payload_len > 0 && classifier_wants(&f->cls)) { /* no nDPI state for bare SYNs */
+        struct class_flow_info where = flow_info(f); /* roles known: TLS is reported with its server */
+        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts, &where, may_be_websocket(f, s));
+    }
     if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
         d->stats.out_of_window++;
         lru_touch(d, f);
@@ -802,10 +962,12 @@ static ts_us_t list_timeout(const struct dissector *d, enum flow_list l)
 void dissect_expire(struct dissector *d, ts_us_t now)
 {
     d->next_sweep = now + SWEEP_INTERVAL_US;
+    if (d->classifier)
+        classifier_flush(d->classifier); /* what waits for nDPI is handled at least this often */
     for (int l = 0; l < LIST_COUNT; l++) {
         ts_us_t timeout = list_timeout(d, (enum flow_list)l);
         struct flow *f;
-        while ((f = d->lru_tail[l]) && f->last_ts + timeout <= now) {
+        while ((f = lru_oldest(d, l)) && f->last_ts + timeout <= now) {
             if (l == LIST_RESET) { /* its linger is over: written as reset */
                 flow_finish(d, f, TERM_NONE);
                 continue;
@@ -821,9 +983,12 @@ void dissect_expire(struct dissector *d, ts_us_t now)
 
 void dissect_finish(struct dissector *d)
 {
+    struct flow *f;
     for (int l = LIST_NEW; l < LIST_COUNT; l++)
-        while (d->lru_tail[l])
-            flow_finish(d, d->lru_tail[l], TERM_CAPTURE_END);
+        while ((f = lru_oldest(d, l)))
+            flow_finish(d, f, TERM_CAPTURE_END);
+    if (d->classifier)
+        classifier_sync(d->classifier); /* every TLS report made */
 }
 
 int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct classifier *cl,
@@ -838,9 +1003,9 @@ int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct
     d->emit_arg = emit_arg;
     reasm_init(&d->reasm, cfg->memcap, cfg->dir_cap);
     update_reasm_budget(d);
-    uint32_t n = 1024;
-    while (n < d->cfg.max_flows && n < (1u << 24))
-        n <<= 1;
+    uint32_t n = max_buckets(d);
+    if (n > TABLE_MIN_BUCKETS)
+        n = TABLE_MIN_BUCKETS;
     d->buckets = calloc(n, sizeof *d->buckets);
     if (!d->buckets)
         return -1;
@@ -853,6 +1018,8 @@ void dissector_on_tls(struct dissector *d, tls_fn fn, void *arg)
 {
     d->tls_emit = fn;
     d->tls_arg = arg;
+    if (d->classifier)
+        classifier_on_tls(d->classifier, fn ? report_tls : NULL, d);
 }
 
 void dissector_free(struct dissector *d)
@@ -860,6 +1027,10 @@ void dissector_free(struct dissector *d)
     for (int l = 0; l < LIST_COUNT; l++)
         while (d->lru_head[l])
             flow_remove(d, d->lru_head[l]);
+    if (d->classifier) { /* the thread is through with this dissector's flows */
+        classifier_sync(d->classifier);
+        classifier_on_tls(d->classifier, NULL, NULL);
+    }
     free(d->buckets);
     d->buckets = NULL;
 }

@@ -74,6 +74,7 @@ struct dissector {
     struct flow **buckets;
     uint32_t nbuckets, nflows;
     struct flow *lru_head[LIST_COUNT], *lru_tail[LIST_COUNT];
+    uint64_t lru_clock; /* ticks at every touch and move: the LRU order (dissect.c) */
     size_t state_mem; /* flows and connection state, charged to the memcap */
     ts_us_t now;        /* packet clock: the newest timestamp seen */
     ts_us_t next_sweep; /* when expiry next runs */

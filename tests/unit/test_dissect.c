@@ -17,7 +17,10 @@
  * masking of mid-stream frames (not the port numbers); a request whose
  * first segment is shorter than "GET " still counts; the first FIN is the
  * one that did not acknowledge the other's; stragglers after the end are
- * absorbed without a second record.
+ * absorbed without a second record; idle expiry and eviction follow the
+ * order of the flows' last touches (not their packet times), whether a
+ * touch moved the flow in its list at once or was only noted; the flow
+ * table's bucket array grows without losing flows, within --max-flows.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -37,7 +40,7 @@ struct saved {
 };
 
 struct sink {
-    struct saved rec[8];
+    struct saved rec[16];
     int n;
 };
 
@@ -49,7 +52,7 @@ static char *dup_or_null(const char *s)
 static void on_record(void *arg, const struct ws_record *r)
 {
     struct sink *k = arg;
-    assert_true(k->n < 8);
+    assert_true(k->n < (int)(sizeof k->rec / sizeof k->rec[0]));
     struct saved *s = &k->rec[k->n++];
     s->r = *r;
     const char **fields[] = {&s->r.sensor, &s->r.host, &s->r.path, &s->r.origin, &s->r.user_agent,
@@ -970,6 +973,184 @@ static void request_in_tiny_segments(void **state)
     }
 }
 
+/* ---- LRU order and the flow table ------------------------------------------------ */
+
+/* `n` bare ACKs on a flow of no interest: clock ticks between two touches. */
+static void filler(struct conn *e, ts_us_t t, int n)
+{
+    e->t = t;
+    for (int i = 0; i < n; i++)
+        seg_at(e, DIR_CLIENT, e->seq[DIR_CLIENT], TCP_ACK, NULL, 0, 0);
+}
+
+/* Four open WebSocket connections (client ports 51001..51004), then one
+ * text frame each in the order 51003, 51001, 51004, 51002, `gap` filler
+ * packets before each (few: the lists are only noted; many: moved at
+ * once). The last touch carries an older packet time than the others. */
+static void touch_in_order(struct dissector *d, struct conn c[4], int gap)
+{
+    for (int i = 0; i < 4; i++) {
+        conn_init(&c[i], d, (uint16_t)(51001 + i), 80);
+        c[i].t = T0 + i * 10 * STEP;
+        handshake_tcp(&c[i]);
+        upgrade(&c[i]);
+    }
+    struct conn e;
+    conn_init(&e, d, 40000, 22);
+    e.t = T0 + 99 * 1000000LL;
+    seg(&e, DIR_CLIENT, TCP_SYN, NULL, 0);
+    static const int order[4] = {2, 0, 3, 1};
+    static const ts_us_t at[4] = {100, 101, 102, 50}; /* seconds after T0: the last goes back */
+    for (int i = 0; i < 4; i++) {
+        filler(&e, T0 + at[i] * 1000000LL, gap);
+        c[order[i]].t = T0 + at[i] * 1000000LL;
+        text(&c[order[i]], DIR_SERVER, "tick");
+    }
+}
+
+static void assert_ports(const struct sink *k, int from, const int *ports, int n)
+{
+    for (int i = 0; i < n; i++)
+        assert_int_equal(k->rec[from + i].r.client_port, ports[i]);
+}
+
+/* Idle expiry goes by the order of the last touches, not by packet times,
+ * and stops at the first flow not yet idle, as a list moved at every
+ * packet would: the flow touched last with an older packet time waits for
+ * those touched before it. */
+static void expiry_follows_touch_order(int gap)
+{
+    struct dissect_config cfg;
+    dissect_config_defaults(&cfg);
+    cfg.idle_timeout = 200 * 1000000LL;
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, &cfg);
+    struct conn c[4];
+    touch_in_order(&d, c, gap);
+    assert_int_equal(d.stats.websocket, 4);
+    dissect_expire(&d, T0 + 260 * 1000000LL); /* 51002 is idle, 51003 (touched before it) is not */
+    assert_int_equal(k.n, 0);
+    dissect_expire(&d, T0 + 302 * 1000000LL);
+    assert_int_equal(k.n, 4);
+    static const int want[4] = {51003, 51001, 51004, 51002};
+    assert_ports(&k, 0, want, 4);
+    assert_int_equal(k.rec[3].r.ended_at, T0 + 50 * 1000000LL + cfg.idle_timeout);
+    dissector_free(&d);
+    sink_free(&k);
+}
+
+static void expiry_order_noted_touches(void **state)
+{
+    (void)state;
+    expiry_follows_touch_order(0);
+}
+
+static void expiry_order_moved_touches(void **state)
+{
+    (void)state;
+    expiry_follows_touch_order(300);
+}
+
+/* A full table gives up the least recently touched connection first; the
+ * end of the capture writes the rest in the same order. */
+static void eviction_follows_touch_order(int gap)
+{
+    struct dissect_config cfg;
+    dissect_config_defaults(&cfg);
+    cfg.max_flows = 5; /* four connections and the filler flow */
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, &cfg);
+    struct conn c[4], n[5];
+    touch_in_order(&d, c, gap);
+    for (int i = 0; i < 5; i++) { /* each new connection evicts one: the filler first (no data) */
+        conn_init(&n[i], &d, (uint16_t)(52001 + i), 80);
+        n[i].t = T0 + 103 * 1000000LL + i * 10 * STEP;
+        handshake_tcp(&n[i]);
+        upgrade(&n[i]);
+    }
+    assert_int_equal(d.stats.evicted_other, 1);
+    assert_int_equal(d.stats.evicted, 4);
+    assert_int_equal(k.n, 4);
+    static const int evicted[4] = {51003, 51001, 51004, 51002};
+    assert_ports(&k, 0, evicted, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(k.rec[i].r.termination, TERM_EVICTED);
+    dissect_finish(&d);
+    assert_int_equal(k.n, 9);
+    static const int open[5] = {52001, 52002, 52003, 52004, 52005};
+    assert_ports(&k, 4, open, 5);
+    dissector_free(&d);
+    sink_free(&k);
+}
+
+static void eviction_order_noted_touches(void **state)
+{
+    (void)state;
+    eviction_follows_touch_order(0);
+}
+
+static void eviction_order_moved_touches(void **state)
+{
+    (void)state;
+    eviction_follows_touch_order(300);
+}
+
+/* The bucket array grows with the table: flows made before it grew are
+ * still found after (an answering SYN-ACK makes no second flow). */
+static void table_grows(void **state)
+{
+    (void)state;
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, NULL);
+    uint32_t first = d.nbuckets;
+    enum { FLOWS = 20000 };
+    struct conn c;
+    conn_init(&c, &d, 0, 80);
+    for (int i = 0; i < FLOWS; i++) {
+        c.ep[DIR_CLIENT].port = (uint16_t)(1024 + i % 50000);
+        c.ep[DIR_CLIENT].addr[15] = (uint8_t)(i / 50000);
+        seg(&c, DIR_CLIENT, TCP_SYN, NULL, 0);
+    }
+    assert_true(d.nbuckets > first);
+    assert_true(d.nbuckets >= FLOWS / 2);
+    for (int i = FLOWS - 1; i >= 0; i--) {
+        c.ep[DIR_CLIENT].port = (uint16_t)(1024 + i % 50000);
+        c.ep[DIR_CLIENT].addr[15] = (uint8_t)(i / 50000);
+        seg_at(&c, DIR_SERVER, 7, TCP_SYN | TCP_ACK, NULL, 0, 0);
+    }
+    assert_int_equal(d.stats.flows, FLOWS);
+    assert_int_equal(d.nflows, FLOWS);
+    assert_int_equal(d.stats.port_reuse, 0);
+    dissector_free(&d);
+    sink_free(&k);
+}
+
+/* ... but never beyond one bucket per flow of --max-flows. */
+static void table_stays_within_max_flows(void **state)
+{
+    (void)state;
+    struct dissect_config cfg;
+    dissect_config_defaults(&cfg);
+    cfg.max_flows = 3000;
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, &cfg);
+    struct conn c;
+    conn_init(&c, &d, 0, 80);
+    for (int i = 0; i < 10000; i++) {
+        c.ep[DIR_CLIENT].port = (uint16_t)(1024 + i);
+        seg(&c, DIR_CLIENT, TCP_SYN, NULL, 0);
+    }
+    assert_int_equal(d.nflows, 3000);
+    assert_true(d.nbuckets <= 4096);
+    assert_int_equal(d.stats.evicted_other, 10000 - 3000);
+    dissector_free(&d);
+    sink_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -995,6 +1176,12 @@ int main(void)
         cmocka_unit_test(roles_from_request_without_syn),
         cmocka_unit_test(midstream_roles_from_masking),
         cmocka_unit_test(request_in_tiny_segments),
+        cmocka_unit_test(expiry_order_noted_touches),
+        cmocka_unit_test(expiry_order_moved_touches),
+        cmocka_unit_test(eviction_order_noted_touches),
+        cmocka_unit_test(eviction_order_moved_touches),
+        cmocka_unit_test(table_grows),
+        cmocka_unit_test(table_stays_within_max_flows),
     };
     RUN_TESTS(tests);
 }
