@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decode.h"
+
+#define FILE_BUFFER (1u << 20) /* stdio buffer for capture files */
 
 static void set_sensor(struct capture_source *s, const char *name)
 {
@@ -30,14 +33,37 @@ static int check_linktype(struct capture_source *s, char *err, size_t errlen)
     return -1;
 }
 
+/* The file (or standard input) with a large stdio buffer: libpcap reads
+ * each record through stdio, and the default 4 KiB buffer costs a read(2)
+ * per 4 KiB — 300,000 system calls for a 1.2 GB capture. */
+static FILE *open_buffered(struct capture_source *s, const char *path, char *ebuf)
+{
+    FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!fp) {
+        snprintf(ebuf, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+        return NULL;
+    }
+    if ((s->iobuf = malloc(FILE_BUFFER)) != NULL)
+        setvbuf(fp, s->iobuf, _IOFBF, FILE_BUFFER);
+    return fp;
+}
+
 int source_open_file(struct capture_source *s, const char *path, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "";
     memset(s, 0, sizeof *s);
     s->name = path;
     set_sensor(s, path);
-    s->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+    FILE *fp = open_buffered(s, path, ebuf);
+    if (fp) {
+        s->pcap = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, ebuf);
+        if (!s->pcap) /* libpcap closes the file only once it has taken it; stdin
+                       * too, as nothing else reads it, before its buffer goes */
+            fclose(fp);
+    }
     if (!s->pcap) {
+        free(s->iobuf);
+        s->iobuf = NULL;
         /* libpcap often starts its message with the path already */
         if (strncmp(ebuf, path, strlen(path)) == 0)
             snprintf(err, errlen, "%s", ebuf);
@@ -179,6 +205,8 @@ void source_drops(struct capture_source *s, uint64_t *dropped, uint64_t *if_drop
 void source_close(struct capture_source *s)
 {
     if (s->pcap)
-        pcap_close(s->pcap);
+        pcap_close(s->pcap); /* closes the file: its buffer goes after */
     s->pcap = NULL;
+    free(s->iobuf);
+    s->iobuf = NULL;
 }

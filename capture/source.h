@@ -23,6 +23,7 @@ struct capture_source {
     int linktype;
     uint64_t packets, bytes;
     int fd;         /* live: pcap's selectable descriptor, polled when idle */
+    char *iobuf;    /* file: the stdio buffer libpcap reads through */
     int timeout_ms; /* live: how long source_next waits for a packet */
 };
 
