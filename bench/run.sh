@@ -48,7 +48,7 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 peak=$(peak_kib "$OUT/syn.log")
 grep -E 'flows:' "$OUT/syn.log" | sed 's/^wsstatsd: /   /'
-printf '   peak RSS %d KiB = baseline %d KiB + %d KiB (memcap 65536 KiB, plus the fixed flow table:\n   8 bytes x --max-flows = 8192 KiB); %.2f s\n' \
+printf '   peak RSS %d KiB = baseline %d KiB + %d KiB (memcap 65536 KiB, plus the flow table:\n   a bucket array that grows with the flows, 8 bytes a bucket); %.2f s\n' \
     "$peak" "$base" $((peak - base)) "$(awk "BEGIN { print $end - $start }")"
 
 echo
