@@ -115,12 +115,19 @@ static size_t used(struct ring *r)
     return atomic_load(&r->head) - atomic_load(&r->tail);
 }
 
-/* A consumer that found the ring empty sleeps until an eighth of it has
+/* A sleeping consumer is woken once this much waits: enough for a burst,
+ * little enough that its answers are not long behind the producer. */
+static size_t wake_at(const struct ring *r)
+{
+    return r->size / 8;
+}
+
+/* A consumer that found the ring empty sleeps until wake_at() bytes have
  * filled, or the producer flushed. */
 static int worth_waking(struct ring *r, size_t unused)
 {
     (void)unused;
-    return used(r) >= r->size / 8 || (atomic_load(&r->flushed) && has_data(r, 0));
+    return used(r) >= wake_at(r) || (atomic_load(&r->flushed) && has_data(r, 0));
 }
 
 static void put_len(struct ring *r, size_t at, uint64_t len)
@@ -149,7 +156,7 @@ void ring_push(struct ring *r, const void *hdr, size_t hlen, const void *body, s
     if (blen)
         memcpy(at + hlen, body, blen);
     atomic_store(&r->head, head + rec);
-    if (used(r) >= r->size / 8)
+    if (used(r) >= wake_at(r))
         wake_if_asleep(r, &r->consumer_asleep);
 }
 
