@@ -1,5 +1,6 @@
 /*
- * dissect/record.c — names of the record's enumerated columns (DESIGN §2, §4).
+ * dissect/record.c — names of the record's enumerated columns (DESIGN §2, §4),
+ * and copies of a record that outlive the emit callback.
  */
 #include "record.h"
 
@@ -41,5 +42,36 @@ void violations_format(uint32_t bits, char *buf, size_t len)
             buf[used++] = ',';
         memcpy(buf + used, violation_names[i], strlen(violation_names[i]) + 1);
         used += strlen(violation_names[i]);
+    }
+}
+
+/* The record's string fields, in one order for sizing and copying. */
+#define RECORD_STRINGS(r)                                                                              \
+    {&(r)->sensor,       &(r)->host,         &(r)->path,            &(r)->origin,                  \
+     &(r)->user_agent,   &(r)->subprotocol,  &(r)->extensions,      &(r)->close_reason,            \
+     &(r)->close[0].reason, &(r)->close[1].reason, &(r)->ndpi_protocol}
+enum { RECORD_NSTRINGS = 11 };
+
+size_t ws_record_strings_size(const struct ws_record *r)
+{
+    const char *const *strs[RECORD_NSTRINGS] = RECORD_STRINGS(r);
+    size_t need = 0;
+    for (int i = 0; i < RECORD_NSTRINGS; i++)
+        need += *strs[i] ? strlen(*strs[i]) + 1 : 0;
+    return need;
+}
+
+void ws_record_copy(struct ws_record *dst, const struct ws_record *src, char *strings)
+{
+    *dst = *src;
+    const char *const *from[RECORD_NSTRINGS] = RECORD_STRINGS(src);
+    const char **to[RECORD_NSTRINGS] = RECORD_STRINGS(dst);
+    for (int i = 0; i < RECORD_NSTRINGS; i++) {
+        if (!*from[i])
+            continue;
+        size_t n = strlen(*from[i]) + 1;
+        memcpy(strings, *from[i], n);
+        *to[i] = strings;
+        strings += n;
     }
 }

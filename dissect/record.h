@@ -92,4 +92,10 @@ const char *termination_name(enum termination t);
 /* Writes the sorted, comma-separated violation names into buf ("" if none). */
 void violations_format(uint32_t bits, char *buf, size_t len);
 
+/* A record that outlives the emit callback: ws_record_strings_size() bytes
+ * after it hold its strings. ws_record_copy() copies src into dst and its
+ * strings into `strings` (that many bytes), pointing dst's at them. */
+size_t ws_record_strings_size(const struct ws_record *r);
+void ws_record_copy(struct ws_record *dst, const struct ws_record *src, char *strings);
+
 #endif

@@ -688,34 +688,14 @@ static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capt
     bind_int(s, i++, capture_id, capture_id >= 0);
 }
 
-/* The record's strings, each copied behind it into one allocation. */
+/* The record's strings, copied behind it into one allocation. */
 static struct queued *record_copy(const struct ws_record *r, int64_t capture_id)
 {
-    const char *const *strs[] = {&r->sensor, &r->host, &r->path, &r->origin, &r->user_agent, &r->subprotocol,
-                                 &r->extensions, &r->close_reason, &r->close[0].reason, &r->close[1].reason,
-                                 &r->ndpi_protocol};
-    enum { NS = sizeof strs / sizeof strs[0] };
-    size_t need = sizeof(struct queued);
-    for (int i = 0; i < NS; i++)
-        need += *strs[i] ? strlen(*strs[i]) + 1 : 0;
-    struct queued *q = malloc(need);
+    struct queued *q = malloc(sizeof *q + ws_record_strings_size(r));
     if (!q)
         return NULL;
     q->capture_id = capture_id;
-    struct ws_record *c = &q->r;
-    *c = *r;
-    const char **dst[] = {&c->sensor, &c->host, &c->path, &c->origin, &c->user_agent, &c->subprotocol,
-                          &c->extensions, &c->close_reason, &c->close[0].reason, &c->close[1].reason,
-                          &c->ndpi_protocol};
-    char *at = (char *)(q + 1);
-    for (int i = 0; i < NS; i++) {
-        if (!*strs[i])
-            continue;
-        size_t n = strlen(*strs[i]) + 1;
-        memcpy(at, *strs[i], n);
-        *dst[i] = at;
-        at += n;
-    }
+    ws_record_copy(&q->r, r, (char *)(q + 1));
     return q;
 }
 
