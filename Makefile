@@ -57,6 +57,7 @@ test_output_SRC   := cli/output.c dissect/utf8.c
 test_filters_SRC  := cli/filters.c dissect/record.c
 test_stats_SRC    := cli/stats.c
 test_tally_SRC    := store/tally.c
+test_ring_SRC     := dissect/ring.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
