@@ -61,7 +61,7 @@ test_ring_SRC     := dissect/ring.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps demo check test unit install uninstall clean asan bench
+.PHONY: all deps demo check test unit install uninstall clean asan tsan bench
 all: $(BUILD)/wsstatsd $(BUILD)/wsstats
 
 $(BUILD)/obj/%.o: %.c | pkgcheck
@@ -97,9 +97,17 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-
 asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=$(SAN_CC) CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all unit
 
+# Three threads share wsstatsd's work (packet loop, nDPI, SQLite writer):
+# a ThreadSanitizer build runs the suites that exercise them.
+TSAN_FLAGS := -O1 -g -fsanitize=thread
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan CC=$(SAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
+	    build-tsan/wsstatsd build-tsan/wsstats build-tsan/tests/test_ring
+
 check: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory tsan
 	@tests/run.sh
 
 test: all unit
@@ -126,7 +134,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/man/man1/wsstats.1 $(DESTDIR)$(PREFIX)/share/man/man8/wsstatsd.8
 
 clean:
-	rm -rf build build-asan bench/out
+	rm -rf build build-asan build-tsan bench/out
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

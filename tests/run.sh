@@ -33,7 +33,7 @@ run_suite() {
     grep -E '^ok( [0-9]+)? - .*# SKIP' "$out" | sed "s|^|[$label] |"
     if [ "$f" -gt 0 ]; then
         grep -E -A15 '^not ok( [0-9]+)? - ' "$out" | grep -E '^(not ok|#)' | sed "s|^|[$label] |"
-        grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG/err" && tail -n 40 "$LOG/err" | sed "s|^|[$label] stderr: |"
+        grep -qE 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$LOG/err" && tail -n 40 "$LOG/err" | sed "s|^|[$label] stderr: |"
     fi
     printf '%-34s %4d passed, %d failed  (%ds)\n' "$label" "$p" "$f" $((SECONDS - start))
     passed=$((passed + p))
@@ -61,6 +61,18 @@ for build in build build-asan; do
     run_suite "${tag}facts" env BIN="$build" tests/conformance/facts.sh
     run_suite "${tag}tap" env BIN="$build" FLOOD_RSS_CHECK=$([ "$build" = build ] && echo 1 || echo 0) tests/tap/run.sh
 done
+
+# ThreadSanitizer (build-tsan/, from `make tsan`): the ring between the
+# packet loop and the classifier thread, and the suites where all three
+# threads work (TLS reports from the classifier thread, a failing database
+# retried by the writer, records end to end). Any report fails the suite.
+if [ -x build-tsan/wsstatsd ]; then
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=88}
+    run_suite "tsan/unit/test_ring" build-tsan/tests/test_ring
+    run_suite "tsan/ndpi" env BIN=build-tsan tests/ndpi/run.sh
+    run_suite "tsan/store" env BIN=build-tsan tests/store/run.sh
+    run_suite "tsan/e2e" env BIN=build-tsan tests/e2e/run.sh
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
