@@ -352,11 +352,15 @@ static struct msg inline_msg(struct class_cell *c, ts_us_t ts, const struct clas
     return m;
 }
 
-bool classifier_wants(const struct flow_class *fc)
+bool classifier_wants(struct flow_class *fc)
 {
     if (fc->finish_sent || fc->sent >= CLASSIFY_MAX_PACKETS)
         return false;
-    return !fc->cell || !atomic_load(&fc->cell->done);
+    if (fc->cell && atomic_load(&fc->cell->done)) {
+        fc->finish_sent = true; /* answered: later packets stop at the flag, not the shared cell */
+        return false;
+    }
+    return true;
 }
 
 void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3, uint32_t l3_len,

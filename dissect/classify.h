@@ -32,7 +32,7 @@ struct class_cell; /* shared by the packet loop and the classifier thread */
 struct flow_class {
     struct class_cell *cell; /* NULL until its first packet is sent */
     uint8_t sent;            /* packets handed over */
-    bool finish_sent;        /* no more will be */
+    bool finish_sent;        /* no more will be (finish sent, or the answer seen) */
     bool in_line;            /* classified by the packet loop itself */
 };
 
@@ -59,7 +59,7 @@ void classifier_free(struct classifier *cl);
 void classifier_on_tls(struct classifier *cl, class_tls_fn fn, void *arg);
 
 /* Whether the flow's next packet is still of use to nDPI. */
-bool classifier_wants(const struct flow_class *fc);
+bool classifier_wants(struct flow_class *fc);
 
 /* Hands one packet of the flow (its IP header at l3) to nDPI. in_line, on
  * the flow's first packet, keeps the flow on the packet loop's own nDPI
