@@ -85,7 +85,10 @@ int dissector_init(struct dissector *d, const struct dissect_config *cfg, struct
                    record_fn emit, void *emit_arg);
 void dissector_free(struct dissector *d);
 
-/* Reports each TLS flow once, when nDPI has classified it. */
+/* Reports each TLS flow once, when nDPI has classified it. fn is called on
+ * the classifier thread for most flows (classify.h), so it must be safe to
+ * call from there; dissect_finish() and dissector_free() return only once
+ * every report is made. */
 void dissector_on_tls(struct dissector *d, tls_fn fn, void *arg);
 
 /* One decoded TCP segment; `sensor` names its source (kept by pointer). */
