@@ -219,7 +219,8 @@ if [ -s "$OUT/one.pcap" ]; then
     base=$(peak_kib "$OUT/speed-one.log") peak=$(peak_kib "$OUT/speed.log")
     echo "   memory: at most $open_max WebSocket connections open at once; peak RSS $((peak / 1024)) MiB =" \
         "baseline $((base / 1024)) MiB (one connection) + $(((peak - base) * 1024 / open_max)) bytes per open connection" \
-        "(an upper bound: SQLite's cache, the record queue and all other flows are in it)"
+        "(a loose upper bound: SQLite's cache, the record queue, the ring to the nDPI thread and all" \
+        "other flows are in it; bench/run.sh's 100,000-connection run measures the cost per connection)"
 else
     echo "   memory: at most $open_max WebSocket connections open at once (no $OUT/one.pcap for a baseline: run bench/run.sh)"
 fi
