@@ -4,7 +4,8 @@
 #   make demo       install what is missing, build, analyse a fresh capture of
 #                   real WebSocket traffic, print the report
 #   make check      install what is missing, build, run every test (also under
-#                   ASan+UBSan); ends with "N passed, N failed"
+#                   ASan+UBSan, and the threaded suites under TSan); ends with
+#                   "N passed, N failed"
 #   make bench      memory runs (a million-flow SYN flood, 100k concurrent
 #                   connections), queries over 1M records, speed against a
 #                   bare libpcap loop and tshark on a 1.2 GB tap capture

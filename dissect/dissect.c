@@ -884,8 +884,7 @@ static struct flow *flow_for_segment(struct dissector *d, const struct tcp_segme
  * before the capture (its frames may be picked up). */
 static bool may_be_websocket(const struct flow *f, const struct tcp_segment *s)
 {
-    return f->state == FLOW_WEBSOCKET || !f->syn_from[DIR_CLIENT] ||
-           wsconn_looks_like_request(s->payload, s->payload_len) ||
+    return !f->syn_from[DIR_CLIENT] || wsconn_looks_like_request(s->payload, s->payload_len) ||
            wsconn_looks_like_response(s->payload, s->payload_len);
 }
 
@@ -922,7 +921,8 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
     dir = infer_roles(f, s, dir);
     if (d->classifier && s->payload_len > 0 && classifier_wants(&f->cls)) { /* no nDPI state for bare SYNs */
         struct class_flow_info where = flow_info(f); /* roles known: TLS is reported with its server */
-        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts, &where, may_be_websocket(f, s));
+        bool first = !f->cls.cell; /* where nDPI runs is settled by the first packet */
+        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts, &where, first && may_be_websocket(f, s));
     }
     if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
         d->stats.out_of_window++;

@@ -32,14 +32,9 @@ log=$logs/$t.log
 summary=$logs/$t.summary
 : >"$log"
 
-# the largest input worth trying; a dictionary of the protocol's words
-case $t in
-decode) opts=(-max_len=4096) ;;
-http) opts=(-max_len=8192 -dict=fuzz/http.dict) ;;
-ws) opts=(-max_len=16384) ;;
-pipeline) opts=(-max_len=65536 -dict=fuzz/http.dict) ;;
-*) opts=() ;;
-esac
+# shellcheck source=options.sh
+. fuzz/options.sh
+fuzz_options "$t"
 dirs=("$corpus" "$seeds")
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:symbolize=1

@@ -552,6 +552,17 @@ int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, v
 
 /* ---- TLS ---------------------------------------------------------------- */
 
+/* ?1 since, ?2 until, ?3 sensor: NULL (bound to nothing) when not given. */
+static void bind_window_and_sensor(sqlite3_stmt *s, const struct query_filter *f)
+{
+    if (f->has_since)
+        sqlite3_bind_double(s, 1, f->since);
+    if (f->has_until)
+        sqlite3_bind_double(s, 2, f->until);
+    if (f->sensor)
+        sqlite3_bind_text(s, 3, f->sensor, -1, SQLITE_STATIC);
+}
+
 int query_tls(sqlite3 *db, const struct query_filter *f, tls_count_fn fn, void *arg)
 {
     static const char sql[] =
@@ -562,12 +573,7 @@ int query_tls(sqlite3 *db, const struct query_filter *f, tls_count_fn fn, void *
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return strstr(sqlite3_errmsg(db), "no such table") ? 0 : -1;
-    if (f->has_since)
-        sqlite3_bind_double(s, 1, f->since);
-    if (f->has_until)
-        sqlite3_bind_double(s, 2, f->until);
-    if (f->sensor)
-        sqlite3_bind_text(s, 3, f->sensor, -1, SQLITE_STATIC);
+    bind_window_and_sensor(s, f);
     if (f->server_ip)
         sqlite3_bind_text(s, 4, f->server_ip, -1, SQLITE_STATIC);
     if (f->server_port >= 0)
@@ -599,12 +605,7 @@ int query_captures(sqlite3 *db, const struct query_filter *f, struct capture_tot
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
         return -1;
-    if (f->has_since)
-        sqlite3_bind_double(s, 1, f->since);
-    if (f->has_until)
-        sqlite3_bind_double(s, 2, f->until);
-    if (f->sensor)
-        sqlite3_bind_text(s, 3, f->sensor, -1, SQLITE_STATIC);
+    bind_window_and_sensor(s, f);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         long long *out[] = {&t->captures, &t->live, &t->packets, &t->bytes, &t->drops, &t->if_drops, &t->tcp_flows};

@@ -18,6 +18,8 @@
 # (decode http ws pipeline), FUZZ_BUILD (build-fuzz).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=../../fuzz/options.sh
+. fuzz/options.sh
 BIN=${BIN:-build}
 SECS=${FUZZ_SMOKE_SECONDS:-8}
 TARGETS=${FUZZ_TARGETS:-decode http ws pipeline}
@@ -93,13 +95,7 @@ if [ "$BIN" != build ]; then
     exit "$failed"
 fi
 for t in $TARGETS; do
-    case $t in
-    decode) opts=(-max_len=4096) ;;
-    http) opts=(-max_len=8192 -dict=fuzz/http.dict) ;;
-    ws) opts=(-max_len=16384) ;;
-    pipeline) opts=(-max_len=65536 -dict=fuzz/http.dict) ;;
-    *) opts=() ;;
-    esac
+    fuzz_options "$t"
     keep=$FB/findings/smoke/$t
     mkdir -p "$keep" "$TMP/corpus-$t"
     dirs=("$TMP/corpus-$t" "$FB/seeds/$t")

@@ -1,0 +1,12 @@
+# fuzz/options.sh — libFuzzer options per target, for fuzz/run-target.sh and
+# tests/fuzz/run.sh (sourced). fuzz_options TARGET sets the array `opts`:
+# the largest input worth trying, and a dictionary of the protocol's words.
+fuzz_options() {
+    case $1 in
+    decode) opts=(-max_len=4096) ;;
+    http) opts=(-max_len=8192 -dict=fuzz/http.dict) ;;
+    ws) opts=(-max_len=16384) ;;
+    pipeline) opts=(-max_len=65536 -dict=fuzz/http.dict) ;;
+    *) opts=() ;;
+    esac
+}
