@@ -625,10 +625,15 @@ static int setup(struct daemon *dm)
 }
 
 /* Closes the database; records that still could not be written are an
- * error, named with their number. */
+ * error, named with their number. The dissector and the classifier go
+ * first: releasing the flows left in the table makes nDPI give up on them,
+ * and a TLS flow it guesses then is still counted in the open store. */
 static int teardown(struct daemon *dm)
 {
     int failed = 0;
+    dissector_free(&dm->dis);
+    classifier_free(dm->classifier); /* joins the thread: every report made */
+    dm->classifier = NULL;
     if (dm->store) {
         size_t queued = store_queued(dm->store);
         uint64_t lost = store_lost(dm->store), tls_lost = store_tls_lost(dm->store);
@@ -645,8 +650,6 @@ static int teardown(struct daemon *dm)
             failed = 1;
         }
     }
-    dissector_free(&dm->dis);
-    classifier_free(dm->classifier);
     for (int i = 0; i < dm->nsources; i++)
         source_close(&dm->sources[i]);
     log_close(&dm->log);
