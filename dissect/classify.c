@@ -5,11 +5,15 @@
  * Everything version-specific is here, switched on nDPI's own NDPI_MAJOR /
  * NDPI_MINOR (ndpi_define.h), or forced with -DWSSTATS_NDPI_VERSION=410:
  *   4.2-4.4  init(prefs); process_packet(5 args); giveup(3 args + guessed)
- *   4.6      process_packet takes a flow-info pointer (NULL here); giveup
- *            lost enable_guess
- *   4.8-4.10 init(global context, NULL here); the protocol bitmask is gone
- *            (every protocol is on by default)
- * Only 4.2 is compiled and tested here (Debian 12).
+ *   4.6-4.8  process_packet takes a flow-info pointer (NULL here); giveup
+ *            lost enable_guess; init still takes prefs
+ *   4.10     init takes a global context (NULL here)
+ *   every 4.x: the protocol bitmask must be set before finalising (gone
+ *            only in 5.0, which also changed giveup and the protocol
+ *            struct: refused at compile time, as is 4.12's)
+ * Only 4.2 is linked and tested here (Debian 12); tests/ndpi/api-check.sh
+ * (in make check) compiles this file against stand-in headers with the
+ * 4.6, 4.8 and 4.10 signatures, so the other branches at least build.
  *
  * Which flows go to the thread: those that cannot be WebSocket (TLS, SSH,
  * databases...: most flows, and nDPI's dearest, a TLS ClientHello with its
@@ -49,7 +53,11 @@
 #define WSSTATS_NDPI_VERSION (NDPI_MAJOR * 100 + NDPI_MINOR)
 #endif
 
-#if WSSTATS_NDPI_VERSION >= 408
+#if WSSTATS_NDPI_VERSION >= 412
+#error "nDPI 4.12 and later (ndpi_master_app_protocol, 5.0's giveup) are not supported by this adapter yet"
+#endif
+
+#if WSSTATS_NDPI_VERSION >= 410
 #define NDPI_INIT() ndpi_init_detection_module(NULL)
 #else
 #define NDPI_INIT() ndpi_init_detection_module(ndpi_no_prefs)
@@ -232,11 +240,9 @@ static struct ndpi_detection_module_struct *new_ndpi(void)
     struct ndpi_detection_module_struct *n = NDPI_INIT();
     if (!n)
         return NULL;
-#if WSSTATS_NDPI_VERSION < 408
     NDPI_PROTOCOL_BITMASK all;
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(n, &all);
-#endif
     ndpi_finalize_initialization(n);
     return n;
 }
@@ -404,8 +410,10 @@ void classifier_finish(struct classifier *cl, struct flow_class *fc, const struc
 const char *classifier_name(struct classifier *cl, const struct flow_class *fc, char *buf, size_t len)
 {
     const struct class_cell *c = fc->cell;
-    if (!c || !atomic_load(&c->done) || !is_known(c))
-        return NULL;
+    if (!c || !atomic_load(&c->done))
+        return NULL; /* nDPI never saw a byte of it */
+    /* Examined and given up without a name: nDPI's own "Unknown" (its
+     * name for protocol 0), so the record says nDPI could not tell. */
     ndpi_protocol p;
     memset(&p, 0, sizeof p);
     p.master_protocol = c->master;

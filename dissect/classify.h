@@ -72,8 +72,9 @@ void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8
  * the result (only if nDPI had not decided yet). */
 void classifier_finish(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where);
 
-/* After classifier_finish(): nDPI's name, e.g. "HTTP" or "TLS.Google";
- * NULL if unknown. */
+/* After classifier_finish(): nDPI's name, e.g. "HTTP" or "TLS.Google",
+ * "Unknown" if nDPI examined the flow and could not name it; NULL only if
+ * it never had a packet of it (no payload, or no memory for its state). */
 const char *classifier_name(struct classifier *cl, const struct flow_class *fc, char *buf, size_t len);
 
 /* Whether nDPI recognised WebSocket framing in the packets sent so far

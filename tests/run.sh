@@ -62,6 +62,10 @@ for build in build build-asan; do
     run_suite "${tag}tap" env BIN="$build" FLOOD_RSS_CHECK=$([ "$build" = build ] && echo 1 || echo 0) tests/tap/run.sh
 done
 
+# The nDPI adapter's branches for releases newer than Debian's (compiled
+# against stand-in headers; once, with either compiler's view the same).
+run_suite "ndpi-api" tests/ndpi/api-check.sh
+
 # ThreadSanitizer (build-tsan/, from `make tsan`): the ring between the
 # packet loop and the classifier thread, and the suites where all three
 # threads work (TLS reports from the classifier thread, a failing database

@@ -94,6 +94,12 @@ DB=$TMP/e2e.db
 if timeout 60 "$BIN/wsstatsd" -r "$PCAP" -w "$DB" >"$TMP/wsstatsd.out" 2>"$TMP/wsstatsd.err"; then
     pass "e2e/wsstatsd-read-capture"
     "$PY" "$HERE/check.py" --db "$DB" "${EXPECT[@]}" || FAILED=1
+    # issue 9: every record of the real peers carries nDPI's name (HTTP: the
+    # upgrade request is what nDPI sees first)
+    cls=$(sqlite3 "$DB" "SELECT count(*) || ' ' || coalesce(group_concat(DISTINCT ndpi_protocol), '')
+        FROM connections WHERE ndpi_protocol IS NULL OR ndpi_protocol != 'HTTP'")
+    [ "$cls" = "0 " ] && pass "e2e/every-record-classified-http" ||
+        fail "e2e/every-record-classified-http" "records not named HTTP (count, names): $cls"
 else
     fail "e2e/wsstatsd-read-capture" "wsstatsd -r $PCAP -w $DB exited with $?:" \
         "$(tail -n 20 "$TMP/wsstatsd.err")"

@@ -7,7 +7,14 @@
 #     could not be decoded";
 #   - WebSocket connections of python-websockets in the same capture: every
 #     record carries nDPI's classification (HTTP);
-#   - the corpus's mid-stream capture is still picked up.
+#   - the corpus's mid-stream captures are picked up, with nDPI's verdict
+#     on the record: "WebSocket" where nDPI recognised the framing, nDPI's
+#     own "Unknown" where it could not tell (never NULL);
+#   - nDPI's WebSocket detection helps the pickup: a synthetic mid-stream
+#     connection whose first frame nDPI recognises but the pickup's own test
+#     refuses (a text frame in Latin-1), followed by pieces of a large frame,
+#     is picked up only because nDPI's verdict lets the pickup look further
+#     (32 segments instead of 8).
 # tshark checks the SNIs the clients really sent.
 SUITE=ndpi
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
@@ -87,12 +94,44 @@ cls=$(sqlite3 "$TMP/ndpi.db" "SELECT count(*) || ' ' || sum(ndpi_protocol IS NOT
     group_concat(DISTINCT ndpi_protocol) FROM connections")
 [ "$cls" = "3 3 HTTP" ] && pass ndpi/every-record-classified || fail ndpi/every-record-classified "records, classified, names: $cls"
 
-CORPUS=$ROOT/../shared/corpus/ndn-tools__ipv4-websocket-segmented.pcap
-if [ -f "$CORPUS" ]; then
-    "$BIN/wsstatsd" -q -r "$CORPUS" -w "$TMP/mid.db"
-    n=$(sqlite3 "$TMP/mid.db" "SELECT count(*) FROM connections WHERE handshake_seen = 0 AND close_code = 1001")
-    [ "$n" -ge 1 ] && pass ndpi/corpus-midstream-picked-up || fail ndpi/corpus-midstream-picked-up "$n records"
+CORPUS=$ROOT/../shared/corpus
+if [ -f "$CORPUS/ndn-tools__ipv4-websocket-segmented.pcap" ]; then
+    "$BIN/wsstatsd" -q -r "$CORPUS/ndn-tools__ipv4-websocket-segmented.pcap" -w "$TMP/mid.db"
+    got=$(sqlite3 "$TMP/mid.db" "SELECT count(*) || ' ' || group_concat(ndpi_protocol) FROM connections
+        WHERE handshake_seen = 0 AND close_code = 1001")
+    [ "$got" = "1 Unknown" ] && pass ndpi/corpus-midstream-picked-up ||
+        fail ndpi/corpus-midstream-picked-up "records, nDPI names: $got" "expected: 1 Unknown"
+    n=$(sqlite3 "$TMP/mid.db" "SELECT count(*) FROM connections WHERE ndpi_protocol IS NULL")
+    [ "$n" = 0 ] && pass ndpi/corpus-midstream-named || fail ndpi/corpus-midstream-named "$n records without a name"
+    "$BIN/wsstatsd" -q -r "$CORPUS/ndpi__websocket.pcap" -w "$TMP/ndpiws.db"
+    got=$(sqlite3 "$TMP/ndpiws.db" "SELECT count(*) || ' ' || group_concat(handshake_seen || ':' || ndpi_protocol)
+        FROM connections")
+    [ "$got" = "1 0:WebSocket" ] && pass ndpi/corpus-ndpi-sees-websocket ||
+        fail ndpi/corpus-ndpi-sees-websocket "records, handshake_seen:name: $got" "expected: 1 0:WebSocket"
 else
     echo "ok - ndpi/corpus-midstream-picked-up # SKIP ../shared/corpus absent"
 fi
+
+# nDPI 4.2 recognises WebSocket only in a flow's first payload packet, when
+# it is one unmasked frame of under 126 bytes; then the pickup waits up to
+# 32 segments for whole frames instead of 8.
+"$PY" - "$TMP/patience.pcap" "$ROOT/tests/tools" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from pcapgen import Pcap, Conversation, ws_frame
+pcap = Pcap(sys.argv[1])
+c = Conversation(pcap, "10.0.0.1", 40000, "10.0.0.2", 9000)  # no SYN: mid-stream
+c.send("server", ws_frame(1, b"caf\xe9!"))      # text, but Latin-1: nDPI yes, the pickup no
+c.send("server", ws_frame(2, bytes(20000)))     # 15 segments that tile no frames
+c.send("server", ws_frame(1, b"hello"))         # the first whole frame the pickup accepts
+c.close("server", 1000, "bye")
+c.close("client", 1000)
+c.fin("server"); c.fin("client")
+pcap.close()
+PYEOF
+"$BIN/wsstatsd" -q -r "$TMP/patience.pcap" -w "$TMP/patience.db"
+got=$(sqlite3 "$TMP/patience.db" "SELECT count(*) || ' ' || group_concat(handshake_seen || ':' || close_code || ':' ||
+    outcome || ':' || ndpi_protocol) FROM connections")
+[ "$got" = "1 0:1000:clean:WebSocket" ] && pass ndpi/websocket-verdict-extends-pickup ||
+    fail ndpi/websocket-verdict-extends-pickup "records: $got" "expected: 1 0:1000:clean:WebSocket"
 exit $FAILED
