@@ -20,6 +20,7 @@
 struct cli {
     const char *db_path;
     enum out_format format;
+    bool wide;      /* --wide: tables cut nothing */
     const char *since, *until; /* as typed */
     const char *limit_text, *bucket_text;
     long limit;     /* connections, group-by; set by the command's default when not given */
@@ -32,6 +33,7 @@ struct cli {
     bool live;         /* the database was written by a live capture */
     double window_lo, window_hi; /* the window's bounds as used (records' span when open) */
     bool has_records;
+    long long records; /* in the database, window or not */
     char window[256];  /* what the table header says about the window */
     char filters_desc[512]; /* "server 10.0.0.2:443, code 1006" as typed; "" if none */
 };
@@ -54,8 +56,16 @@ __attribute__((format(printf, 2, 3))) int fail(int code, const char *fmt, ...);
 /* A database error, naming the database. */
 int fail_db(const struct cli *c, sqlite3 *db);
 
-/* Prints text wrapped at 78 columns, continuation lines indented by two. */
+/* Prints text wrapped at 78 columns, continuation lines indented by two;
+ * a word longer than a line (a long --path) is broken where the line ends. */
 void print_wrapped(const char *text);
+
+/* Starts a command's output in the format and width asked for. */
+void start_output(const struct cli *c, struct out_table *t);
+/* out_finish(), and an exit status: 1 (with the message) if rows were lost. */
+int finish_output(struct out_table *t);
+/* After a table cut by --limit: "(50 of 1234 shown; --limit 0 for all)". */
+void print_limit_note(long shown, long long all, const char *what);
 
 /* The first table line and a blank one:
  * "N connections[WHICH], WINDOW[; FILTERS][EXTRA]". */
@@ -70,8 +80,14 @@ const char *code_title(int code, const char *outcome);
 /* A short column header for a code: "1006", "open", "rej". */
 void code_short(int code, const char *outcome, char *buf, size_t len);
 
-/* Seconds as people read them: "350ms", "3.02s", "42.1s", "5m 3s". */
+/* Seconds as people read them: "350ms", "3.02s", "42.1s", "119.9s",
+ * "12m 3s", "15m", "2h 5m". */
 void seconds_text(double s, char *buf, size_t len);
+/* A range of seconds in one unit, chosen by its upper end: "58.7s..60.2s". */
+void seconds_range_text(double lo, double hi, char *buf, size_t len);
+/* A whole number of seconds in the largest units that are exact: "5m",
+ * "90s", "1h30m", "1d". */
+void exact_duration_text(double s, char *buf, size_t len);
 
 /* "12.5%" */
 void percent_text(double share, char *buf, size_t len);

@@ -69,20 +69,23 @@ int cmd_top_codes(struct cli *c, sqlite3 *db)
     }
     struct out_table t;
     out_init(&t, 6, cols);
+    start_output(c, &t);
     for (int i = 0; i < cr->n; i++)
         add_code_row(&t, &cr->rows[i], cr->total);
+    int rc = 0;
     if (c->format == OUT_TABLE) {
         print_heading(c, cr->total, NULL, NULL);
         if (cr->n == 0)
             printf("(no connections in this window)\n");
     }
     if (c->format != OUT_TABLE || cr->n > 0)
-        out_print(&t, c->format, stdout);
+        rc = finish_output(&t);
     out_free(&t);
     free(cr);
-    return 0;
+    return rc;
 }
 
+/* Table text of a registry entry's code: "1000", or "1016-2999". */
 static void code_range_text(const struct close_code_info *e, char *buf, size_t len)
 {
     if (e->lo == e->hi)
@@ -94,29 +97,36 @@ static void code_range_text(const struct close_code_info *e, char *buf, size_t l
 int cmd_codes(struct cli *c, sqlite3 *db)
 {
     (void)db;
+    /* code is a number as in every other command (null for a range);
+     * lo and hi give the range */
     static const struct out_col cols[] = {
-        {"code", "CODE", false, 0, false},
-        {"name", "NAME", false, 0, false},
-        {"on_the_wire", "ON THE WIRE", false, 0, false},
-        {"meaning", NULL, false, 0, false},
+        {"code", "CODE", false, 0, false},     {"lo", NULL, false, 0, false},
+        {"hi", NULL, false, 0, false},         {"name", "NAME", false, 0, false},
+        {"on_the_wire", "ON THE WIRE", false, 0, false}, {"meaning", NULL, false, 0, false},
     };
     int n;
     const struct close_code_info *tab = close_code_table(&n);
     struct out_table t;
-    out_init(&t, 4, cols);
+    out_init(&t, 6, cols);
+    start_output(c, &t);
     for (int i = 0; i < n && out_add_row(&t); i++) {
         char range[32];
         code_range_text(&tab[i], range, sizeof range);
-        out_text(&t, 0, range, NULL);
-        out_text(&t, 1, tab[i].name, NULL);
-        out_text(&t, 2, tab[i].may_be_sent ? "allowed" : "never", NULL);
-        out_text(&t, 3, tab[i].meaning, NULL);
+        if (tab[i].lo == tab[i].hi)
+            out_int(&t, 0, tab[i].lo, NULL);
+        else
+            out_null(&t, 0, range);
+        out_int(&t, 1, tab[i].lo, NULL);
+        out_int(&t, 2, tab[i].hi, NULL);
+        out_text(&t, 3, tab[i].name, NULL);
+        out_text(&t, 4, tab[i].may_be_sent ? "allowed" : "never", NULL);
+        out_text(&t, 5, tab[i].meaning, NULL);
     }
-    out_print(&t, c->format, stdout);
+    int rc = finish_output(&t);
     if (c->format == OUT_TABLE)
         printf("\n'wsstats explain CODE' tells what a code means.\n");
     out_free(&t);
-    return 0;
+    return rc;
 }
 
 int cmd_explain(struct cli *c, sqlite3 *db)
@@ -150,13 +160,14 @@ int cmd_explain(struct cli *c, sqlite3 *db)
     };
     struct out_table t;
     out_init(&t, 4, cols);
+    start_output(c, &t);
     if (out_add_row(&t)) {
         out_int(&t, 0, code, NULL);
         out_text(&t, 1, name, NULL);
         out_text(&t, 2, allowed ? "allowed" : "never", NULL);
         out_text(&t, 3, meaning, NULL);
     }
-    out_print(&t, c->format, stdout);
+    int rc = finish_output(&t);
     out_free(&t);
-    return 0;
+    return rc;
 }

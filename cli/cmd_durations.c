@@ -41,8 +41,8 @@ static void collect(void *arg, const struct duration_row *d)
         m->idle = b;
         m->cap = cap;
     }
-    m->lifetime[m->n] = (struct sample){d->lifetime, d->code, m->n};
-    m->idle[m->n] = (struct sample){d->idle, d->code, m->n};
+    m->lifetime[m->n] = (struct sample){d->lifetime, d->code, (uint32_t)m->n};
+    m->idle[m->n] = (struct sample){d->idle, d->code, (uint32_t)m->n};
     m->n++;
 }
 
@@ -96,17 +96,19 @@ static void add_cluster(struct out_table *t, const char *name, const struct clus
         out_null(t, 8, NULL);
 }
 
-static void print_data(struct cli *c, struct measure *ms, size_t n)
+static int print_data(struct cli *c, struct measure *ms, size_t n)
 {
     struct out_table t;
     out_init(&t, 9, data_cols);
+    start_output(c, &t);
     for (int i = 0; i < 2; i++)
         add_distribution(&t, &ms[i], n);
     for (int i = 0; i < 2; i++)
         for (int k = 0; k < ms[i].nclusters; k++)
             add_cluster(&t, i == 0 ? "lifetime_cluster" : "idle_cluster", &ms[i].clusters[k], n);
-    out_print(&t, c->format, stdout);
+    int rc = finish_output(&t);
     out_free(&t);
+    return rc;
 }
 
 /* ---- table ------------------------------------------------------------------ */
@@ -169,18 +171,17 @@ static void print_histogram(struct measure *ms, size_t n)
 
 static void print_cluster(const struct cluster *k, size_t n, bool idle)
 {
-    char at[32], lo[32], hi[32], text[512], code[96] = "";
+    char at[32], range[64], text[512], code[96] = "";
     seconds_text(k->median, at, sizeof at);
-    seconds_text(k->lo, lo, sizeof lo);
-    seconds_text(k->hi, hi, sizeof hi);
+    seconds_range_text(k->lo, k->hi, range, sizeof range);
     const char *how_many = k->code_count == k->count ? "all" : "mostly";
     if (k->code_count * 2 > k->count && k->code >= 0)
         snprintf(code, sizeof code, ", %s %d %s", how_many, k->code, code_title(k->code, NULL));
     else if (k->code_count * 2 > k->count)
         snprintf(code, sizeof code, ", %s without a close code", how_many);
     snprintf(text, sizeof text,
-             "%s cluster: %zu of %zu connections (%.0f%%) %s %s (%s .. %s)%s: %s", idle ? "Idle-timeout" : "Lifetime",
-             k->count, n, 100.0 * (double)k->count / (double)n, idle ? "were closed after" : "lived", at, lo, hi, code,
+             "%s cluster: %zu of %zu connections (%.0f%%) %s %s (%s)%s: %s", idle ? "Idle-timeout" : "Lifetime",
+             k->count, n, 100.0 * (double)k->count / (double)n, idle ? "were closed after" : "lived", at, range, code,
              idle ? "the fingerprint of an idle timeout, such as a proxy's or load balancer's (nginx "
                     "proxy_read_timeout, 60s by default)."
                   : "the fingerprint of a maximum connection lifetime (a load balancer's or server's "
@@ -243,8 +244,11 @@ int cmd_durations(struct cli *c, sqlite3 *db)
         free(m.idle);
         return rc < 0 ? fail_db(c, db) : fail(1, "out of memory");
     }
-    samples_sort(m.lifetime, m.n);
-    samples_sort(m.idle, m.n);
+    if (!samples_sort(m.lifetime, m.n) || !samples_sort(m.idle, m.n)) {
+        free(m.lifetime);
+        free(m.idle);
+        return fail(1, "out of memory");
+    }
     struct measure ms[2] = {
         {.name = "lifetime", .title = "lifetime", .s = m.lifetime},
         {.name = "idle_before_close", .title = "idle before close", .s = m.idle},
@@ -252,11 +256,12 @@ int cmd_durations(struct cli *c, sqlite3 *db)
     ms[0].nclusters = samples_clusters(m.lifetime, m.n, LIFETIME_FLOOR, ms[0].clusters, MAX_CLUSTERS);
     ms[1].nclusters = samples_clusters(m.idle, m.n, IDLE_FLOOR, ms[1].clusters, MAX_CLUSTERS);
     drop_explained_lifetimes(&ms[0], &ms[1], m.n);
+    rc = 0;
     if (c->format == OUT_TABLE)
         print_table(c, ms, m.n);
     else
-        print_data(c, ms, m.n);
+        rc = print_data(c, ms, m.n);
     free(m.lifetime);
     free(m.idle);
-    return 0;
+    return rc;
 }

@@ -1,7 +1,8 @@
 /*
- * cli/cmd_groups.c — `group-by KEY`: connections per host, path, server,
- * client, subprotocol, user agent or sensor, largest first, each with its
- * three most frequent close codes.
+ * cli/cmd_groups.c — `group-by KEY`: connections per host, path (without
+ * its query string), server, client, subprotocol, user agent or sensor,
+ * largest first, each with its three most frequent close codes. JSON and
+ * CSV rows are written as each group is complete.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,39 +11,28 @@
 #include "cli.h"
 
 #define GROUP_BAR 8
-#define TOP_CODES_TEXT 96
+#define TOP_CODES_TEXT 160
+#define KEY_WIDTH 40      /* table: longer keys are cut in the middle */
+#define TOP_CODES_WIDTH 30 /* table: a longer list is cut at its end */
 
+/* The group being read: the query gives one row per group and top code. */
 struct group {
     char *key; /* NULL: the records have none */
     long long total;
+    int ncodes;
     char top_text[TOP_CODES_TEXT]; /* table: "1006 61%, 1000 30%" */
-    char top_data[TOP_CODES_TEXT]; /* json/csv: "1006:40,1000:20" */
+    char top_csv[TOP_CODES_TEXT];  /* CSV: "1006:40,1000:20,unfinished:3" */
+    char top_json[TOP_CODES_TEXT * 2]; /* JSON: [{"code":1006,"count":40},...] */
 };
 
 struct groups {
-    struct group *g;
-    size_t n, cap;
+    struct cli *c;
+    struct out_table t;
+    struct group cur;
+    bool have;
+    long long all; /* connections in all groups */
     bool oom;
 };
-
-static struct group *group_for(struct groups *gs, const struct group_row *r)
-{
-    if (r->rank > 1 && gs->n > 0)
-        return &gs->g[gs->n - 1];
-    if (gs->n == gs->cap) {
-        size_t cap = gs->cap ? gs->cap * 2 : 64;
-        struct group *g = realloc(gs->g, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        gs->g = g;
-        gs->cap = cap;
-    }
-    struct group *g = &gs->g[gs->n++];
-    memset(g, 0, sizeof *g);
-    g->key = r->key ? strdup(r->key) : NULL;
-    g->total = r->total;
-    return g;
-}
 
 static void append(char *buf, size_t len, const char *sep, const char *item)
 {
@@ -50,23 +40,56 @@ static void append(char *buf, size_t len, const char *sep, const char *item)
     snprintf(buf + used, len - used, "%s%s", used ? sep : "", item);
 }
 
-static void collect(void *arg, const struct group_row *r)
+/* The group read so far becomes a row. */
+static void emit(struct groups *gs)
+{
+    if (!gs->have)
+        return;
+    struct group *g = &gs->cur;
+    double share = gs->all ? (double)g->total / (double)gs->all : 0;
+    char pct[16], bar[GROUP_BAR * 3 + 8], json[sizeof g->top_json + 4];
+    percent_text(share, pct, sizeof pct);
+    draw_bar(share, GROUP_BAR, bar, sizeof bar);
+    snprintf(json, sizeof json, "[%s]", g->top_json);
+    if (out_add_row(&gs->t)) {
+        out_text(&gs->t, 0, g->key, g->key ? NULL : "(none)");
+        out_int(&gs->t, 1, g->total, NULL);
+        out_real(&gs->t, 2, share, pct);
+        out_null(&gs->t, 3, bar);
+        out_json(&gs->t, 4, json, g->top_csv, g->top_text);
+    }
+    free(g->key);
+    memset(g, 0, sizeof *g);
+    gs->have = false;
+}
+
+static void collect(void *arg, const struct group_row *r, long long all)
 {
     struct groups *gs = arg;
-    struct group *g = group_for(gs, r);
-    if (!g) {
-        gs->oom = true;
-        return;
+    gs->all = all;
+    if (r->rank == 1 || !gs->have) {
+        emit(gs);
+        gs->cur.key = r->key ? strdup(r->key) : NULL;
+        gs->oom |= r->key && !gs->cur.key;
+        gs->cur.total = r->total;
+        gs->have = true;
     }
-    char label[16], item[48];
+    struct group *g = &gs->cur;
+    char label[16], item[96];
     code_short(r->code.code, r->code.outcome, label, sizeof label);
     snprintf(item, sizeof item, "%s %.0f%%", label, 100.0 * (double)r->code.count / (double)g->total);
     append(g->top_text, sizeof g->top_text, ", ", item);
-    if (r->code.code >= 0)
+    const char *why = r->code.outcome ? r->code.outcome : "none";
+    if (r->code.code >= 0) {
         snprintf(item, sizeof item, "%d:%lld", r->code.code, r->code.count);
-    else
-        snprintf(item, sizeof item, "%s:%lld", r->code.outcome ? r->code.outcome : "none", r->code.count);
-    append(g->top_data, sizeof g->top_data, ",", item);
+        append(g->top_csv, sizeof g->top_csv, ",", item);
+        snprintf(item, sizeof item, "{\"code\":%d,\"count\":%lld}", r->code.code, r->code.count);
+    } else {
+        snprintf(item, sizeof item, "%s:%lld", why, r->code.count);
+        append(g->top_csv, sizeof g->top_csv, ",", item);
+        snprintf(item, sizeof item, "{\"code\":null,\"outcome\":\"%s\",\"count\":%lld}", why, r->code.count);
+    }
+    append(g->top_json, sizeof g->top_json, ",", item);
 }
 
 /* "user-agent" -> "user_agent": JSON field names are column names. */
@@ -86,46 +109,21 @@ static void header_name(enum query_key k, char *buf, size_t len)
             *p = (char)(*p - 'a' + 'A');
 }
 
-static void print_groups(struct cli *c, enum query_key k, const struct groups *gs, long long ngroups,
-                         long long total)
+/* The table after the query: heading, rows, and a note when --limit cut it. */
+static int print_table(struct groups *gs, enum query_key k, long long ngroups)
 {
-    char field[32], header[32];
-    field_name(k, field, sizeof field);
-    header_name(k, header, sizeof header);
-    const struct out_col cols[] = {
-        {field, header, false, 40, false},        {"count", "COUNT", true, 0, false},
-        {"share", "SHARE", true, 0, false},        {"bar", "", false, 0, true},
-        {"top_codes", "TOP CODES", false, 0, false},
-    };
-    struct out_table t;
-    out_init(&t, 5, cols);
-    for (size_t i = 0; i < gs->n && out_add_row(&t); i++) {
-        const struct group *g = &gs->g[i];
-        double share = total ? (double)g->total / (double)total : 0;
-        char pct[16], bar[GROUP_BAR * 3 + 8];
-        percent_text(share, pct, sizeof pct);
-        draw_bar(share, GROUP_BAR, bar, sizeof bar);
-        out_text(&t, 0, g->key, g->key ? NULL : "(none)");
-        out_int(&t, 1, g->total, NULL);
-        out_real(&t, 2, share, pct);
-        out_null(&t, 3, bar);
-        out_text(&t, 4, g->top_data, g->top_text);
+    struct cli *c = gs->c;
+    char extra[64];
+    snprintf(extra, sizeof extra, "; %lld group%s by %s", ngroups, ngroups == 1 ? "" : "s", query_key_name(k));
+    print_heading(c, gs->all, NULL, extra);
+    if (gs->t.rows == 0) {
+        printf("(no connections in this window)\n");
+        return 0;
     }
-    if (c->format == OUT_TABLE) {
-        char extra[128];
-        snprintf(extra, sizeof extra, "; %lld group%s by %s", ngroups, ngroups == 1 ? "" : "s", query_key_name(k));
-        if (c->limit > 0 && ngroups > c->limit)
-            snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", the %ld largest shown (--limit)",
-                     c->limit);
-        print_heading(c, total, NULL, extra);
-        if (gs->n == 0) {
-            printf("(no connections in this window)\n");
-            out_free(&t);
-            return;
-        }
-    }
-    out_print(&t, c->format, stdout);
-    out_free(&t);
+    int rc = finish_output(&gs->t);
+    if (rc == 0 && c->limit > 0 && ngroups > c->limit)
+        print_limit_note(c->limit, ngroups, "groups");
+    return rc;
 }
 
 int cmd_group_by(struct cli *c, sqlite3 *db)
@@ -136,15 +134,30 @@ int cmd_group_by(struct cli *c, sqlite3 *db)
     if (!query_key_parse(c->arg, &k) || k > KEY_SENSOR)
         return fail(2, "group-by: '%s' is not one of host, path, server, client, subprotocol, user-agent, sensor",
                     c->arg);
-    struct groups gs = {0};
-    long long ngroups, total;
-    int rc = query_group_by(db, &c->filter, k, c->limit, collect, &gs, &ngroups, &total);
-    if (rc == 0 && !gs.oom)
-        print_groups(c, k, &gs, ngroups, total);
-    for (size_t i = 0; i < gs.n; i++)
-        free(gs.g[i].key);
-    free(gs.g);
-    if (rc < 0)
-        return fail_db(c, db);
-    return gs.oom ? fail(1, "out of memory") : 0;
+    char field[32], header[32];
+    field_name(k, field, sizeof field);
+    header_name(k, header, sizeof header);
+    bool address = k == KEY_SERVER || k == KEY_CLIENT; /* never cut */
+    const struct out_col cols[] = {
+        {field, header, false, address ? 0 : KEY_WIDTH, false},
+        {"count", "COUNT", true, 0, false},
+        {"share", "SHARE", true, 0, false},
+        {"bar", "", false, 0, true},
+        {"top_codes", "TOP CODES", false, -TOP_CODES_WIDTH, false},
+    };
+    struct groups gs = {.c = c};
+    out_init(&gs.t, 5, cols);
+    start_output(c, &gs.t);
+    long long ngroups;
+    int rc = query_group_by(db, &c->filter, k, c->limit, collect, &gs, &ngroups) < 0 ? fail_db(c, db) : 0;
+    emit(&gs);
+    if (rc == 0 && gs.oom)
+        rc = fail(1, "out of memory");
+    if (rc == 0 && c->format == OUT_TABLE)
+        rc = print_table(&gs, k, ngroups);
+    else if (rc == 0)
+        rc = finish_output(&gs.t);
+    free(gs.cur.key);
+    out_free(&gs.t);
+    return rc;
 }

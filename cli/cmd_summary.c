@@ -14,6 +14,7 @@
 #include "cli.h"
 
 #define SUMMARY_BAR 16
+#define KEY_WIDTH 48 /* table: longer keys are cut in the middle (never an address: see add_tls) */
 #define MAX_NAMES 64
 #define NDPI_ROWS 6
 
@@ -34,13 +35,27 @@ static void title(struct rows *r, const char *text)
     out_null(&r->t, 4, "");
 }
 
-/* A data row; share is of all connections unless `no_share`. */
-static void row(struct rows *r, const char *section, const char *key, long long count, bool no_share)
+/* Tables only: "none" under a section title, no count to read. */
+static void none_row(struct rows *r)
+{
+    if (!r->table || !out_add_row(&r->t))
+        return;
+    out_null(&r->t, 0, NULL);
+    out_null(&r->t, 1, "  none");
+    out_null(&r->t, 2, "");
+    out_null(&r->t, 3, "");
+    out_null(&r->t, 4, "");
+}
+
+/* A data row; share is of all connections unless `no_share`. The table
+ * shows `shown` (NULL: the key). */
+static void row_shown(struct rows *r, const char *section, const char *key, const char *shown, long long count,
+                      bool no_share)
 {
     if (!out_add_row(&r->t))
         return;
-    char label[96], pct[16], bar[SUMMARY_BAR * 3 + 8];
-    snprintf(label, sizeof label, "  %s", key);
+    char label[400], pct[16], bar[SUMMARY_BAR * 3 + 8];
+    snprintf(label, sizeof label, "  %s", shown ? shown : key);
     out_text(&r->t, 0, section, NULL);
     out_text(&r->t, 1, key, label);
     out_int(&r->t, 2, count, NULL);
@@ -54,6 +69,11 @@ static void row(struct rows *r, const char *section, const char *key, long long 
     draw_bar(share, SUMMARY_BAR, bar, sizeof bar);
     out_real(&r->t, 3, share, pct);
     out_null(&r->t, 4, bar);
+}
+
+static void row(struct rows *r, const char *section, const char *key, long long count, bool no_share)
+{
+    row_shown(r, section, key, NULL, count, no_share);
 }
 
 /* Connections per violation name (a record lists several, comma-separated). */
@@ -123,8 +143,8 @@ static void violation_rows(struct rows *r, struct names *v)
 {
     qsort(v->e, (size_t)v->n, sizeof v->e[0], by_count); /* largest first */
     title(r, "VIOLATIONS (connections with each)");
-    if (v->n == 0 && r->table)
-        row(r, "violations", "(none)", 0, false);
+    if (v->n == 0)
+        none_row(r);
     for (int i = 0; i < v->n; i++)
         row(r, "violations", v->e[i].name, v->e[i].count, false);
 }
@@ -147,6 +167,7 @@ static void ndpi_rows(struct rows *r, const struct names *n)
 #define TLS_ROWS 8
 struct tls_rows {
     char name[TLS_ROWS][320];
+    char shown[TLS_ROWS][320]; /* the table's: the address without what would not fit */
     long long count[TLS_ROWS];
     int n;
     long long total, others;
@@ -161,21 +182,28 @@ static void add_tls(void *arg, const struct tls_count *t)
         return;
     }
     bool v6 = t->server_ip && strchr(t->server_ip, ':');
-    if (t->sni && *t->sni && t->server_ip && strcmp(t->sni, t->server_ip) != 0)
-        snprintf(tr->name[tr->n], sizeof tr->name[0], "%s:%d (%s)", t->sni, t->server_port, t->server_ip);
-    else
-        snprintf(tr->name[tr->n], sizeof tr->name[0], "%s%s%s:%d (no server name)", v6 ? "[" : "", t->server_ip,
-                 v6 ? "]" : "", t->server_port);
+    char *name = tr->name[tr->n], *shown = tr->shown[tr->n];
+    size_t len = sizeof tr->name[0];
+    if (t->sni && *t->sni && t->server_ip && strcmp(t->sni, t->server_ip) != 0) {
+        snprintf(name, len, "%s:%d (%s)", t->sni, t->server_port, t->server_ip);
+        snprintf(shown, len, "%s:%d", t->sni, t->server_port); /* a name: it may be cut */
+    } else {
+        snprintf(name, len, "%s%s%s:%d (no server name)", v6 ? "[" : "", t->server_ip, v6 ? "]" : "",
+                 t->server_port);
+        snprintf(shown, len, "%s%s%s:%d", v6 ? "[" : "", t->server_ip, v6 ? "]" : "", t->server_port);
+    }
+    if (out_width(name) + 2 <= KEY_WIDTH) /* the whole of it fits: no address is cut */
+        memcpy(shown, name, len);
     tr->count[tr->n++] = t->count;
 }
 
 static void tls_rows(struct rows *r, const struct tls_rows *tr)
 {
     title(r, "TLS (nDPI): CANNOT BE DECODED");
-    if (tr->n == 0 && r->table)
-        row(r, "tls", "(none)", 0, true);
+    if (tr->n == 0)
+        none_row(r);
     for (int i = 0; i < tr->n; i++)
-        row(r, "tls", tr->name[i], tr->count[i], true);
+        row_shown(r, "tls", tr->name[i], tr->shown[i], tr->count[i], true);
     if (tr->others)
         row(r, "tls", "(others)", tr->others, true);
 }
@@ -213,7 +241,7 @@ static void capture_rows(struct rows *r, const struct capture_totals *t)
 int cmd_summary(struct cli *c, sqlite3 *db)
 {
     static const struct out_col cols[] = {
-        {"section", NULL, false, 0, false}, {"key", "", false, 48, false}, {"count", "COUNT", true, 0, false},
+        {"section", NULL, false, 0, false}, {"key", "", false, KEY_WIDTH, false}, {"count", "COUNT", true, 0, false},
         {"share", "SHARE", true, 0, false}, {"bar", "", false, 0, true},
     };
     struct summary_counts s;
@@ -222,14 +250,14 @@ int cmd_summary(struct cli *c, sqlite3 *db)
     if (!v)
         return fail(1, "out of memory");
     struct tls_rows tr = {0};
-    if (query_summary(db, &c->filter, &s) < 0 || query_tally(db, &c->filter, KEY_VIOLATIONS, add_violations, &v[0]) < 0 ||
-        query_tally(db, &c->filter, KEY_NDPI, add_name, &v[1]) < 0 || query_captures(db, &c->filter, &ct) < 0 ||
-        query_tls(db, &c->filter, add_tls, &tr) < 0) {
+    if (query_summary(db, &c->filter, &s, add_violations, &v[0], add_name, &v[1]) < 0 ||
+        query_captures(db, &c->filter, &ct) < 0 || query_tls(db, &c->filter, add_tls, &tr) < 0) {
         free(v);
         return fail_db(c, db);
     }
     struct rows r = {.table = c->format == OUT_TABLE, .total = s.total};
     out_init(&r.t, 5, cols);
+    start_output(c, &r.t);
     connection_rows(&r, &s);
     violation_rows(&r, &v[0]);
     ndpi_rows(&r, &v[1]);
@@ -237,7 +265,7 @@ int cmd_summary(struct cli *c, sqlite3 *db)
     capture_rows(&r, &ct);
     if (r.table)
         print_heading(c, s.total, NULL, NULL);
-    out_print(&r.t, c->format, stdout);
+    int rc = finish_output(&r.t);
     if (r.table)
         print_tls_sentences(&tr);
     if (r.table && ct.drops + ct.if_drops > 0)
@@ -245,5 +273,5 @@ int cmd_summary(struct cli *c, sqlite3 *db)
                ct.drops + ct.if_drops);
     out_free(&r.t);
     free(v);
-    return 0;
+    return rc;
 }

@@ -3,7 +3,7 @@
  * bucket per close code. Tables show every bucket of the window (empty ones
  * too, so gaps are visible) with the window's most frequent codes as
  * columns and a bar of the bucket's total; JSON and CSV give one row per
- * non-empty (bucket, code).
+ * non-empty (bucket, code), written as it comes.
  */
 #include <math.h>
 #include <stdio.h>
@@ -25,14 +25,36 @@ struct cell {
 };
 
 struct timeline {
-    struct cell *cells;
+    struct cell *cells; /* tables: every (bucket, code) */
     size_t n, cap;
     bool oom;
+    struct out_table *data; /* JSON / CSV: rows go here as they come */
+    double bucket;
 };
+
+static void add_data_row(struct out_table *t, double bucket, double start, const struct code_count *cc)
+{
+    if (!out_add_row(t))
+        return;
+    out_real(t, 0, start, NULL);
+    out_real(t, 1, bucket, NULL);
+    if (cc->code >= 0) {
+        out_int(t, 2, cc->code, NULL);
+        out_null(t, 3, NULL);
+    } else {
+        out_null(t, 2, NULL);
+        out_text(t, 3, cc->outcome ? cc->outcome : "", NULL);
+    }
+    out_int(t, 4, cc->count, NULL);
+}
 
 static void collect(void *arg, double start, const struct code_count *cc)
 {
     struct timeline *tl = arg;
+    if (tl->data) {
+        add_data_row(tl->data, tl->bucket, start, cc);
+        return;
+    }
     if (tl->n == tl->cap) {
         size_t cap = tl->cap ? tl->cap * 2 : 256;
         struct cell *c = realloc(tl->cells, cap * sizeof *c);
@@ -61,31 +83,11 @@ static double choose_bucket(double span)
     return 30 * 86400;
 }
 
-static void print_data(struct cli *c, const struct timeline *tl)
-{
-    static const struct out_col cols[] = {
-        {"bucket", "BUCKET", false, 0, false}, {"bucket_seconds", "SECONDS", true, 0, false},
-        {"code", "CODE", true, 0, false},      {"outcome", "OUTCOME", false, 0, false},
-        {"count", "COUNT", true, 0, false},
-    };
-    struct out_table t;
-    out_init(&t, 5, cols);
-    for (size_t i = 0; i < tl->n && out_add_row(&t); i++) {
-        const struct cell *e = &tl->cells[i];
-        out_real(&t, 0, e->start, NULL);
-        out_real(&t, 1, c->bucket, NULL);
-        if (e->cc.code >= 0) {
-            out_int(&t, 2, e->cc.code, NULL);
-            out_null(&t, 3, NULL);
-        } else {
-            out_null(&t, 2, NULL);
-            out_text(&t, 3, e->outcome, NULL);
-        }
-        out_int(&t, 4, e->cc.count, NULL);
-    }
-    out_print(&t, c->format, stdout);
-    out_free(&t);
-}
+static const struct out_col data_cols[] = {
+    {"bucket", "BUCKET", false, 0, false}, {"bucket_seconds", "SECONDS", true, 0, false},
+    {"code", "CODE", true, 0, false},      {"outcome", "OUTCOME", false, 0, false},
+    {"count", "COUNT", true, 0, false},
+};
 
 /* The codes with the most connections in the window, as column keys. */
 struct column_key {
@@ -148,17 +150,15 @@ static void bucket_label(double start, double bucket, bool many_days, char *buf,
         snprintf(buf, len, "%.*s", bucket >= 60 ? 5 : 8, t + 11);
 }
 
-static void print_chart(struct cli *c, const struct timeline *tl, double first, double last)
+static int print_chart(struct cli *c, const struct timeline *tl, double first, double last)
 {
     struct column_key keys[CODE_COLUMNS];
     bool other;
     int nk = top_columns(tl, keys, CODE_COLUMNS, &other);
     size_t nb = (size_t)((last - first) / c->bucket + 0.5) + 1;
     long long *counts = calloc(nb * (CODE_COLUMNS + 2), sizeof *counts); /* per bucket: keys, other, total */
-    if (!counts) {
-        fail(1, "out of memory");
-        return;
-    }
+    if (!counts)
+        return fail(1, "out of memory");
     long long peak = 0;
     for (size_t i = 0; i < tl->n; i++) {
         const struct cell *e = &tl->cells[i];
@@ -206,9 +206,26 @@ static void print_chart(struct cli *c, const struct timeline *tl, double first, 
         draw_bar(peak ? (double)row[CODE_COLUMNS + 1] / (double)peak : 0, TIMELINE_BAR, bar, sizeof bar);
         out_null(&t, col, bar);
     }
-    out_print(&t, OUT_TABLE, stdout);
+    start_output(c, &t);
+    int rc = finish_output(&t);
     out_free(&t);
     free(counts);
+    return rc;
+}
+
+static int print_table(struct cli *c, const struct timeline *tl, double first, double last)
+{
+    long long total = 0;
+    for (size_t i = 0; i < tl->n; i++)
+        total += tl->cells[i].cc.count;
+    char size[32], extra[64];
+    exact_duration_text(c->bucket, size, sizeof size);
+    snprintf(extra, sizeof extra, "; per %s", size);
+    print_heading(c, total, NULL, extra);
+    if (tl->n > 0)
+        return print_chart(c, tl, first, last);
+    printf("(no connections in this window)\n");
+    return 0;
 }
 
 int cmd_timeline(struct cli *c, sqlite3 *db)
@@ -222,27 +239,21 @@ int cmd_timeline(struct cli *c, sqlite3 *db)
         return fail(2, "timeline: %.0f buckets of %s are too many for a table; choose a larger --bucket "
                        "or a shorter window",
                     (last - first) / c->bucket + 1, c->bucket_text ? c->bucket_text : "that size");
-    struct timeline tl = {0};
-    int rc = query_timeline(db, &c->filter, c->bucket, collect, &tl);
-    if (rc < 0 || tl.oom) {
-        free(tl.cells);
-        return rc < 0 ? fail_db(c, db) : fail(1, "out of memory");
-    }
+    struct timeline tl = {.bucket = c->bucket};
+    struct out_table data;
+    out_init(&data, 5, data_cols);
     if (c->format != OUT_TABLE) {
-        print_data(c, &tl);
-    } else {
-        long long total = 0;
-        for (size_t i = 0; i < tl.n; i++)
-            total += tl.cells[i].cc.count;
-        char size[32], extra[64];
-        duration_format(c->bucket, size, sizeof size);
-        snprintf(extra, sizeof extra, "; per %s", size);
-        print_heading(c, total, NULL, extra);
-        if (tl.n == 0)
-            printf("(no connections in this window)\n");
-        else
-            print_chart(c, &tl, first, last);
+        start_output(c, &data);
+        tl.data = &data;
     }
+    int rc = query_timeline(db, &c->filter, c->bucket, collect, &tl) < 0 ? fail_db(c, db) : 0;
+    if (rc == 0 && tl.oom)
+        rc = fail(1, "out of memory");
+    if (rc == 0 && c->format != OUT_TABLE)
+        rc = finish_output(&data);
+    if (rc == 0 && c->format == OUT_TABLE)
+        rc = print_table(c, &tl, first, last);
+    out_free(&data);
     free(tl.cells);
-    return 0;
+    return rc;
 }

@@ -7,7 +7,6 @@
 
 #include "../dissect/codes.h"
 #include "cli.h"
-#include "duration.h"
 
 int fail(int code, const char *fmt, ...)
 {
@@ -25,28 +24,24 @@ int fail_db(const struct cli *c, sqlite3 *db)
     return fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
 }
 
-/* Wraps text at 78 columns with a two-space indent after the first line. */
 void print_wrapped(const char *text)
 {
-    int col = 0;
-    const char *p = text;
-    while (*p) {
-        const char *sp = strchr(p, ' ');
-        int len = sp ? (int)(sp - p) : (int)strlen(p);
-        if (col > 0 && col + 1 + len > 78) {
-            printf("\n  ");
-            col = 2;
-        } else if (col > 0) {
-            putchar(' ');
-            col++;
-        }
-        printf("%.*s", len, p);
-        col += len;
-        p += len;
-        while (*p == ' ')
-            p++;
-    }
-    putchar('\n');
+    out_wrap(stdout, text, 78);
+}
+
+void start_output(const struct cli *c, struct out_table *t)
+{
+    out_start(t, c->format, stdout, c->wide);
+}
+
+int finish_output(struct out_table *t)
+{
+    return out_finish(t) ? 0 : fail(1, "out of memory: some rows could not be shown");
+}
+
+void print_limit_note(long shown, long long all, const char *what)
+{
+    printf("\n(%ld of %lld %s shown; --limit 0 for all)\n", shown, all, what);
 }
 
 void print_heading(const struct cli *c, long long count, const char *which, const char *extra)
@@ -103,16 +98,67 @@ void code_short(int code, const char *outcome, char *buf, size_t len)
         snprintf(buf, len, "open");
 }
 
-void seconds_text(double s, char *buf, size_t len)
+/* Whole minutes, hours or days with the next unit when it is not zero:
+ * "12m 3s", "15m", "2h 5m", "3d". */
+static void coarse_text(double s, char *buf, size_t len)
 {
-    if (s < 1)
+    static const struct {
+        long seconds, next; /* the unit, and the one shown after it */
+        char unit, next_unit;
+    } units[] = {{86400, 3600, 'd', 'h'}, {3600, 60, 'h', 'm'}, {60, 1, 'm', 's'}};
+    long v = (long)s;
+    size_t i = 0;
+    while (i + 1 < sizeof units / sizeof units[0] && v < units[i].seconds)
+        i++;
+    long rest = v % units[i].seconds / units[i].next;
+    int n = snprintf(buf, len, "%ld%c", v / units[i].seconds, units[i].unit);
+    if (rest && n > 0 && (size_t)n < len)
+        snprintf(buf + n, len - (size_t)n, " %ld%c", rest, units[i].next_unit);
+}
+
+/* In the unit that `scale` calls for. */
+static void seconds_in(double s, double scale, char *buf, size_t len)
+{
+    if (scale < 1)
         snprintf(buf, len, "%.0fms", s * 1000);
-    else if (s < 10)
+    else if (scale < 10)
         snprintf(buf, len, "%.2fs", s);
-    else if (s < 60)
+    else if (scale < 120)
         snprintf(buf, len, "%.1fs", s);
     else
-        duration_format(s, buf, len);
+        coarse_text(s, buf, len);
+}
+
+void seconds_text(double s, char *buf, size_t len)
+{
+    seconds_in(s, s, buf, len);
+}
+
+void seconds_range_text(double lo, double hi, char *buf, size_t len)
+{
+    char a[32], b[32];
+    seconds_in(lo, hi, a, sizeof a);
+    seconds_in(hi, hi, b, sizeof b);
+    snprintf(buf, len, "%s..%s", a, b);
+}
+
+void exact_duration_text(double s, char *buf, size_t len)
+{
+    static const struct {
+        long seconds;
+        char unit;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+    long v = (long)s;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && used < len; i++) {
+        if (v / units[i].seconds == 0)
+            continue;
+        used += (size_t)snprintf(buf + used, len - used, "%ld%c", v / units[i].seconds, units[i].unit);
+        v %= units[i].seconds;
+    }
+    if (!buf[0])
+        snprintf(buf, len, "0s");
 }
 
 void percent_text(double share, char *buf, size_t len)

@@ -23,16 +23,16 @@ static uint64_t sort_key(double v)
 
 /* LSD radix sort, 16 bits per pass, stable; a million samples sort in a
  * fraction of qsort's time (wsstats durations sorts two million). */
-void samples_sort(struct sample *s, size_t n)
+bool samples_sort(struct sample *s, size_t n)
 {
     if (n < 2)
-        return;
+        return true;
     struct sample *tmp = malloc(n * sizeof *tmp);
     size_t *count = malloc(65536 * sizeof *count);
     if (!tmp || !count) {
         free(tmp);
         free(count);
-        return;
+        return false;
     }
     struct sample *from = s, *to = tmp;
     for (int shift = 0; shift < 64; shift += 16) {
@@ -57,6 +57,7 @@ void samples_sort(struct sample *s, size_t n)
         memcpy(s, from, n * sizeof *s);
     free(tmp);
     free(count);
+    return true;
 }
 
 double samples_percentile(const struct sample *s, size_t n, double p)

@@ -6,17 +6,21 @@
 #ifndef WSSTATS_STATS_H
 #define WSSTATS_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A measured value and the close code of its connection (-1: none). */
 struct sample {
     double v;
     int code;
-    size_t id; /* which connection: relates a sample to others of the same one */
+    uint32_t id; /* which connection: relates a sample to others of the same one (16 bytes in all: a
+                  * million of them sort faster) */
 };
 
-/* Sorts by value, ascending; values below 0 (and NaN) sort as 0. */
-void samples_sort(struct sample *s, size_t n);
+/* Sorts by value, ascending; values below 0 (and NaN) sort as 0. Returns
+ * false, leaving s as it was, when out of memory. */
+bool samples_sort(struct sample *s, size_t n);
 
 /* The p-th percentile (0..100) of sorted samples, nearest rank; 0 if n = 0. */
 double samples_percentile(const struct sample *s, size_t n, double p);

@@ -2,18 +2,23 @@
  * cli/wsstats.c — the query CLI over a wsstatsd database (DESIGN §5):
  * argument parsing, help, the window, and dispatch to the commands.
  *
- *   wsstats [OPTIONS] COMMAND [ARG] [OPTIONS]
+ *   wsstats [OPTIONS] COMMAND [ARG] [OPTIONS] [--] ...
  *
- * Options may stand before or after the command. The database is opened
- * read-only and never created; one read transaction gives each report a
- * single snapshot while wsstatsd writes. Exit codes (DESIGN §1): 0 success,
- * 1 a runtime error, 2 a usage error.
+ * Options may stand before or after the command; after "--" every word is
+ * an operand. Only `explain` and `group-by` take an operand; `codes` and
+ * `explain` read no database and take no window or filter. The database is
+ * opened read-only and never created; one read transaction gives each
+ * report a single snapshot while wsstatsd writes. Exit codes (DESIGN §1):
+ * 0 success, 1 a runtime error, 2 a usage error.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../store/store.h"
 #include "cli.h"
@@ -29,16 +34,18 @@
 
 static const struct command commands[] = {
     {"top-codes", "top-codes", "close codes by frequency, with their share",
-     "Counts the connections per close code (DESIGN §3: the first close frame on\n"
-     "the wire; 1006 when TCP ended without one), most frequent first, with the\n"
-     "code's name and its share. Connections without a code are listed by outcome.\n"
+     "Counts the connections per close code, most frequent first, with the code's\n"
+     "name and its share. A connection's close code is the status code of the\n"
+     "first close frame on the wire, from either side; 1006 when TCP ended (FIN or\n"
+     "RST) without any close frame. Connections without a code are counted by\n"
+     "outcome: still open when last seen, or handshake rejected.\n"
      "JSON/CSV fields: code, name, outcome, count, share.\n",
      cmd_top_codes, true, 0},
     {"connections", "connections [--limit N]", "the records, newest first",
      "Lists the connection records, newest first: when each ended, its client and\n"
      "server, close code, who closed first and the outcome. JSON and CSV carry every\n"
      "column of the record (see wsstatsd(8)).\n"
-     "  --limit N     at most N records (default 50; 0 = all)\n",
+     "  --limit N     at most N records (default 50, for JSON and CSV too; 0 = all)\n",
      cmd_connections, true, OPT_LIMIT},
     {"timeline", "timeline [--bucket DURATION]", "connections per time bucket per code",
      "Counts connections per time bucket (by when they ended) per close code. The\n"
@@ -49,14 +56,15 @@ static const struct command commands[] = {
      "  --bucket DURATION   bucket size: 10s, 1m, 15m, 1h, 1d ... (default: one\n"
      "                      giving about 40 buckets over the window)\n",
      cmd_timeline, true, OPT_BUCKET},
-    {"group-by", "group-by host|path|server|client|subprotocol|user-agent|sensor [--limit N]",
-     "connections per group, with each group's top codes",
-     "Counts connections per host, path, server (IP:PORT), client (IP),\n"
-     "subprotocol, user agent or sensor, largest group first, with the group's\n"
-     "three most frequent close codes and their shares within the group.\n"
-     "JSON/CSV fields: the key (host, path, ..., user_agent), count, share,\n"
-     "top_codes (\"1006:40,1000:12\").\n"
-     "  --limit N     at most N groups (default 20; 0 = all)\n",
+    {"group-by", "group-by KEY [--limit N]", "connections per group, with each group's top codes",
+     "Counts connections per KEY, largest group first, with the group's three\n"
+     "most frequent close codes and their shares within the group. KEY is one of:\n"
+     "  host, path (without its query string), server (IP:PORT), client (IP),\n"
+     "  subprotocol, user-agent, sensor\n"
+     "JSON fields: the key (host, path, ..., user_agent), count, share, top_codes:\n"
+     "[{\"code\":1006,\"count\":40}, ...] (code null and an outcome for connections\n"
+     "without a code); CSV: top_codes as \"1006:40,1000:12,unfinished:3\".\n"
+     "  --limit N     at most N groups (default 20, for JSON and CSV too; 0 = all)\n",
      cmd_group_by, true, OPT_LIMIT},
     {"durations", "durations", "lifetimes and idle time before close; idle-timeout clusters",
      "For connections that ended (clean, half_closed, abnormal): percentiles and a\n"
@@ -77,11 +85,14 @@ static const struct command commands[] = {
      cmd_summary, true, 0},
     {"codes", "codes", "the close-code registry",
      "The close codes of RFC 6455 §7.4 and the IANA registry, with their names and\n"
-     "whether an endpoint may send them. Reads no database.\n",
+     "whether an endpoint may send them. Reads no database: no window or filter.\n"
+     "JSON/CSV fields: code (a number; null for a range), lo, hi (the range, lo =\n"
+     "hi for one code), name, on_the_wire (allowed or never), meaning.\n",
      cmd_codes, false, 0},
     {"explain", "explain CODE", "what a close code means",
      "What CODE (0 to 65535) means, who typically sends it, and whether it may\n"
-     "appear on the wire. Reads no database.\n",
+     "appear on the wire. Reads no database: no window or filter.\n"
+     "JSON/CSV fields: code, name, on_the_wire (allowed or never), meaning.\n",
      cmd_explain, false, 0},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -99,6 +110,8 @@ static const char common_options[] =
     "  --code N[,N-M,none]    close codes (0-65535), ranges, or none\n"
     "  --outcome O[,O]        clean, half_closed, abnormal, unfinished, rejected\n"
     "  --sensor NAME          interface or capture file name\n"
+    "  --wide                 tables cut no text and may be wider than 80 columns\n"
+    "  --                     the words after it are not options\n"
     "  -h, --help             help (wsstats COMMAND --help: the command's)\n"
     "  -V, --version          the version\n"
     "\n"
@@ -116,10 +129,16 @@ static void usage(FILE *out)
     fprintf(out, "\n%s", common_options);
 }
 
+static const char registry_options[] =
+    "Options:\n"
+    "  --format FMT           table (default), json (one object per line) or csv\n"
+    "  --db PATH              accepted, and ignored: this command reads no database\n"
+    "  -h, --help             this help\n";
+
 static void command_usage(const struct command *cmd, FILE *out)
 {
     fprintf(out, "Usage: wsstats %s [OPTIONS]\n\n%s\n%s", cmd->synopsis, cmd->help,
-            cmd->needs_db ? common_options : "Options:\n  --format FMT           table (default), json or csv\n");
+            cmd->needs_db ? common_options : registry_options);
 }
 
 static const struct command *find_command(const char *name)
@@ -151,6 +170,8 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
 
 struct typed {
     const char *format, *server, *client, *codes, *outcomes;
+    const char *first_db_option; /* the first window or filter option given */
+    bool wide;
 };
 
 static void describe_filter(struct cli *c, const char *name, const char *value)
@@ -162,42 +183,81 @@ static void describe_filter(struct cli *c, const char *name, const char *value)
     c->filtered = true;
 }
 
+/* An operand: the command, then its argument. */
+static int take_operand(struct cli *c, const char *a)
+{
+    if (!c->command)
+        c->command = a;
+    else if (!c->arg)
+        c->arg = a;
+    else
+        return fail(2, "unexpected argument '%s' (see wsstats --help)", a);
+    return 0;
+}
+
+/* The options with a value from --since on are a window or filter. */
+#define FIRST_DB_OPTION 4
+
+/* Takes argv[*i] if it is an option; returns 1 if it was, 0 if not, or an
+ * exit status + 2 (a usage error). */
+static int take_option(int argc, char **argv, int *i, struct cli *c, struct typed *ty, bool *help)
+{
+    static const char *const valued[] = {"--db",   "--format", "--limit", "--bucket", "--since",
+                                         "--until",  "--server", "--client", "--host", "--path",
+                                         "--code", "--outcome", "--sensor"};
+    const char **slots[] = {&c->db_path,     &ty->format, &c->limit_text, &c->bucket_text, &c->since,
+                            &c->until,       &ty->server, &ty->client,    &c->filter.host, &c->filter.path,
+                            &ty->codes,      &ty->outcomes, &c->filter.sensor};
+    const char *a = argv[*i];
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+        *help = true;
+        return 1;
+    }
+    if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+        printf("wsstats %s\n", WSSTATS_VERSION);
+        exit(0);
+    }
+    if (strcmp(a, "--wide") == 0) {
+        ty->wide = true;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+        int matched = take_value(argc, argv, i, valued[k], slots[k]);
+        if (matched < 0)
+            return 2 + fail(2, "option %s needs a value (see wsstats --help)", valued[k]);
+        if (matched && k >= FIRST_DB_OPTION && !ty->first_db_option)
+            ty->first_db_option = valued[k];
+        if (matched)
+            return 1;
+    }
+    if (a[0] == '-' && a[1] != '\0')
+        return 2 + fail(2, "unknown option '%s' (see wsstats --help)", a);
+    return 0;
+}
+
 /* Every option and operand; returns 0, or an exit status. */
 static int scan_args(int argc, char **argv, struct cli *c, struct typed *ty, bool *help)
 {
-    static const char *const valued[] = {"--db",   "--format", "--since", "--until",   "--limit", "--bucket",
-                                         "--server", "--client", "--host", "--path", "--code", "--outcome",
-                                         "--sensor"};
-    const char **slots[] = {&c->db_path,  &ty->format,    &c->since,  &c->until,       &c->limit_text,
-                            &c->bucket_text, &ty->server, &ty->client, &c->filter.host, &c->filter.path,
-                            &ty->codes,   &ty->outcomes,  &c->filter.sensor};
+    bool operands_only = false;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            *help = true;
+        if (!operands_only && strcmp(argv[i], "--") == 0) {
+            operands_only = true;
             continue;
         }
-        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
-            printf("wsstats %s\n", WSSTATS_VERSION);
-            exit(0);
-        }
-        int matched = 0;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0] && !matched; k++) {
-            matched = take_value(argc, argv, &i, valued[k], slots[k]);
-            if (matched < 0)
-                return fail(2, "option %s needs a value (see wsstats --help)", valued[k]);
-        }
-        if (matched)
-            continue;
-        if (a[0] == '-' && a[1] != '\0')
-            return fail(2, "unknown option '%s' (see wsstats --help)", a);
-        if (!c->command)
-            c->command = a;
-        else if (!c->arg)
-            c->arg = a;
-        else
-            return fail(2, "unexpected argument '%s' (see wsstats --help)", a);
+        int taken = operands_only ? 0 : take_option(argc, argv, &i, c, ty, help);
+        if (taken > 1)
+            return taken - 2;
+        if (taken == 0 && take_operand(c, argv[i]) != 0)
+            return 2;
     }
+    return 0;
+}
+
+/* Text filters must say something: an empty one would match nothing. */
+static int check_not_empty(const char *option, const char *value, const char *what)
+{
+    if (value && !*value)
+        return fail(2, "%s: empty value (expected %s)", option, what);
     return 0;
 }
 
@@ -205,6 +265,10 @@ static int parse_filters(struct cli *c, const struct typed *ty)
 {
     const char *err;
     c->filter.server_port = c->filter.client_port = -1;
+    if (check_not_empty("--host", c->filter.host, "a host name, such as example.com") ||
+        check_not_empty("--path", c->filter.path, "a request path, such as /chat or /api/*") ||
+        check_not_empty("--sensor", c->filter.sensor, "an interface or capture file name"))
+        return 2;
     if (ty->server && (err = filter_parse_server(ty->server, &c->filter, &c->filter_text)))
         return fail(2, "--server: '%s': %s", ty->server, err);
     if (ty->client && (err = filter_parse_client(ty->client, &c->filter, &c->filter_text)))
@@ -220,6 +284,23 @@ static int parse_filters(struct cli *c, const struct typed *ty)
     describe_filter(c, "code", ty->codes);
     describe_filter(c, "outcome", ty->outcomes);
     describe_filter(c, "sensor", c->filter.sensor);
+    return 0;
+}
+
+/* What the command line may hold besides the options every command takes:
+ * an operand for explain and group-by only; a window or filter only for
+ * the commands that read the database. */
+static int check_command_fits(const struct cli *c, const struct command *cmd, const struct typed *ty)
+{
+    bool takes_arg = strcmp(cmd->name, "explain") == 0 || strcmp(cmd->name, "group-by") == 0;
+    if (c->arg && !takes_arg)
+        return fail(2, "unexpected argument '%s': %s takes none (see wsstats %s --help)", c->arg, cmd->name,
+                    cmd->name);
+    if (!cmd->needs_db && ty->first_db_option)
+        return fail(2, "%s: not an option of %s, which reads no database (see wsstats %s --help)",
+                    ty->first_db_option, cmd->name, cmd->name);
+    if (!*c->db_path)
+        return fail(2, "--db: empty path (expected a database file)");
     return 0;
 }
 
@@ -278,7 +359,10 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct command
     }
     if (!out_format_parse(ty.format, &c->format))
         return fail(2, "--format: '%s' is not one of table, json, csv", ty.format);
-    rc = parse_command_options(c, *cmd);
+    c->wide = ty.wide;
+    rc = check_command_fits(c, *cmd, &ty);
+    if (rc == 0)
+        rc = parse_command_options(c, *cmd);
     return rc ? rc : parse_filters(c, &ty);
 }
 
@@ -322,6 +406,7 @@ static int resolve_window(struct cli *c, sqlite3 *db)
         return fail(2, "--until: the window ends (%s) before it starts (%s)", c->until, c->since);
     c->live = span.live;
     c->has_records = span.count > 0;
+    c->records = span.count;
     c->window_lo = f->has_since ? f->since : span.first;
     c->window_hi = f->has_until ? f->until : f->has_since ? (anchor > span.last ? anchor : span.last) : span.last;
     char range[96] = "";
@@ -339,20 +424,117 @@ static int resolve_window(struct cli *c, sqlite3 *db)
     return 0;
 }
 
+/* "file:" URI of path, opened immutable (percent-escapes for what a URI
+ * path cannot hold as it is). */
+static void immutable_uri(const char *path, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && used + 4 < len; p++) {
+        if (*p == '?' || *p == '#' || *p == '%' || *p <= ' ' || *p >= 0x7f)
+            used += (size_t)snprintf(buf + used, len - used, "%%%02X", (unsigned)*p);
+        else
+            buf[used++] = (char)*p;
+    }
+    snprintf(buf + used, len - used, "?immutable=1");
+}
+
+/* The directory of path ("." for a bare name). */
+static void dir_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, len, ".");
+    else if (slash == path)
+        snprintf(buf, len, "/");
+    else
+        snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
+
+/* A database in WAL mode needs its -shm file, which SQLite creates next to
+ * it: a reader who may not write that directory cannot open it unless a
+ * writer has made it. Without a -wal file no writer has the database open,
+ * and it can be read as immutable. Called when store_open_read() failed
+ * with `err`; returns the connection, or NULL with one line on stderr (*rc
+ * the status) saying what is missing. */
+static sqlite3 *open_immutable(const struct cli *c, const char *err, int *rc)
+{
+    char wal[PATH_MAX], shm[PATH_MAX], dir[PATH_MAX], uri[3 * PATH_MAX + 32];
+    snprintf(wal, sizeof wal, "%s-wal", c->db_path);
+    snprintf(shm, sizeof shm, "%s-shm", c->db_path);
+    dir_of(c->db_path, dir, sizeof dir);
+    *rc = 1;
+    if (access(c->db_path, R_OK) != 0) {
+        fail(1, "%s: cannot read it: %s", c->db_path, strerror(errno));
+        return NULL;
+    }
+    bool dir_writable = access(dir, W_OK) == 0;
+    if (dir_writable && access(shm, F_OK) == 0 && access(shm, W_OK) != 0) {
+        fail(1, "%s: cannot read this WAL-mode database: this user may not write %s (run as the database's owner)",
+             c->db_path, shm);
+        return NULL;
+    }
+    if (dir_writable || !sqlite3_compileoption_used("USE_URI")) {
+        fail(1, "%s", err);
+        return NULL;
+    }
+    if (access(wal, F_OK) == 0) {
+        fail(1, "%s: cannot read this WAL-mode database: SQLite must create %s, and this user may not write %s "
+                "(run as the database's owner, or while wsstatsd has it open)",
+             c->db_path, shm, dir);
+        return NULL;
+    }
+    immutable_uri(c->db_path, uri, sizeof uri);
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+        fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_stmt *s = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if (version < STORE_MIN_READ_VERSION || version > STORE_SCHEMA_VERSION) {
+        fail(1, "%s: schema version %d is not one this program reads (%d to %d)", c->db_path, version,
+             STORE_MIN_READ_VERSION, STORE_SCHEMA_VERSION);
+        sqlite3_close(db);
+        return NULL;
+    }
+    *rc = 0;
+    return db;
+}
+
+static int run_report(struct cli *c, const struct command *cmd, sqlite3 *db)
+{
+    if (query_begin(db) < 0)
+        return fail_db(c, db);
+    int rc = resolve_window(c, db);
+    if (rc == 0)
+        rc = cmd->run(c, db);
+    query_end(db);
+    return rc;
+}
+
 static int run_db_command(struct cli *c, const struct command *cmd)
 {
+    struct stat sb;
+    if (stat(c->db_path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return fail(1, "%s: is a directory, not a database (give the file wsstatsd -w wrote)", c->db_path);
     char err[600];
     struct store *st = store_open_read(c->db_path, err, sizeof err);
+    if (!st && (strstr(err, "readonly database") || strstr(err, "unable to open database file"))) {
+        int rc;
+        sqlite3 *db = open_immutable(c, err, &rc);
+        if (db) {
+            rc = run_report(c, cmd, db);
+            sqlite3_close(db);
+        }
+        return rc;
+    }
     if (!st)
         return fail(1, "%s", err);
-    sqlite3 *db = store_db(st);
-    int rc = query_begin(db) < 0 ? fail_db(c, db) : 0;
-    if (rc == 0) {
-        rc = resolve_window(c, db);
-        if (rc == 0)
-            rc = cmd->run(c, db);
-        query_end(db);
-    }
+    int rc = run_report(c, cmd, store_db(st));
     store_close(st, err, sizeof err);
     return rc;
 }

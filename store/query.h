@@ -66,9 +66,15 @@ typedef void (*code_count_fn)(void *arg, const struct code_count *c);
 /* Close-code frequencies, most frequent first. Returns 0 or -1. */
 int query_top_codes(sqlite3 *db, const struct query_filter *f, code_count_fn fn, void *arg);
 
-/* The records, newest first, at most `limit` (<= 0: all). The caller steps
- * and finalizes *stmt; column names are the record's. */
-int query_connections(sqlite3 *db, const struct query_filter *f, long limit, sqlite3_stmt **stmt);
+/* The records, newest first, at most `limit` (<= 0: all). `by_time`: walk
+ * the end-time index from the newest record and test the filter on each,
+ * rather than collect every match through the filter's index and sort them:
+ * the faster way when matches are common (query_count() tells). The caller
+ * steps and finalizes *stmt; column names are the record's. */
+int query_connections(sqlite3 *db, const struct query_filter *f, long limit, bool by_time, sqlite3_stmt **stmt);
+
+/* How many connections the filter selects. */
+int query_count(sqlite3 *db, const struct query_filter *f, long long *n);
 
 /* Counts per time bucket (aligned to multiples of `bucket` seconds since the
  * epoch) per code, in time order. */
@@ -94,25 +100,21 @@ const char *query_key_name(enum query_key k);
 /* The key of a command-line name; false if there is none. */
 bool query_key_parse(const char *name, enum query_key *k);
 
-/* One group of group-by: its key (NULL: the record has none), its count,
- * and one of its most frequent codes (rank 1..3, most frequent first). */
+/* One group of group-by: its key (NULL: the record has none; a path
+ * without its query string), its count, and one of its most frequent codes
+ * (rank 1..3, most frequent first). `all`: connections in all groups. */
 struct group_row {
     const char *key;
     long long total;
     int rank;
     struct code_count code;
 };
-typedef void (*group_row_fn)(void *arg, const struct group_row *g);
+typedef void (*group_row_fn)(void *arg, const struct group_row *g, long long all);
 
-/* The `limit` largest groups, largest first, each with up to three rows for
- * its top codes. *ngroups gets the number of groups in all, *total the
- * number of connections in all groups. */
+/* The `limit` largest groups (<= 0: all), largest first, each with up to
+ * three rows for its top codes. *ngroups gets the number of groups in all. */
 int query_group_by(sqlite3 *db, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
-                   void *arg, long long *ngroups, long long *total);
-
-/* Counts per value of a key, largest first (for summaries). */
-typedef void (*tally_fn)(void *arg, const char *value, long long count);
-int query_tally(sqlite3 *db, const struct query_filter *f, enum query_key k, tally_fn fn, void *arg);
+                   void *arg, long long *ngroups);
 
 /* For each connection that ended (outcome clean, half_closed or abnormal):
  * its lifetime (ended_at - started_at) and its idle time before close (from
@@ -125,15 +127,22 @@ struct duration_row {
 typedef void (*duration_fn)(void *arg, const struct duration_row *d);
 int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, void *arg);
 
-/* The totals of `summary`, counted in one pass. Indexes are enum outcome
- * and enum termination values (dissect/record.h). */
+/* The totals of `summary`. Indexes are enum outcome and enum termination
+ * values (dissect/record.h). */
 struct summary_counts {
     long long total, handshake_seen;
     long long outcomes[5];
     long long by_client, by_server; /* close_initiator */
     long long terminations[8];
 };
-int query_summary(sqlite3 *db, const struct query_filter *f, struct summary_counts *out);
+/* Counts per value, largest first: value NULL for records without one. */
+typedef void (*tally_fn)(void *arg, const char *value, long long count);
+/* The totals, and the connections per `violations` value ("gap,truncated";
+ * records without violations are left out) and per nDPI protocol (NULL: not
+ * classified), largest first. The whole database is read from three
+ * covering indexes; a window or filter reads the matching records once. */
+int query_summary(sqlite3 *db, const struct query_filter *f, struct summary_counts *out, tally_fn violations,
+                  void *varg, tally_fn ndpi, void *narg);
 
 /* TLS flows in the window (by hour: the hours that overlap it), per
  * server, port and SNI, largest first; --server and --sensor apply.

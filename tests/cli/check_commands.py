@@ -19,7 +19,9 @@ failed, 2 on usage errors.
 
 import argparse
 import collections
+import csv
 import datetime
+import io
 import itertools
 import json
 import math
@@ -29,6 +31,7 @@ import socket
 import struct
 import subprocess
 import sys
+import unicodedata
 
 # Connection end times from the capture are the last packet of each TCP
 # connection; wsstatsd may end a connection a little earlier (at the second
@@ -54,7 +57,7 @@ def registry_name(code):
     if code < 3000:
         return "Reserved for the WebSocket protocol"
     if code < 4000:
-        return "Registered"
+        return "Registered (libraries, frameworks)"
     if code < 5000:
         return "Private Use"
     return None
@@ -259,7 +262,40 @@ def group_value(exp, key, sensor):
         return sensor
     if key == "user-agent":
         return exp.get("user_agent")
+    if key == "path" and exp.get("path") is not None:
+        return exp["path"].split("?")[0]  # grouped without the query string
     return exp.get(key)           # host, path, subprotocol (absent for a refusal: NULL)
+
+
+def display_width(s):
+    """Terminal columns of s: wide (CJK, emoji) characters take two, combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+               for ch in s)
+
+
+def top_items(top_codes):
+    """[(code or outcome, count)] of a group's top codes: JSON's list of
+    {"code": N, "count": N} ({"code": null, "outcome": ...} without a code),
+    or CSV's "1006:40,unfinished:3". None if unreadable."""
+    items = []
+    if isinstance(top_codes, list):
+        for o in top_codes:
+            count, code = o.get("count") if isinstance(o, dict) else None, o.get("code") if isinstance(o, dict) else None
+            if type(count) is not int:
+                return None
+            if code is None and isinstance(o.get("outcome"), str):
+                items.append((o["outcome"], count))
+            elif type(code) is int:
+                items.append((str(code), count))
+            else:
+                return None
+        return items
+    for part in (top_codes or "").split(","):
+        code, _, count = part.rpartition(":")
+        if not code or not count.isdigit():
+            return None
+        items.append((code, int(count)))
+    return items
 
 
 def match_host(h, f):
@@ -362,9 +398,9 @@ class Suite:
         out = self.w.run(list(args), problems)
         lines = out.splitlines()
         for i, line in enumerate(lines):
-            if len(line) > 80:
-                problems.append("`wsstats %s` line %d has %d characters: %s"
-                                % (" ".join(args), i + 1, len(line), line))
+            if display_width(line) > 80:
+                problems.append("`wsstats %s` line %d is %d columns wide: %s"
+                                % (" ".join(args), i + 1, display_width(line), line))
         return lines
 
     # -- commands
@@ -467,17 +503,14 @@ class Suite:
         self.check_selection("connections-code-1006", ["--code", "1006"], lambda e: e["close_code"] == 1006)
 
     def check_top(self, what, top_codes, members, p):
-        """A group's top_codes string ("1000:26,1001:10,rejected:1"): its three
-        most frequent codes with their counts; ties may go either way."""
+        """A group's top codes (JSON list or CSV string, see top_items): its
+        three most frequent codes with their counts; ties may go either way."""
         sure, maybe = count_range(members, lambda e: str(code_key(e)))
         want = set(sure) | set(maybe)
-        items = []
-        for part in (top_codes or "").split(","):
-            code, _, count = part.rpartition(":")
-            if not code or not count.isdigit():
-                p.append("%s: top_codes %r unreadable" % (what, top_codes))
-                return
-            items.append((code, int(count)))
+        items = top_items(top_codes)
+        if items is None:
+            p.append("%s: top_codes %r unreadable" % (what, top_codes))
+            return
         if len(items) != min(3, len(want)):
             p.append("%s: top_codes %r has %d codes, expected %d" % (what, top_codes, len(items), min(3, len(want))))
         for code, count in items:
@@ -514,6 +547,12 @@ class Suite:
             p.append("not largest first: %s" % counts)
         if len(groups) > 20:
             expect_eq(p, "groups without --limit (default 20)", 20, len(self.w.json(["group-by", key], p)))
+        # CSV says the same in its compact form: "1006:40,unfinished:3"
+        text = self.w.run(["group-by", key, "--limit", "0", "--format", "csv"], p)
+        csv_rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        expect_eq(p, "CSV rows", len(rows), len(csv_rows))
+        for r, c in zip(rows, csv_rows):
+            expect_eq(p, "CSV top_codes of %r" % r.get(field), top_items(r["top_codes"]), top_items(c.get("top_codes")))
         self.r.case("group-by-" + key, p)
 
     def timeline(self):
@@ -729,9 +768,9 @@ class Suite:
         self.table(["codes"], p)
         codes = {e["close_code"] for e in self.exps if e["close_code"] is not None}
         for r in self.w.json(["codes"], p):
-            m = re.match(r"^(\d+)", str(r.get("code")))
-            if m:
-                codes.add(int(m.group(1)))
+            if type(r.get("lo")) is int:
+                codes.add(r["lo"])
+                expect_eq(p, "codes: name of %s" % r["lo"], registry_name(r["lo"]), r.get("name"))
         for code in sorted(codes):
             self.table(["explain", str(code)], p)
         self.r.case("table-width-codes-explain", p)

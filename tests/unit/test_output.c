@@ -12,9 +12,9 @@
  * fields holding a comma, quote, CR or LF (quotes doubled); the table
  * aligns columns (numbers right, text left, the last column unpadded),
  * hides header-less columns, uses display strings, shows NULL as "-",
- * counts UTF-8 characters, flattens control characters, and cuts cells to
- * max_width characters ending in '~'. Output is captured with
- * open_memstream().
+ * counts display columns, flattens control characters, and cuts cells to
+ * max_width columns in the middle, keeping head and tail around a '…'.
+ * Output is captured with open_memstream().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,7 +369,7 @@ static void table_alignment(void **state)
     char *s = print(&t, OUT_TABLE);
     assert_string_equal(s,
                         "CODE  NAME        BAR\n"
-                        "1000  Normal Cl~  ###\n"
+                        "1000  Norma\u2026sure  ###\n"
                         "1006  Abnormal    #\n");
     free(s);
     out_free(&t);
@@ -401,7 +401,7 @@ static void table_details(void **state)
     assert_string_equal(s,
                         "HOST          COUNT  NOTE\n"
                         "caf\xc3\xa9.example      7  a b c\n"
-                        "-              123k  \xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93~\n"
+                        "-              123k  \xe2\x9c\x93\xe2\x9c\x93\xe2\x9c\x93\u2026\xe2\x9c\x93\xe2\x9c\x93\n"
                         "h               n/a  sixsix\n");
     free(s);
     out_free(&t);
