@@ -49,6 +49,26 @@
 #define RING_BYTES (8u << 20)   /* packets in flight to the thread */
 #define WAIT_SPINS 200          /* checks before sleeping on an answer */
 
+/* What classifying a flow costs, for the packet loop's memcap (dissect.c):
+ * a fixed estimate, since nDPI's allocations are its own. While nDPI
+ * examines the flow: its flow state (SIZEOF_FLOW_STRUCT, 688 bytes in 4.2)
+ * and the buffer its TLS dissector reassembles handshake messages in
+ * (2 KiB when allocated, at the first TLS-like record; ndpi_search_tls_tcp_memory
+ * in nDPI's tls.c); afterwards the cell alone. Each block with malloc's own
+ * header, as reasm.c and dissect.c count it. Measured with 100,000
+ * one-packet TLS-like flows: about 2.7 KiB each besides the flow table. */
+#define BLOCK_OVERHEAD 16
+#define NDPI_TLS_BUFFER 2048
+#define CELL_COST (sizeof(struct class_cell) + BLOCK_OVERHEAD)
+#define STATE_COST (SIZEOF_FLOW_STRUCT + BLOCK_OVERHEAD + NDPI_TLS_BUFFER + BLOCK_OVERHEAD)
+/* A flow the packet loop gives up leaves its charge with it, but a state
+ * the thread holds is freed only when the thread reaches the "release":
+ * behind a backlog in the ring (a flood outruns nDPI), tens of thousands
+ * could wait there, outside every memcap. So the packet loop waits for the
+ * thread once LIMBO_MAX releases are pending, until half of them are done:
+ * at most about LIMBO_MAX * STATE_COST (2.8 MiB) besides the memcap. */
+#define LIMBO_MAX 1024
+
 #ifndef WSSTATS_NDPI_VERSION
 #define WSSTATS_NDPI_VERSION (NDPI_MAJOR * 100 + NDPI_MINOR)
 #endif
@@ -108,6 +128,8 @@ struct classifier {
     struct class_cell *_Atomic awaited; /* ... about this cell (NULL: a sync) */
     pthread_mutex_t lock;
     pthread_cond_t answered;
+    _Atomic uint32_t limbo;        /* releases sent and not yet handled (LIMBO_MAX) */
+    struct class_cell limbo_mark;  /* `awaited` while the packet loop waits on them */
 };
 
 /* ---- nDPI, on the classifier thread ---------------------------------------- */
@@ -194,6 +216,7 @@ static bool handle(struct classifier *cl, const struct msg *m, const uint8_t *bo
     case MSG_RELEASE: /* the packet loop has forgotten the cell */
         finish_cell(cl, cl->ndpi, m->cell, m);
         free(m->cell);
+        atomic_fetch_sub(&cl->limbo, 1);
         return true;
     case MSG_PACKET: examine_packet(cl, cl->ndpi, m->cell, m, body, blen); break;
     default: finish_cell(cl, cl->ndpi, m->cell, m); break;
@@ -203,14 +226,31 @@ static bool handle(struct classifier *cl, const struct msg *m, const uint8_t *bo
     return true;
 }
 
+static void wake_waiter(struct classifier *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    pthread_cond_broadcast(&cl->answered);
+    pthread_mutex_unlock(&cl->lock);
+}
+
 /* Wakes the packet loop if it waits on this message's answer. */
 static void tell_waiter(struct classifier *cl, const struct msg *m)
 {
-    if (atomic_load(&cl->waiting) && atomic_load(&cl->awaited) == m->cell) {
-        pthread_mutex_lock(&cl->lock);
-        pthread_cond_broadcast(&cl->answered);
-        pthread_mutex_unlock(&cl->lock);
-    }
+    if (atomic_load(&cl->waiting) && atomic_load(&cl->awaited) == m->cell)
+        wake_waiter(cl);
+}
+
+static bool limbo_low(struct classifier *cl, const void *unused)
+{
+    (void)unused;
+    return atomic_load(&cl->limbo) <= LIMBO_MAX / 2;
+}
+
+/* After a release: wakes the packet loop if it waits for few enough. */
+static void tell_limbo_waiter(struct classifier *cl)
+{
+    if (atomic_load(&cl->waiting) && atomic_load(&cl->awaited) == &cl->limbo_mark && limbo_low(cl, NULL))
+        wake_waiter(cl);
 }
 
 static void *classifier_main(void *arg)
@@ -230,6 +270,8 @@ static void *classifier_main(void *arg)
             return NULL;
         if (m.type != MSG_RELEASE)
             tell_waiter(cl, &m);
+        else
+            tell_limbo_waiter(cl); /* (m.cell is freed: never compared) */
     }
 }
 
@@ -385,6 +427,8 @@ void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8
     if (fc->in_line) {
         struct msg m = inline_msg(fc->cell, ts, where);
         examine_packet(cl, cl->ndpi_inline, fc->cell, &m, l3, l3_len);
+        if (atomic_load_explicit(&fc->cell->done, memory_order_relaxed))
+            fc->finish_sent = true; /* decided here and now: nDPI's state is freed */
         return;
     }
     size_t room = ring_max_record(&cl->ring) - sizeof(struct msg);
@@ -444,9 +488,21 @@ void classifier_release(struct classifier *cl, struct flow_class *fc, const stru
     } else if (atomic_load(&c->done) && all_handled(cl, c)) {
         free(c); /* the thread is through with it */
     } else {
+        atomic_fetch_add(&cl->limbo, 1);
         send_msg(cl, c, MSG_RELEASE, NULL, 0, 0, where);
+        if (atomic_load(&cl->limbo) > LIMBO_MAX)
+            wait_for(cl, limbo_low, NULL, &cl->limbo_mark);
     }
     memset(fc, 0, sizeof *fc);
+}
+
+size_t classifier_flow_cost(const struct flow_class *fc)
+{
+    if (!fc->cell)
+        return 0;
+    /* after its last packet the thread frees nDPI's state by itself */
+    bool state_gone = fc->finish_sent || fc->sent >= CLASSIFY_MAX_PACKETS;
+    return state_gone ? CELL_COST : CELL_COST + STATE_COST;
 }
 
 void classifier_flush(struct classifier *cl)

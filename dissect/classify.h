@@ -82,9 +82,19 @@ const char *classifier_name(struct classifier *cl, const struct flow_class *fc, 
  * waits for them to be examined. */
 bool classifier_says_websocket(struct classifier *cl, struct flow_class *fc);
 
-/* Gives the flow up (finishing it first if need be); never waits: what
- * the thread still has to do for it, it does and frees. */
+/* Gives the flow up (finishing it first if need be): what the thread still
+ * has to do for it, it does and frees. Waits only while too many flows
+ * given up this way still hold nDPI state on the thread (a flood that
+ * outruns it; classify.c, LIMBO_MAX), until half of them are freed. */
 void classifier_release(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where);
+
+/* What the flow's classification holds in memory, by a fixed estimate
+ * (classify.c): its cell and, until the packet loop has learnt that nDPI is
+ * done with it (classifier_wants() saw the answer, classifier_finish(), or
+ * a flow classified in line decided), nDPI's flow state. Changes only in
+ * the calls above, made by the packet loop; 0 after classifier_release().
+ * The owner charges it to its memcap. */
+size_t classifier_flow_cost(const struct flow_class *fc);
 
 /* Wakes the thread for what waits (live capture: at least once a second). */
 void classifier_flush(struct classifier *cl);

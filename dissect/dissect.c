@@ -307,8 +307,13 @@ static struct flow *lru_oldest(struct dissector *d, int l)
 }
 
 /* Flow and connection state count against the memcap together with the
- * bytes reassembly holds: what is left is reassembly's to use. Each block
- * is charged with malloc's own header too. */
+ * bytes reassembly holds: what is left is reassembly's to use. Charged:
+ * each flow; each connection's wsconn with everything it allocates (head
+ * buffers, header strings, close payloads and reasons: wsconn_mem()); and
+ * each flow's classification, nDPI's state included, by the classifier's
+ * estimate (classifier_flow_cost()). The last two change inside calls into
+ * wsconn.c and classify.c: every such call is followed by a recharge from
+ * the figure before it. Each block is charged with malloc's own header. */
 #define MALLOC_OVERHEAD 16
 
 static void update_reasm_budget(struct dissector *d)
@@ -318,9 +323,21 @@ static void update_reasm_budget(struct dissector *d)
 
 static void charge(struct dissector *d, size_t bytes, bool add)
 {
-    bytes += MALLOC_OVERHEAD;
     d->state_mem = add ? d->state_mem + bytes : d->state_mem - bytes;
     update_reasm_budget(d);
+}
+
+/* Charges the change from `before` to `now`. */
+static void recharge(struct dissector *d, size_t before, size_t now)
+{
+    if (now != before)
+        charge(d, now > before ? now - before : before - now, now > before);
+}
+
+/* The memcap is exceeded (state grown in place: a head, a string, nDPI). */
+static bool over_memcap(const struct dissector *d)
+{
+    return d->state_mem + d->reasm.mem_used > d->cfg.memcap;
 }
 
 static struct flow *flow_find(struct dissector *d, const struct tcp_segment *s, uint32_t hash, int *dir)
@@ -344,9 +361,11 @@ static void drop_wsconn(struct dissector *d, struct flow *f)
 {
     if (!f->ws)
         return;
+    d->stats.heads_oversized += f->ws->heads_oversized;
+    d->stats.frames_len_msb += f->ws->frames_len_msb;
+    charge(d, wsconn_mem(f->ws), false);
     wsconn_free(f->ws);
     f->ws = NULL;
-    charge(d, sizeof(struct wsconn), false);
 }
 
 /* Unlinks a flow from table and list and frees it (its record is written). */
@@ -382,10 +401,12 @@ static void flow_remove(struct dissector *d, struct flow *f)
     drop_wsconn(d, f);
     if (d->classifier) {
         struct class_flow_info where = flow_info(f);
+        size_t before = classifier_flow_cost(&f->cls);
         classifier_release(d->classifier, &f->cls, &where);
+        recharge(d, before, classifier_flow_cost(&f->cls));
     }
     d->nflows--;
-    charge(d, sizeof *f, false);
+    charge(d, sizeof *f + MALLOC_OVERHEAD, false);
     free(f);
 }
 
@@ -435,7 +456,9 @@ static void emit_record(struct dissector *d, struct flow *f, enum termination wh
     wsconn_fill_record(f->ws, is_teardown(f->teardown), &r);
     if (d->classifier) {
         struct class_flow_info where = flow_info(f);
+        size_t before = classifier_flow_cost(&f->cls);
         classifier_finish(d->classifier, &f->cls, &where);
+        recharge(d, before, classifier_flow_cost(&f->cls));
         r.ndpi_protocol = classifier_name(d->classifier, &f->cls, proto, sizeof proto);
     }
     d->stats.records++;
@@ -468,7 +491,7 @@ static void start_websocket(struct dissector *d, struct flow *f, struct wsconn *
     }
     f->ws = ws;
     f->state = FLOW_WEBSOCKET;
-    charge(d, sizeof *ws, true);
+    charge(d, wsconn_mem(ws), true);
     d->stats.websocket++;
 }
 
@@ -502,12 +525,14 @@ static void stream_sink(void *arg, const struct reasm_piece *p)
     }
     if (f->state != FLOW_WEBSOCKET)
         return;
+    size_t before = wsconn_mem(f->ws);
     if (p->data) {
         wsconn_position(f->ws, x->dir, p->seq, p->ack, p->has_ack);
         wsconn_data(f->ws, x->dir, p->data, p->len, x->ts);
     } else {
         wsconn_gap(f->ws, x->dir, p->len, p->why == REASM_GAP_CUT);
     }
+    recharge(x->d, before, wsconn_mem(f->ws));
     if (f->ws->state == WSC_NOT_WEBSOCKET)
         become_ignored(x->d, f);
 }
@@ -621,7 +646,9 @@ static void flow_finish(struct dissector *d, struct flow *f, enum termination wh
             gap_to_known_end(d, f, x.dir, &x);
         }
         if (f->state == FLOW_WEBSOCKET) {
+            size_t before = wsconn_mem(f->ws);
             wsconn_finish(f->ws, f->last_ts);
+            recharge(d, before, wsconn_mem(f->ws));
             order_fins(f);
             emit_record(d, f, why);
         }
@@ -670,7 +697,7 @@ static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s
     struct flow *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    charge(d, sizeof *f, true);
+    charge(d, sizeof *f + MALLOC_OVERHEAD, true);
     f->hash = hash;
     f->vlan = s->vlan;
     f->first_ts = f->last_ts = s->ts;
@@ -888,6 +915,29 @@ static bool may_be_websocket(const struct flow *f, const struct tcp_segment *s)
            wsconn_looks_like_response(s->payload, s->payload_len);
 }
 
+/* Hands a segment with payload to nDPI while it still wants the flow's
+ * packets (no nDPI state for bare SYNs), charging what that holds. */
+static void classify_segment(struct dissector *d, struct flow *f, const struct tcp_segment *s)
+{
+    size_t before = classifier_flow_cost(&f->cls);
+    if (classifier_wants(&f->cls)) {
+        struct class_flow_info where = flow_info(f); /* roles known: TLS is reported with its server */
+        bool first = !f->cls.cell; /* where nDPI runs is settled by the first packet */
+        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts, &where, first && may_be_websocket(f, s));
+    }
+    recharge(d, before, classifier_flow_cost(&f->cls));
+}
+
+/* State grown in place (a handshake head, strings, nDPI's state) may have
+ * taken the total over the memcap: flows go, in eviction order, until it
+ * fits. Runs when a segment is done with, so the flow it touched is never
+ * freed under the code handling it. */
+static void enforce_memcap(struct dissector *d)
+{
+    while (over_memcap(d) && evict_one(d))
+        d->stats.memcap_evictions++;
+}
+
 /* Counts packets while a direction may still be waiting for its SYN; the
  * wait ends after PICKUP_PACKETS, or once both sides have sent a FIN. */
 static void advance_pickup_wait(struct dissector *d, struct flow *f, const struct tcp_segment *s, int dir)
@@ -900,13 +950,8 @@ static void advance_pickup_wait(struct dissector *d, struct flow *f, const struc
         end_pickup_wait(d, f, s->ts);
 }
 
-void dissect_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor)
+static void handle_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor)
 {
-    d->stats.segments++;
-    if (s->ts > d->now)
-        d->now = s->ts;
-    if (d->now >= d->next_sweep)
-        dissect_expire(d, d->now);
     int dir = DIR_CLIENT;
     struct flow *f = flow_for_segment(d, s, sensor, &dir);
     if (!f)
@@ -919,11 +964,8 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         return;
     }
     dir = infer_roles(f, s, dir);
-    if (d->classifier && s->payload_len > 0 && classifier_wants(&f->cls)) { /* no nDPI state for bare SYNs */
-        struct class_flow_info where = flow_info(f); /* roles known: TLS is reported with its server */
-        bool first = !f->cls.cell; /* where nDPI runs is settled by the first packet */
-        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts, &where, first && may_be_websocket(f, s));
-    }
+    if (d->classifier && s->payload_len > 0)
+        classify_segment(d, f, s);
     if (out_of_window(f, s, dir) || from_previous(f, s, dir)) {
         d->stats.out_of_window++;
         lru_touch(d, f);
@@ -947,6 +989,17 @@ void dissect_segment(struct dissector *d, const struct tcp_segment *s, const cha
         flow_finish(d, f, TERM_NONE); /* moves it to LIST_DONE */
     else
         lru_touch(d, f); /* most recent first, on the list its state belongs on */
+}
+
+void dissect_segment(struct dissector *d, const struct tcp_segment *s, const char *sensor)
+{
+    d->stats.segments++;
+    if (s->ts > d->now)
+        d->now = s->ts;
+    if (d->now >= d->next_sweep)
+        dissect_expire(d, d->now);
+    handle_segment(d, s, sensor);
+    enforce_memcap(d);
 }
 
 static ts_us_t list_timeout(const struct dissector *d, enum flow_list l)

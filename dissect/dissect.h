@@ -35,6 +35,12 @@ struct dissect_stats {
     uint64_t evicted_other; /* flows dropped for room that were not WebSocket */
     uint64_t out_of_window; /* segments far outside their stream's sequence window */
     uint64_t memcap_evictions; /* evictions forced by the memcap (not --max-flows) */
+    /* Hostile input, counted when the connection's state is freed (see
+     * wsconn.h): handshake heads over WSCONN_HEAD_MAX (16 KiB), read up to
+     * the cut; frame headers whose 64-bit length has its most significant
+     * bit set (RFC 6455 §5.2: "MUST be 0"; e.g. a claim of 2^63 bytes). */
+    uint64_t heads_oversized;
+    uint64_t frames_len_msb;
 };
 
 /* The LRU lists, in the order a full table gives up their flows. */
@@ -75,7 +81,7 @@ struct dissector {
     uint32_t nbuckets, nflows;
     struct flow *lru_head[LIST_COUNT], *lru_tail[LIST_COUNT];
     uint64_t lru_clock; /* ticks at every touch and move: the LRU order (dissect.c) */
-    size_t state_mem; /* flows and connection state, charged to the memcap */
+    size_t state_mem; /* flows, connection and classification state, charged to the memcap */
     ts_us_t now;        /* packet clock: the newest timestamp seen */
     ts_us_t next_sweep; /* when expiry next runs */
 };

@@ -9,6 +9,11 @@
  *
  * Frames: §5.1 masking, §5.2 header rules, §5.4 fragmentation, §5.5 control
  * frames, §5.5.1 and §7.4 close frames and codes, §8.1 UTF-8 in reasons.
+ *
+ * Memory: every block the connection allocates goes through conn_alloc /
+ * conn_free / head_append, which keep c->mem, the figure its owner charges
+ * to the memcap (dissect.c). A head is kept up to WSCONN_HEAD_MAX bytes a
+ * direction; a longer one is cut there (see "oversized heads").
  */
 #include "wsconn.h"
 
@@ -19,18 +24,55 @@
 #include "codes.h"
 #include "http.h"
 
-#define HEAD_MAX (16 * 1024)     /* a longer handshake head is not a WebSocket's */
+#define HEAD_MAX WSCONN_HEAD_MAX  /* head bytes kept per direction (wsconn.h) */
 #define HEAD_MAX_HEADERS 512     /* browsers send 10-30; a proxy chain adds some: room to spare */
 #define FIELD_MAX 1024           /* longest handshake value kept in the record */
 #define CLOSE_PAYLOAD_MAX 4096   /* close payload bytes kept (legal ones are <= 125) */
+/* What malloc adds to every block, as reasm.c and dissect.c count it. */
+#define BLOCK_OVERHEAD 16
 
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; /* §1.3 */
+
+/* ---- memory: every block counted in c->mem ------------------------------ */
+
+static void *conn_alloc(struct wsconn *c, size_t n)
+{
+    void *p = malloc(n);
+    if (p)
+        c->mem += n + BLOCK_OVERHEAD;
+    return p;
+}
+
+/* Frees a block of n bytes from conn_alloc (NULL is fine). */
+static void conn_free(struct wsconn *c, void *p, size_t n)
+{
+    if (!p)
+        return;
+    free(p);
+    c->mem -= n + BLOCK_OVERHEAD;
+}
+
+static char *conn_strdup(struct wsconn *c, const char *p, size_t n)
+{
+    char *out = conn_alloc(c, n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return out;
+}
+
+size_t wsconn_mem(const struct wsconn *c)
+{
+    return c->mem;
+}
 
 struct wsconn *wsconn_new(void)
 {
     struct wsconn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
+    c->mem = sizeof *c + BLOCK_OVERHEAD;
     c->state = WSC_AWAIT_REQUEST;
     c->handshake_seen = true;
     c->http_status = -1;
@@ -53,9 +95,10 @@ struct wsconn *wsconn_new_midstream(void)
     return c;
 }
 
-static void head_free(struct head_buf *h)
+static void head_free(struct wsconn *c, int dir)
 {
-    free(h->p);
+    struct head_buf *h = &c->head[dir];
+    conn_free(c, h->p, h->cap);
     memset(h, 0, sizeof *h);
 }
 
@@ -64,7 +107,7 @@ void wsconn_free(struct wsconn *c)
     if (!c)
         return;
     for (int d = 0; d < 2; d++) {
-        head_free(&c->head[d]);
+        free(c->head[d].p);
         free(c->side[d].close_buf);
         free(c->side[d].close_reason);
     }
@@ -96,21 +139,15 @@ bool wsconn_looks_like_response(const uint8_t *data, size_t len)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static char *dup_field(struct http_str s)
+static char *dup_field(struct wsconn *c, struct http_str s)
 {
-    size_t n = s.len < FIELD_MAX ? s.len : FIELD_MAX;
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    memcpy(out, s.p, n);
-    out[n] = '\0';
-    return out;
+    return conn_strdup(c, s.p, s.len < FIELD_MAX ? s.len : FIELD_MAX);
 }
 
-static char *dup_header(const struct http_head *h, const char *name)
+static char *dup_header(struct wsconn *c, const struct http_head *h, const char *name)
 {
     const struct http_header *hd = http_find(h, name);
-    return hd ? dup_field(hd->value) : NULL;
+    return hd ? dup_field(c, hd->value) : NULL;
 }
 
 /* True if any header called `name` lists `token` (repeated headers count). */
@@ -202,13 +239,13 @@ static void check_control_frame(struct wsconn *c, const struct ws_frame *f)
         c->pongs++;
 }
 
-static void start_close_payload(struct ws_side *s, const struct ws_frame *f)
+static void start_close_payload(struct wsconn *c, struct ws_side *s, const struct ws_frame *f)
 {
     if (s->close_seen || s->collecting_close)
         return; /* only the first close frame of a side counts */
     s->close_cap = (uint32_t)(f->len < CLOSE_PAYLOAD_MAX ? f->len : CLOSE_PAYLOAD_MAX);
     s->close_have = 0;
-    s->close_buf = s->close_cap ? malloc(s->close_cap) : NULL;
+    s->close_buf = s->close_cap ? conn_alloc(c, s->close_cap) : NULL;
     s->collecting_close = s->close_cap == 0 || s->close_buf != NULL;
 }
 
@@ -225,6 +262,8 @@ static void on_frame_start(void *arg, const struct ws_frame *f)
         c->violations |= V_MASKED_SERVER_FRAME;
     if (f->non_minimal)
         c->violations |= V_NON_MINIMAL_LENGTH;
+    if (f->len_msb_set) /* §5.2: no violation of DESIGN §4's, but counted */
+        c->frames_len_msb++;
     if (!rsv_allowed(c, f))
         c->violations |= V_RSV_WITHOUT_EXTENSION;
     if (!opcode_is_known(f->opcode)) {
@@ -234,7 +273,7 @@ static void on_frame_start(void *arg, const struct ws_frame *f)
     if (WS_OP_IS_CONTROL(f->opcode)) {
         check_control_frame(c, f);
         if (f->opcode == WS_OP_CLOSE)
-            start_close_payload(s, f);
+            start_close_payload(c, s, f);
         return;
     }
     if (s->close_seen) /* §5.5.1: no data frames after a close frame */
@@ -287,11 +326,7 @@ static void decode_close(struct wsconn *c, struct ws_side *s, uint64_t wire_len)
         return;
     if (!utf8_valid(reason, rlen) && complete) /* §5.5.1: the reason is UTF-8 */
         c->violations |= V_INVALID_UTF8_REASON;
-    s->close_reason = malloc(rlen + 1);
-    if (s->close_reason) {
-        memcpy(s->close_reason, reason, rlen);
-        s->close_reason[rlen] = '\0';
-    }
+    s->close_reason = conn_strdup(c, (const char *)reason, rlen);
 }
 
 static void on_frame_end(void *arg, const struct ws_frame *f)
@@ -304,7 +339,7 @@ static void on_frame_end(void *arg, const struct ws_frame *f)
         return;
     s->collecting_close = false;
     decode_close(c, s, f->len);
-    free(s->close_buf);
+    conn_free(c, s->close_buf, s->close_cap);
     s->close_buf = NULL;
     s->close_seen = true;
     s->close_at = x->ts;
@@ -350,22 +385,31 @@ static void head_mark(struct head_buf *h, const struct ws_side *s)
     h->mark[h->nmarks++] = (struct head_mark){h->len, s->chunk_seq, s->chunk_ack, s->chunk_has_ack};
 }
 
-static bool head_append(struct head_buf *h, const uint8_t *data, size_t len)
+/* Room for `need` bytes in side dir's head buffer (which doubles from 1 KiB). */
+static bool head_reserve(struct wsconn *c, int dir, size_t need)
 {
+    struct head_buf *h = &c->head[dir];
+    if (need <= h->cap)
+        return true;
+    size_t cap = h->cap ? h->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(h->p, cap);
+    if (!p)
+        return false;
+    c->mem += cap - h->cap + (h->p ? 0 : BLOCK_OVERHEAD);
+    h->p = p;
+    h->cap = cap;
+    return true;
+}
+
+static bool head_append(struct wsconn *c, int dir, const uint8_t *data, size_t len)
+{
+    struct head_buf *h = &c->head[dir];
     if (len == 0)
         return true;
-    if (len > HEAD_MAX - h->len)
+    if (len > HEAD_MAX - h->len || !head_reserve(c, dir, h->len + len))
         return false;
-    if (h->len + len > h->cap) {
-        size_t cap = h->cap ? h->cap : 1024;
-        while (cap < h->len + len)
-            cap *= 2;
-        uint8_t *p = realloc(h->p, cap);
-        if (!p)
-            return false;
-        h->p = p;
-        h->cap = cap;
-    }
     memcpy(h->p + h->len, data, len);
     h->len += len;
     return true;
@@ -376,20 +420,22 @@ static bool take_request(struct wsconn *c, const struct http_head *h)
 {
     if (!http_str_ieq(h->method, "GET") || !any_header_has_token(h, "Upgrade", "websocket"))
         return false;
-    c->path = dup_field(h->target);
-    c->host = dup_header(h, "Host");
-    c->origin = dup_header(h, "Origin");
+    c->path = dup_field(c, h->target);
+    c->host = dup_header(c, h, "Host");
+    c->origin = dup_header(c, h, "Origin");
     if (!c->origin)
-        c->origin = dup_header(h, "Sec-WebSocket-Origin"); /* drafts 8-13 */
-    c->user_agent = dup_header(h, "User-Agent");
+        c->origin = dup_header(c, h, "Sec-WebSocket-Origin"); /* drafts 8-13 */
+    c->user_agent = dup_header(c, h, "User-Agent");
     const struct http_header *key = http_find(h, "Sec-WebSocket-Key");
     if (key)
         ws_accept_for_key(key->value.p, key->value.len, c->accept_expected);
     return true;
 }
 
-/* RFC 6455 §4.2.2 / §4.1 (client's checks of the response). */
-static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t ts)
+/* RFC 6455 §4.2.2 / §4.1 (client's checks of the response). A response
+ * `cut` (oversized) may have had its Sec-WebSocket-Accept or -Extensions
+ * beyond the cut: what was not seen is no violation, and RSV1 is allowed. */
+static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t ts, bool cut)
 {
     c->http_status = h->status;
     if (h->status != 101) {
@@ -398,12 +444,12 @@ static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t t
     }
     c->state = WSC_OPEN;
     c->upgraded_at = ts;
-    c->subprotocol = dup_header(h, "Sec-WebSocket-Protocol");
-    c->extensions = dup_header(h, "Sec-WebSocket-Extensions");
-    c->deflate = c->extensions && strstr(c->extensions, "permessage-deflate") != NULL;
+    c->subprotocol = dup_header(c, h, "Sec-WebSocket-Protocol");
+    c->extensions = dup_header(c, h, "Sec-WebSocket-Extensions");
+    c->deflate = c->extensions ? strstr(c->extensions, "permessage-deflate") != NULL : cut;
     const struct http_header *accept = http_find(h, "Sec-WebSocket-Accept");
-    if (c->accept_expected[0] &&
-        (!accept || accept->value.len != 28 || memcmp(accept->value.p, c->accept_expected, 28) != 0))
+    bool accept_ok = accept ? accept->value.len == 28 && memcmp(accept->value.p, c->accept_expected, 28) == 0 : cut;
+    if (c->accept_expected[0] && !accept_ok)
         c->violations |= V_BAD_ACCEPT;
 }
 
@@ -448,7 +494,38 @@ static void enter_frames(struct wsconn *c, size_t client_used, size_t server_use
     for (int d = 0; d < 2; d++) {
         if (c->state == WSC_OPEN)
             feed_buffered(c, d, used[d], ts);
-        head_free(&c->head[d]);
+        head_free(c, d);
+    }
+}
+
+/* An interim response (RFC 9110 §15.2) is dropped: the final one follows. */
+static bool is_interim(const struct http_head *h)
+{
+    return h->status >= 100 && h->status < 200 && h->status != 101;
+}
+
+/* Reads the server's buffered heads once the request is complete. */
+static void advance_response(struct wsconn *c, struct http_head *h, ts_us_t ts)
+{
+    for (;;) {
+        h->num_headers = HEAD_MAX_HEADERS;
+        long n = parse_head(&c->head[DIR_SERVER], DIR_SERVER, h);
+        if (n == 0)
+            return;
+        if (n < 0) { /* an upgrade was asked for; the answer was no HTTP */
+            c->state = WSC_REJECTED;
+            return;
+        }
+        if (is_interim(h)) { /* drop it, read on */
+            struct head_buf *hb = &c->head[DIR_SERVER];
+            memmove(hb->p, hb->p + n, hb->len - (size_t)n);
+            hb->len -= (size_t)n;
+            hb->scanned = 0;
+            continue;
+        }
+        take_response(c, h, ts, false);
+        enter_frames(c, c->head[DIR_CLIENT].end, (size_t)n, ts);
+        return;
     }
 }
 
@@ -468,27 +545,7 @@ static void advance_handshake(struct wsconn *c, ts_us_t ts)
         c->state = WSC_AWAIT_RESPONSE;
         c->head[DIR_CLIENT].end = (size_t)n; /* later client bytes are frames */
     }
-    for (;;) {
-        h.num_headers = HEAD_MAX_HEADERS;
-        long n = parse_head(&c->head[DIR_SERVER], DIR_SERVER, &h);
-        if (n == 0)
-            return;
-        if (n < 0) { /* an upgrade was asked for; the answer was no HTTP */
-            c->state = WSC_REJECTED;
-            return;
-        }
-        if (h.status >= 100 && h.status < 200 && h.status != 101) {
-            /* an interim response (RFC 9110 §15.2): drop it, read on */
-            struct head_buf *hb = &c->head[DIR_SERVER];
-            memmove(hb->p, hb->p + n, hb->len - (size_t)n);
-            hb->len -= (size_t)n;
-            hb->scanned = 0;
-            continue;
-        }
-        take_response(c, &h, ts);
-        enter_frames(c, c->head[DIR_CLIENT].end, (size_t)n, ts);
-        return;
-    }
+    advance_response(c, &h, ts);
 }
 
 /* Only one side of the handshake is in the capture. A response alone is
@@ -504,7 +561,7 @@ static bool settle_one_sided(struct wsconn *c, ts_us_t ts)
         long n = http_head_end(hb->p, hb->len, 0) ? http_parse_response(hb->p, hb->len, &h) : HTTP_INCOMPLETE;
         if (n < 0)
             return false;
-        take_response(c, &h, ts);
+        take_response(c, &h, ts, false);
         enter_frames(c, 0, (size_t)n, ts);
         return true;
     }
@@ -537,6 +594,118 @@ static void reposition(struct wsconn *c, int dir, const struct chunk_at *at, siz
         c->side[dir].chunk_known = false;
 }
 
+/* ---- oversized heads ----------------------------------------------------
+ *
+ * A head that outgrows HEAD_MAX (10,000 headers, a 10 MB cookie) is not
+ * given up: padding a handshake must not hide a connection from the
+ * record. What was kept is read as a head ending at its last complete line
+ * (the request or status line and the header fields before the cut; an
+ * Upgrade header or Sec-WebSocket-Key beyond it is not seen, and without
+ * "Upgrade: websocket" in view the request is no upgrade), and the rest of
+ * the head is skipped, not kept, up to the blank line that ends it (RFC 9112
+ * §2.1); the bytes after it are frames as usual. Each is counted in
+ * c->heads_oversized.
+ */
+
+/* Where the search for the blank line stands after the buffered bytes. */
+static uint8_t trailing_newlines(const struct head_buf *hb)
+{
+    if (hb->len >= 1 && hb->p[hb->len - 1] == '\n')
+        return 1;
+    if (hb->len >= 2 && hb->p[hb->len - 2] == '\n' && hb->p[hb->len - 1] == '\r')
+        return 2;
+    return 0;
+}
+
+/* Consumes bytes of an oversized head's rest and returns how many: all of
+ * them, or up to the blank line, where skipping ends. The head ends where
+ * http_head_end() says: at "\n\n" or "\n\r\n". */
+static size_t skip_head_rest(struct ws_side *s, const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = data[i];
+        if (b == '\n' && s->skip_newlines) {
+            s->skipping_head = false;
+            s->skip_newlines = 0;
+            return i + 1;
+        }
+        s->skip_newlines = b == '\n' ? 1 : (b == '\r' && s->skip_newlines == 1) ? 2 : 0;
+    }
+    return len;
+}
+
+/* Cuts the full buffer of side dir after its last complete line and ends
+ * it with a blank line; false if there is no complete line to keep. */
+static bool head_cut_to_lines(struct wsconn *c, int dir)
+{
+    struct head_buf *hb = &c->head[dir];
+    size_t kept = hb->len;
+    while (kept > 0 && hb->p[kept - 1] != '\n')
+        kept--;
+    if (kept == 0 || !head_reserve(c, dir, kept + 2))
+        return false;
+    memcpy(hb->p + kept, "\r\n", 2);
+    hb->len = kept + 2;
+    hb->scanned = 0;
+    hb->nmarks = 0; /* none of these bytes are frames */
+    return true;
+}
+
+/* The request's fields are taken from what was kept; then the buffer is
+ * emptied: what follows the head is frames. */
+static void request_overflow(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    if (!head_cut_to_lines(c, DIR_CLIENT) || parse_head(&c->head[DIR_CLIENT], DIR_CLIENT, &h) <= 0 ||
+        !take_request(c, &h)) {
+        c->state = WSC_NOT_WEBSOCKET;
+        return;
+    }
+    head_free(c, DIR_CLIENT);
+    c->state = WSC_AWAIT_RESPONSE;
+    advance_response(c, &h, ts); /* a response that came first */
+}
+
+/* The status line and the fields kept decide; an interim response is
+ * dropped and the final one awaited. */
+static void response_overflow(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    long n = head_cut_to_lines(c, DIR_SERVER) ? parse_head(&c->head[DIR_SERVER], DIR_SERVER, &h) : -1;
+    if (n <= 0) {
+        c->state = WSC_REJECTED; /* no HTTP status line in 16 KiB */
+        return;
+    }
+    if (is_interim(&h)) {
+        head_free(c, DIR_SERVER);
+        return;
+    }
+    take_response(c, &h, ts, true);
+    enter_frames(c, c->head[DIR_CLIENT].end, c->head[DIR_SERVER].len, ts);
+}
+
+/* Side dir's head fills HEAD_MAX and has not ended. */
+static bool head_overflows(const struct wsconn *c, int dir)
+{
+    bool reading = dir == DIR_CLIENT ? c->state == WSC_AWAIT_REQUEST : c->state == WSC_AWAIT_RESPONSE;
+    return reading && c->head[dir].len == HEAD_MAX;
+}
+
+static void head_overflow(struct wsconn *c, int dir, ts_us_t ts)
+{
+    struct ws_side *s = &c->side[dir];
+    if (c->heads_oversized < UINT8_MAX)
+        c->heads_oversized++;
+    s->skip_newlines = trailing_newlines(&c->head[dir]);
+    s->skipping_head = true;
+    if (dir == DIR_CLIENT)
+        request_overflow(c, ts);
+    else
+        response_overflow(c, ts);
+}
+
 /* The request is complete and its response not yet seen, but the client
  * sends more than the buffer holds: its frames are parsed now instead. */
 static void client_frames_early(struct wsconn *c, const struct chunk_at *at, const uint8_t *data, size_t skip,
@@ -552,7 +721,8 @@ static void client_frames_early(struct wsconn *c, const struct chunk_at *at, con
 
 /* Buffers head bytes up to HEAD_MAX. Bytes beyond that (a large first
  * frame coalesced with a head, say) go on in whatever state the handshake
- * reached; if it is still not complete, it is no handshake we can read. */
+ * reached; a head still not complete is oversized (see above), and a head
+ * of the other side still not complete is no handshake we can read. */
 static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
     struct head_buf *hb = &c->head[dir];
@@ -560,13 +730,19 @@ static void handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_
     size_t take = len < HEAD_MAX - hb->len ? len : HEAD_MAX - hb->len;
     if (take)
         head_mark(hb, &c->side[dir]);
-    if (!head_append(hb, data, take)) {
+    if (!head_append(c, dir, data, take)) {
         c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
         return;
     }
     advance_handshake(c, ts);
     if (take == len)
         return;
+    if (head_overflows(c, dir)) {
+        head_overflow(c, dir, ts);
+        reposition(c, dir, &at, take);
+        wsconn_data(c, dir, data + take, len - take, ts);
+        return;
+    }
     if (c->state == WSC_AWAIT_RESPONSE && dir == DIR_CLIENT) {
         client_frames_early(c, &at, data, take, len, ts);
         return;
@@ -619,6 +795,16 @@ static bool response_after_lost_request(struct wsconn *c, const uint8_t **data, 
 
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
+    struct ws_side *s = &c->side[dir];
+    if (s->skipping_head) { /* the rest of an oversized head */
+        struct chunk_at at = chunk_now(s);
+        size_t n = skip_head_rest(s, data, len);
+        if (n == len)
+            return;
+        reposition(c, dir, &at, n);
+        data += n;
+        len -= n;
+    }
     switch (c->state) {
     case WSC_AWAIT_REQUEST:
     case WSC_AWAIT_RESPONSE:
@@ -679,6 +865,7 @@ static int head_status(const struct head_buf *h)
 void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
 {
     c->violations |= cut ? V_TRUNCATED : V_GAP;
+    c->side[dir].skipping_head = false; /* the end of an oversized head may be in the gap: resynchronise */
     if (c->state == WSC_AWAIT_REQUEST && !head_mentions_websocket(&c->head[DIR_CLIENT])) {
         /* a request lost or cut before anything said WebSocket: plain HTTP
          * most likely, and never a record (a phantom 1006 otherwise) */
@@ -695,7 +882,7 @@ void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
         c->request_lost = c->state == WSC_AWAIT_REQUEST;
         /* the head is lost: carry on in frame mode, resynchronising */
         for (int d = 0; d < 2; d++) {
-            head_free(&c->head[d]);
+            head_free(c, d);
             c->side[d].parser.state = WS_LOST;
         }
         c->state = WSC_OPEN;

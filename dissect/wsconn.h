@@ -66,7 +66,16 @@ struct ws_side {
     uint32_t close_have; /* contiguous bytes from the payload's start */
     uint32_t close_cap;
     bool collecting_close;
+    /* this side's head outgrew WSCONN_HEAD_MAX: its rest is being skipped
+     * up to the blank line that ends it (wsconn.c, "oversized heads") */
+    bool skipping_head;
+    uint8_t skip_newlines; /* 0, or 1 after "\n", 2 after "\n\r" */
 };
+
+/* The longest handshake head kept, per direction. RFC 9112 sets no limit;
+ * browsers send well under 8 KiB. A longer head is read as far as its last
+ * complete line within the limit and the rest of it skipped (wsconn.c). */
+#define WSCONN_HEAD_MAX (16 * 1024)
 
 struct wsconn {
     enum wsconn_state state;
@@ -83,6 +92,16 @@ struct wsconn {
     int first_close; /* DIR_* of the first close frame, or -1 */
     uint32_t violations;
     struct ws_side side[2];
+    /* Heap bytes the connection holds, this struct included, each block
+     * counted with malloc's own header: what its owner charges to a memcap
+     * (wsconn_mem). Only the wsconn_* calls below change it. */
+    size_t mem;
+    /* Counted for the owner's statistics (not violations: DESIGN §4 names
+     * neither): heads over WSCONN_HEAD_MAX, and frame headers whose 64-bit
+     * length has its most significant bit set (RFC 6455 §5.2: it "MUST
+     * be 0"). */
+    uint8_t heads_oversized;
+    uint64_t frames_len_msb;
 };
 
 /* A connection whose first client bytes look like an HTTP request. */
@@ -90,6 +109,9 @@ struct wsconn *wsconn_new(void);
 /* A connection picked up mid-stream, already in frame mode. */
 struct wsconn *wsconn_new_midstream(void);
 void wsconn_free(struct wsconn *c);
+
+/* Heap bytes the connection holds now (see wsconn.mem). */
+size_t wsconn_mem(const struct wsconn *c);
 
 /* In-order stream bytes from side `dir` (DIR_CLIENT or DIR_SERVER). */
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts);

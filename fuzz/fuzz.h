@@ -7,7 +7,9 @@
  *   fuzz_http.c      dissect/http.c and the handshake half of wsconn.c
  *   fuzz_ws.c        dissect/ws.c and the frame half of wsconn.c
  *   fuzz_pipeline.c  a whole capture file through libpcap, the decoder and
- *                    the dissector (reassembly, wsconn, nDPI) to records
+ *                    the dissector (reassembly, wsconn, nDPI) to records,
+ *                    one input in four into a real store (store/), ended
+ *                    in the daemon's teardown order
  *
  * Inputs are plain bytes; the targets that need a few control values take
  * them from the front of the input through the `fuzz_in` reader below, so a
@@ -91,6 +93,19 @@ void fuzz_touch_str(const char *s);
 /* Reads every field of a record the way store/ would (strings to their NUL)
  * and checks what DESIGN §2 promises of them. */
 void fuzz_touch_record(const struct ws_record *r);
+
+/* The heap blocks of a connection as wsconn_mem() should count them (each
+ * with 16 bytes of malloc header), close reasons aside (they may hold NUL
+ * bytes); fuzz_check_wsconn_mem() checks wsconn_mem() against them and
+ * against a fixed bound: whatever the input, one connection holds at most
+ * two heads (one briefly doubled when an oversized head is cut), six
+ * header strings, two close payloads and two reasons. */
+#define FUZZ_CLOSE_REASON_MAX 4094 /* close payload bytes kept (wsconn.c) less the code */
+#define FUZZ_WSCONN_MEM_MAX                                                                     \
+    (sizeof(struct wsconn) + 16 + 2 * (2 * WSCONN_HEAD_MAX + 16) + 6 * (1024 + 1 + 16) +       \
+     2 * (FUZZ_CLOSE_REASON_MAX + 2 + 16) + 2 * (FUZZ_CLOSE_REASON_MAX + 1 + 16))
+size_t fuzz_wsconn_blocks(const struct wsconn *c);
+void fuzz_check_wsconn_mem(const struct wsconn *c);
 
 /* Feeds two byte streams (client, server) to a connection, interleaved in
  * chunks whose sizes come from *rng, each chunk in a buffer of its own.

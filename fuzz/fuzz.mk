@@ -19,7 +19,7 @@
 # libFuzzer flags, e.g. -use_value_profile=1).
 #
 # One fuzz target in one file: fuzz/fuzz_TARGET.c, linked with the decoder,
-# the dissector and fuzz/fuzz_common.c, all built by clang with
+# the dissector and fuzz/fuzz_common.c (fuzz_pipeline also with store/), all built by clang with
 # -fsanitize=fuzzer,address,undefined and the project's warnings (-Werror)
 # into their own object directory.
 
@@ -48,6 +48,9 @@ $(FUZZ_BUILD)/obj/%.o: %.c | pkgcheck
 
 $(FUZZ_BINS): $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(call fuzz_obj,$(FUZZ_LIB))
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# fuzz_pipeline writes its records through a real store, as the daemon does.
+$(FUZZ_BUILD)/fuzz_pipeline: $(call fuzz_obj,store/store.c store/tally.c)
 
 # Rebuilt when the builder or pcapgen change; FUZZ_SEED_PCAPS=... adds more.
 $(FUZZ_BUILD)/seeds/.stamp: fuzz/mkseeds.py tests/tools/pcapgen.py

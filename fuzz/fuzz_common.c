@@ -70,6 +70,35 @@ void fuzz_touch_record(const struct ws_record *r)
     fuzz_sink += strlen(v);
 }
 
+size_t fuzz_wsconn_blocks(const struct wsconn *c)
+{
+    size_t n = sizeof *c + 16;
+    const char *strs[] = {c->host, c->path, c->origin, c->user_agent, c->subprotocol, c->extensions};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strs[i])
+            n += strlen(strs[i]) + 1 + 16;
+    for (int d = 0; d < 2; d++) {
+        if (c->head[d].p)
+            n += c->head[d].cap + 16;
+        if (c->side[d].close_buf)
+            n += c->side[d].close_cap + 16;
+    }
+    return n;
+}
+
+void fuzz_check_wsconn_mem(const struct wsconn *c)
+{
+    /* a reason may hold NUL bytes: it is counted from wsconn_mem's side */
+    size_t reasons = 0;
+    for (int d = 0; d < 2; d++)
+        if (c->side[d].close_reason)
+            reasons += strlen(c->side[d].close_reason) + 1 + 16;
+    size_t mem = wsconn_mem(c), blocks = fuzz_wsconn_blocks(c);
+    fuzz_check(mem >= blocks + reasons);
+    fuzz_check(mem <= blocks + 2 * (FUZZ_CLOSE_REASON_MAX + 1 + 16));
+    fuzz_check(mem <= FUZZ_WSCONN_MEM_MAX);
+}
+
 void fuzz_drive_wsconn(struct wsconn *c, const uint8_t *cli, size_t clen, const uint8_t *srv, size_t slen,
                        uint32_t *rng, bool gaps)
 {
@@ -95,6 +124,7 @@ void fuzz_drive_wsconn(struct wsconn *c, const uint8_t *cli, size_t clen, const 
             wsconn_data(c, dir, chunk, n, ts);
             free(chunk);
         }
+        fuzz_check_wsconn_mem(c);
         seq[dir] += (uint32_t)n;
         pos[dir] += n;
         ts += r >> 20;
@@ -103,6 +133,7 @@ void fuzz_drive_wsconn(struct wsconn *c, const uint8_t *cli, size_t clen, const 
     }
     torn_down = (*rng & 1) != 0;
     wsconn_finish(c, ts);
+    fuzz_check_wsconn_mem(c);
     struct ws_record rec;
     memset(&rec, 0, sizeof rec);
     rec.sensor = "fuzz";

@@ -79,15 +79,21 @@ static void parse_one(const uint8_t *buf, size_t len, size_t cap, bool request)
     }
 }
 
-/* http_head_end() resumed at each earlier length agrees with a fresh search. */
+/* http_head_end() resumed at each earlier length agrees with a fresh search.
+ * Beyond FRESH_MAX bytes (inputs reach 36 KiB, heads over 16 KiB) the fresh
+ * search of every prefix would be quadratic: there it is derived from one
+ * search of the whole buffer (the first end within a prefix is the first
+ * end of the buffer if it fits in the prefix, else there is none). */
+#define FRESH_MAX 256
 static void check_head_end(const uint8_t *buf, size_t len, uint32_t *rng)
 {
     size_t have = 0, scanned = 0;
+    size_t whole = http_head_end(buf, len, 0);
     while (have < len) {
         size_t step = 1 + fuzz_rand(rng) % 16;
         have = step < len - have ? have + step : len;
         size_t resumed = http_head_end(buf, have, scanned);
-        size_t fresh = http_head_end(buf, have, 0);
+        size_t fresh = have <= FRESH_MAX ? http_head_end(buf, have, 0) : whole && whole <= have ? whole : 0;
         fuzz_check(resumed == fresh);
         fuzz_check(fresh == 0 || (fresh >= 2 && fresh <= have));
         if (fresh)

@@ -6,9 +6,20 @@
  * Input: the bytes of a pcap or pcapng file. They are opened from memory
  * (fmemopen + pcap_fopen_offline, as capture/source.c opens a file), read
  * to the end or the first error through source_next() (capture/source.c),
- * every TCP segment goes to the dissector as in daemon/wsstatsd.c, then dissect_finish() writes what is still open.
- * Records go to a callback that reads and checks every field (no SQLite);
- * so do the TLS flow reports (dissector_on_tls).
+ * every TCP segment goes to the dissector as in daemon/wsstatsd.c, then
+ * dissect_finish() writes what is still open.
+ * Records go to a callback that reads and checks every field; so do the TLS
+ * flow reports (dissector_on_tls), which come from the classifier thread.
+ * One input in STORE_ONE_IN (by its length, so a replay does the same) also
+ * hands them to a real store (store/store.c: an SQLite database in memory,
+ * with its writer thread), as the daemon's callbacks do, and ends in the
+ * daemon's teardown order (daemon/wsstatsd.c teardown(): the dissector,
+ * whose leftover flows nDPI may still report as TLS while they are
+ * released, before the store), so that a report into a closed store is a
+ * use-after-free ASan sees; store_close() must succeed. (A store costs
+ * about 3 ms an input, twice the dissection of a typical one.)
+ * After every segment the dissector's state and held bytes are within the
+ * memcap, and once it is freed every charge has been taken back.
  * Everything is freed afterwards: LeakSanitizer is on.
  *
  * The flow table and memcap are small (FUZZ_MAX_FLOWS, FUZZ_MEMCAP), so that
@@ -26,17 +37,20 @@
 #include "../capture/decode.h"
 #include "../capture/source.h"
 #include "../dissect/dissect.h"
+#include "../store/store.h"
 #include "fuzz.h"
 
 #define FUZZ_MAX_FLOWS 16
 #define FUZZ_MEMCAP (2u << 20)
 #define FUZZ_DIR_CAP (64u << 10)
 #define FUZZ_MAX_PACKETS 20000 /* a pcapng of tiny blocks could hold more */
+#define STORE_ONE_IN 4
 
 static struct classifier *classifier;
 
 struct sink {
     uint64_t records, tls;
+    struct store *store; /* NULL: checks only */
 };
 
 static void on_record(void *arg, const struct ws_record *r)
@@ -47,6 +61,8 @@ static void on_record(void *arg, const struct ws_record *r)
     fuzz_check(r->termination != TERM_NONE);
     fuzz_check(r->started_at != TS_NONE);
     fuzz_touch_record(r);
+    if (s->store)
+        fuzz_check(store_add(s->store, r) == 0);
 }
 
 static void on_tls(void *arg, const struct tls_flow *t)
@@ -57,6 +73,8 @@ static void on_tls(void *arg, const struct tls_flow *t)
     fuzz_check(memchr(t->server_ip, 0, sizeof t->server_ip) != NULL);
     fuzz_touch_str(t->sni);
     fuzz_touch_str(t->server_ip);
+    if (s->store)
+        fuzz_check(store_tls_add(s->store, t) == 0);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -97,9 +115,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.memcap = FUZZ_MEMCAP;
     cfg.dir_cap = FUZZ_DIR_CAP;
     struct sink sink = {0};
+    char err[256];
+    if (size % STORE_ONE_IN == 0 && !(sink.store = store_open_write(":memory:", err, sizeof err))) {
+        fprintf(stderr, "fuzz_pipeline: %s\n", err);
+        abort();
+    }
     struct dissector dis;
     if (dissector_init(&dis, &cfg, classifier, on_record, &sink) < 0) {
         pcap_close(pcap);
+        if (sink.store)
+            store_close(sink.store, err, sizeof err);
         return 0;
     }
     dissector_on_tls(&dis, on_tls, &sink);
@@ -112,20 +137,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     src.linktype = linktype;
     struct decoder dec;
     decoder_init(&dec, linktype);
-    char err[256];
     for (int i = 0; i < FUZZ_MAX_PACKETS; i++) {
         struct packet pkt;
         struct tcp_segment seg;
         if (source_next(&src, &pkt, err, sizeof err) != SOURCE_PACKET)
             break; /* the end, or a damaged file: what was read stands */
         fuzz_check(pkt.linktype == linktype);
-        if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP)
+        if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP) {
             dissect_segment(&dis, &seg, src.sensor);
+            fuzz_check(dis.state_mem + dis.reasm.mem_used <= cfg.memcap);
+        }
     }
     dissect_finish(&dis);
     fuzz_check(dis.lru_head[LIST_WEBSOCKET] == NULL);
     fuzz_check(sink.records == dis.stats.records);
+    /* the daemon's teardown order: dissector (and its last TLS reports), then the store */
     dissector_free(&dis);
+    fuzz_check(dis.state_mem == 0);
+    if (sink.store && store_close(sink.store, err, sizeof err) < 0) {
+        fprintf(stderr, "fuzz invariant failed: store_close: %s\n", err);
+        abort();
+    }
     source_close(&src);
     return 0;
 }

@@ -223,6 +223,11 @@ def two_streams(flags, cli, srv, seed):
     return bytes([flags]) + struct.pack("<HI", len(cli), seed) + cli + srv
 
 
+def two_streams_whole(flags, cli, srv, seed):
+    """two_streams() without the cut: for heads over the 16 KiB limit."""
+    return bytes([flags]) + struct.pack("<HI", len(cli), seed) + cli + srv
+
+
 def pcap_bytes(header, pkts):
     e, hdr = header
     out = bytearray(hdr)
@@ -496,6 +501,25 @@ def scenarios(tmp):
     c.fin("client")
     p.close()
 
+    # hostile (issue 8): an upgrade request over the 16 KiB head limit, a
+    # 2^63-byte length claim, a close reason that is not UTF-8, and a flow
+    # nDPI keeps state for (a TLS-like record on another port)
+    p = new("hostile")
+    c = Conversation(p, "10.0.14.1", 50095, "10.0.14.2", 80)
+    c.syn()
+    upgrade = (b"GET /big HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n")
+    c.send("client", upgrade + b"".join(b"X-P%d: v\r\n" % i for i in range(1700)) + b"\r\n")
+    c.send("server", b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+    c.send("server", struct.pack("!BBQ", 0x82, 127, 1 << 63) + b"x" * 100)
+    c.send_frame("client", 8, struct.pack("!H", 1000) + b"\xff\xfe bad", mask=b"abcd")
+    c.fin("client")
+    c = Conversation(p, "10.0.14.3", 50096, "10.0.14.4", 5000)
+    c.syn()
+    c.send("client", b"\x17\x03\x03" + bytes(range(60)))
+    p.close()
+
     for name, (linktype, wrap) in WRAPS.items():
         p = LinkPcap(os.path.join(tmp, "link-%s.pcap" % name), linktype, wrap)
         paths.append(p.path)
@@ -558,6 +582,13 @@ def main():
                                   b"HTTP/1.1 101\r\n\r\n\x81\x00", 1))
     seeds.add("ws", two_streams(1, ws_frame(1, b"x" * 126, mask=b"abcd") + ws_frame(9, mask=b"abcd"),
                                 ws_frame(2, b"y" * 65536)[:300], 2))
+    # heads over the 16 KiB limit (fuzz/options.sh lets http inputs be that long)
+    big = b"".join(b"X-P%d: v\r\n" % i for i in range(1700)) + b"\r\n"
+    seeds.add("http", two_streams_whole(16, b"GET /big HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n" + big +
+                                        ws_frame(1, b"early", mask=b"abcd"),
+                                        b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + ws_frame(1, b"hi"), 3))
+    seeds.add("http", two_streams_whole(16, b"GET /r HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+                                        b"HTTP/1.1 101 Switching Protocols\r\n" + big + ws_frame(1, b"hi"), 4))
     total = {t: len(os.listdir(os.path.join(args.out, t))) for t in ("decode", "http", "ws", "pipeline")}
     print("mkseeds: " + ", ".join("%s %d" % kv for kv in total.items()) + " seeds in " + args.out)
 

@@ -20,7 +20,12 @@
  * absorbed without a second record; idle expiry and eviction follow the
  * order of the flows' last touches (not their packet times), whether a
  * touch moved the flow in its list at once or was only noted; the flow
- * table's bucket array grows without losing flows, within --max-flows.
+ * table's bucket array grows without losing flows, within --max-flows; the
+ * memcap covers handshake heads that grow in place and nDPI's per-flow
+ * state (with a classifier, for that test only): flows are evicted and
+ * state + held bytes stay within it after every segment, and every charge
+ * is taken back when the flows go; an oversized head and a frame claiming
+ * 2^63 bytes are counted in the statistics.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -1151,6 +1156,169 @@ static void table_stays_within_max_flows(void **state)
     sink_free(&k);
 }
 
+/* ---- the memcap covers what grows in place (issue 8) ---------------------------- */
+
+static void count_record(void *arg, const struct ws_record *r)
+{
+    (void)r;
+    (*(uint64_t *)arg)++;
+}
+
+/* state_mem + held reassembly bytes within the memcap, after every segment */
+static void assert_within_memcap(const struct dissector *d)
+{
+    if (d->state_mem + d->reasm.mem_used > d->cfg.memcap) {
+        print_error("%zu bytes of state and %zu held, memcap %zu\n", d->state_mem, d->reasm.mem_used, d->cfg.memcap);
+        fail();
+    }
+}
+
+static void memcap_covers_handshake_heads(void **state)
+{
+    (void)state;
+    /* 40 upgrade requests that never end, 14 KB each: the head buffers
+     * (16 KiB each) fill a 256 KiB memcap and the oldest are evicted */
+    struct dissect_config cfg;
+    dissect_config_defaults(&cfg);
+    cfg.memcap = 256u << 10;
+    struct dissector d;
+    uint64_t records = 0;
+    assert_int_equal(dissector_init(&d, &cfg, NULL, count_record, &records), 0);
+    static char pad[1400];
+    memset(pad, 'a', sizeof pad);
+    for (int i = 0; i < 40; i++) {
+        struct conn c;
+        conn_init(&c, &d, (uint16_t)(50000 + i), 80);
+        handshake_tcp(&c);
+        seg(&c, DIR_CLIENT, TCP_ACK, "GET /pad HTTP/1.1\r\nUpgrade: websocket\r\nX-Pad: ", 46);
+        for (int j = 0; j < 10; j++) {
+            seg(&c, DIR_CLIENT, TCP_ACK, pad, sizeof pad);
+            assert_within_memcap(&d);
+        }
+    }
+    assert_true(d.stats.memcap_evictions > 0);
+    assert_int_equal(d.stats.evicted, d.stats.memcap_evictions); /* WebSocket connections, each recorded */
+    assert_int_equal(records, d.stats.evicted);
+    dissect_finish(&d);
+    assert_int_equal(records, 40);
+    dissector_free(&d);
+    assert_int_equal(d.state_mem, 0); /* every charge taken back */
+}
+
+/* One client segment of a flow with its IPv4 packet (for nDPI). */
+static void seg_l3(struct conn *k, uint8_t flags, const uint8_t *p, uint16_t len)
+{
+    uint8_t pkt[40 + 128];
+    assert_true(len <= 128);
+    memset(pkt, 0, 40);
+    pkt[0] = 0x45;
+    pkt[2] = (uint8_t)((40 + len) >> 8);
+    pkt[3] = (uint8_t)(40 + len);
+    pkt[8] = 64;
+    pkt[9] = 6;
+    memcpy(pkt + 12, k->ep[DIR_CLIENT].addr + 12, 4);
+    memcpy(pkt + 16, k->ep[DIR_SERVER].addr + 12, 4);
+    uint8_t *t = pkt + 20;
+    t[0] = (uint8_t)(k->ep[DIR_CLIENT].port >> 8);
+    t[1] = (uint8_t)k->ep[DIR_CLIENT].port;
+    t[2] = (uint8_t)(k->ep[DIR_SERVER].port >> 8);
+    t[3] = (uint8_t)k->ep[DIR_SERVER].port;
+    for (int b = 0; b < 4; b++)
+        t[4 + b] = (uint8_t)(k->seq[DIR_CLIENT] >> (24 - 8 * b));
+    t[12] = 0x50;
+    t[13] = flags;
+    if (len)
+        memcpy(pkt + 40, p, len);
+    struct tcp_segment s;
+    memset(&s, 0, sizeof s);
+    s.src = k->ep[DIR_CLIENT];
+    s.dst = k->ep[DIR_SERVER];
+    s.vlan = k->vlan;
+    s.ip_version = 4;
+    s.flags = flags;
+    s.seq = k->seq[DIR_CLIENT];
+    s.payload = pkt + 40;
+    s.payload_len = s.payload_wire = len;
+    s.l3 = pkt;
+    s.l3_len = 40u + len;
+    s.ts = k->t;
+    k->t += STEP;
+    dissect_segment(k->d, &s, "unit0");
+    k->seq[DIR_CLIENT] += len + ((flags & TCP_SYN) ? 1u : 0u);
+}
+
+static void memcap_covers_ndpi_state(void **state)
+{
+    (void)state;
+    /* 300 flows of one TLS-like record each (nDPI keeps its state for
+     * them, waiting for more): charged, so a 256 KiB memcap holds under
+     * a hundred of them and evicts the rest */
+    char err[256];
+    struct classifier *cl = classifier_new(err, sizeof err);
+    assert_non_null(cl);
+    struct dissect_config cfg;
+    dissect_config_defaults(&cfg);
+    cfg.memcap = 256u << 10;
+    struct dissector d;
+    uint64_t records = 0;
+    assert_int_equal(dissector_init(&d, &cfg, cl, count_record, &records), 0);
+    uint8_t rec[63] = {0x17, 0x03, 0x03};
+    for (size_t i = 3; i < sizeof rec; i++)
+        rec[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 300; i++) {
+        struct conn c;
+        conn_init(&c, &d, (uint16_t)(30000 + i), 5000);
+        seg_l3(&c, TCP_SYN, NULL, 0);
+        seg_l3(&c, TCP_ACK | TCP_PSH, rec, sizeof rec);
+        assert_within_memcap(&d);
+    }
+    size_t held = d.nflows;
+    assert_true(d.stats.memcap_evictions > 0);
+    assert_true(held < 100); /* 280 + 2.8 KiB each */
+    dissect_finish(&d);
+    dissector_free(&d);
+    assert_int_equal(d.state_mem, 0);
+    assert_int_equal(records, 0);
+    classifier_free(cl);
+}
+
+static void hostile_counts(void **state)
+{
+    (void)state;
+    /* an upgrade request of 20 KB, answered, and a frame claiming 2^63
+     * bytes: counted in the dissector's statistics, and recorded */
+    struct dissector d;
+    struct sink k;
+    setup(&d, &k, NULL);
+    struct conn c;
+    conn_init(&c, &d, 51000, 80);
+    handshake_tcp(&c);
+    static char big[20000];
+    size_t n = strlen(REQ) - 2;
+    memcpy(big, REQ, n);
+    while (n + 12 <= sizeof big - 2) {
+        memcpy(big + n, "X-Pad: 123\r\n", 12);
+        n += 12;
+    }
+    memcpy(big + n, "\r\n", 2);
+    n += 2;
+    for (size_t at = 0; at < n; at += 1400)
+        seg(&c, DIR_CLIENT, TCP_ACK, big + at, n - at < 1400 ? n - at : 1400);
+    seg(&c, DIR_SERVER, TCP_ACK | TCP_PSH, RESP, strlen(RESP));
+    static const uint8_t claim[] = {0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 'x', 'y'};
+    seg(&c, DIR_SERVER, TCP_ACK | TCP_PSH, claim, sizeof claim);
+    assert_int_equal(d.stats.heads_oversized + d.stats.frames_len_msb, 0); /* counted when the state goes */
+    fin_fin(&c, DIR_CLIENT);
+    assert_int_equal(k.n, 1);
+    assert_int_equal(k.rec[0].r.http_status, 101);
+    assert_opt_str(k.rec[0].r.path, "/feed");
+    assert_int_equal(d.stats.heads_oversized, 1);
+    assert_int_equal(d.stats.frames_len_msb, 1);
+    dissector_free(&d);
+    assert_int_equal(d.state_mem, 0);
+    sink_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1182,6 +1350,9 @@ int main(void)
         cmocka_unit_test(eviction_order_moved_touches),
         cmocka_unit_test(table_grows),
         cmocka_unit_test(table_stays_within_max_flows),
+        cmocka_unit_test(memcap_covers_handshake_heads),
+        cmocka_unit_test(memcap_covers_ndpi_state),
+        cmocka_unit_test(hostile_counts),
     };
     RUN_TESTS(tests);
 }

@@ -26,7 +26,15 @@
  *    switch to frame mode; mid-stream pickup resynchronises; close payload
  *    bytes lost in a gap never yield a code read from uninitialised memory
  *    (checked by filling fresh allocations two ways with glibc M_PERTURB);
- *  - violations_format() / outcome_name() / termination_name() (record.c).
+ *  - violations_format() / outcome_name() / termination_name() (record.c);
+ *  - wsconn_mem() is the sum of the blocks the connection holds after every
+ *    delivery; a request or response head over WSCONN_HEAD_MAX is read up
+ *    to its last complete line within the limit and its rest skipped to the
+ *    blank line, wherever that line falls against the buffer's end and
+ *    however the bytes are split (the connection is recorded, counted in
+ *    heads_oversized, holds no head buffer while it waits); an Upgrade
+ *    header beyond the cut is not seen; an accept value beyond it is no
+ *    bad_accept; frames claiming 2^63 bytes or more are counted.
  * Record strings point into the wsconn: every comparison happens before
  * wsconn_free().
  */
@@ -1597,6 +1605,289 @@ static void record_names(void **state)
     assert_string_equal(buf, "");
 }
 
+/* ---- hostile input: oversized heads, memory, length claims (issue 8) ------ */
+
+/* What wsconn_mem() must say: the connection's blocks, each with the 16
+ * bytes of malloc header wsconn.c counts (no reason holds a NUL here). */
+static size_t blocks_of(const struct wsconn *c)
+{
+    size_t n = sizeof *c + 16;
+    const char *strs[] = {c->host, c->path, c->origin, c->user_agent, c->subprotocol, c->extensions,
+                          c->side[0].close_reason, c->side[1].close_reason};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (strs[i])
+            n += strlen(strs[i]) + 1 + 16;
+    for (int d = 0; d < 2; d++) {
+        if (c->head[d].p)
+            n += c->head[d].cap + 16;
+        if (c->side[d].close_buf)
+            n += c->side[d].close_cap + 16;
+    }
+    return n;
+}
+
+/* Feeds b to side dir in pieces of k bytes (0: at once), checking the
+ * memory figure after each. */
+static void feed_k(struct wsconn *c, int dir, const struct bb *b, size_t k, ts_us_t ts)
+{
+    size_t step = k ? k : b->n;
+    for (size_t at = 0; at < b->n; at += step) {
+        size_t n = b->n - at < step ? b->n - at : step;
+        wsconn_data(c, dir, b->d + at, n, ts);
+        if (wsconn_mem(c) != blocks_of(c)) {
+            print_error("after %zu bytes of side %d in pieces of %zu: wsconn_mem %zu, blocks %zu\n", at + n, dir, k,
+                        wsconn_mem(c), blocks_of(c));
+            fail();
+        }
+    }
+}
+
+static void mem_counts_every_block(void **state)
+{
+    (void)state;
+    static const size_t pieces[] = {1, 5, 64, 0};
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+        struct bb cb = {0}, sb = {0};
+        bb_str(&cb, REQ);
+        cf(&cb, WS_OP_TEXT, "hello", 5);
+        close_frame(&cb, true, 4000, "client reason");
+        bb_str(&sb, RESP_DEFLATE);
+        close_frame(&sb, false, 1001, "server going away");
+        struct wsconn *c = wsconn_new();
+        assert_int_equal(wsconn_mem(c), blocks_of(c));
+        feed_k(c, DIR_CLIENT, &cb, pieces[i], T_REQ);
+        assert_true(wsconn_mem(c) > sizeof *c + 1024); /* the request and frames wait in the head buffer */
+        feed_k(c, DIR_SERVER, &sb, pieces[i], T_RESP);
+        assert_int_equal(c->state, WSC_OPEN);
+        assert_null(c->head[0].p); /* heads freed, and uncounted */
+        assert_null(c->head[1].p);
+        assert_opt_str(c->side[DIR_CLIENT].close_reason, "client reason");
+        assert_opt_str(c->side[DIR_SERVER].close_reason, "server going away");
+        assert_int_equal(wsconn_mem(c), blocks_of(c));
+        wsconn_free(c);
+        bb_free(&cb);
+        bb_free(&sb);
+    }
+}
+
+static const char BIG_REQ_START[] =
+    "GET /big?x=1 HTTP/1.1\r\n"
+    "Host: big.example\r\n"
+    "Upgrade: websocket\r\n"
+    "Connection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n";
+
+/* A head of exactly `total` bytes: `start`, padding header lines, a blank
+ * line ("\r\n", or "\n" with bare_lf). */
+static void padded_head(struct bb *b, const char *start, size_t total, bool bare_lf)
+{
+    const char *eol = bare_lf ? "\n" : "\r\n";
+    size_t eol_n = strlen(eol);
+    size_t n0 = b->n;
+    bb_str(b, start);
+    char line[128];
+    for (int i = 0;; i++) {
+        size_t left = total - (b->n - n0) - eol_n; /* room for lines before the blank line */
+        if (left == 0)
+            break;
+        assert_true(left >= 8);
+        size_t len = left >= 40 + 8 ? 40 : left; /* the last line takes what is left */
+        if (left - len > 0 && left - len < 8)
+            len = left - 8;
+        int h = snprintf(line, sizeof line, "X-P%d:", i % 1000);
+        memset(line + h, 'v', len - (size_t)h - eol_n);
+        memcpy(line + len - eol_n, eol, eol_n);
+        bb_put(b, line, len);
+    }
+    bb_str(b, eol);
+    assert_int_equal(b->n - n0, total);
+}
+
+/* An upgrade of a request head of `total` bytes, followed in the same
+ * delivery by a client frame, fed in pieces of k; the 101 with a server
+ * frame and closes both ways. */
+static void check_big_request(size_t total, size_t k, bool bare_lf)
+{
+    struct bb cb = {0}, sb = {0}, cl = {0};
+    padded_head(&cb, BIG_REQ_START, total, bare_lf);
+    cf(&cb, WS_OP_TEXT, "early", 5);
+    bb_str(&sb, RESP);
+    sf(&sb, WS_OP_TEXT, "hi", 2);
+    close_frame(&sb, false, 1000, "bye");
+    close_frame(&cl, true, 1000, "");
+    struct wsconn *c = wsconn_new();
+    feed_k(c, DIR_CLIENT, &cb, k, T_REQ);
+    enum wsconn_state after_request = c->state;
+    size_t cap_waiting = c->head[DIR_CLIENT].cap; /* only the early frame's bytes */
+    feed_k(c, DIR_SERVER, &sb, k, T_RESP);
+    feed_k(c, DIR_CLIENT, &cl, k, T_C);
+    struct ws_record r = rec(c, true);
+    char path[64] = "", host[64] = "";
+    snprintf(path, sizeof path, "%s", r.path ? r.path : "(null)");
+    snprintf(host, sizeof host, "%s", r.host ? r.host : "(null)");
+    int oversized = c->heads_oversized;
+    if (r.http_status != 101 || r.outcome != OUTCOME_CLEAN || r.frames[DIR_CLIENT] != 2 ||
+        r.frames[DIR_SERVER] != 2 || r.violations != 0 || strcmp(path, "/big?x=1") != 0 ||
+        strcmp(host, "big.example") != 0 || oversized != (total > WSCONN_HEAD_MAX) ||
+        after_request != WSC_AWAIT_RESPONSE) {
+        print_error("head of %zu bytes%s in pieces of %zu: state after request %d, status %d, outcome %s, "
+                    "frames %llu/%llu, violations %#x, path %s, host %s, oversized %d\n",
+                    total, bare_lf ? " (bare LF)" : "", k, after_request, r.http_status, outcome_name(r.outcome),
+                    (unsigned long long)r.frames[DIR_CLIENT], (unsigned long long)r.frames[DIR_SERVER],
+                    r.violations, path, host, oversized);
+        fail();
+    }
+    if (total > WSCONN_HEAD_MAX && cap_waiting > 1024) {
+        print_error("head of %zu bytes in pieces of %zu: a head buffer of %zu bytes kept while the response is "
+                    "awaited\n", total, k, cap_waiting);
+        fail();
+    }
+    wsconn_free(c);
+    bb_free(&cb);
+    bb_free(&sb);
+    bb_free(&cl);
+}
+
+static void oversized_request_read_to_the_cut(void **state)
+{
+    (void)state;
+    /* the blank line on each side of the buffer's end, and well beyond it */
+    static const size_t totals[] = {WSCONN_HEAD_MAX - 2, WSCONN_HEAD_MAX,     WSCONN_HEAD_MAX + 1,
+                                    WSCONN_HEAD_MAX + 2, WSCONN_HEAD_MAX + 3, WSCONN_HEAD_MAX + 4,
+                                    WSCONN_HEAD_MAX + 41, 70000};
+    static const size_t pieces[] = {0, 1, 3, 1400, WSCONN_HEAD_MAX - 1, WSCONN_HEAD_MAX, WSCONN_HEAD_MAX + 2};
+    for (size_t i = 0; i < sizeof totals / sizeof totals[0]; i++)
+        for (size_t j = 0; j < sizeof pieces / sizeof pieces[0]; j++)
+            for (int lf = 0; lf < 2; lf++)
+                check_big_request(totals[i], pieces[j], lf);
+}
+
+static void oversized_request_upgrade_out_of_view(void **state)
+{
+    (void)state;
+    /* "Upgrade: websocket" only after 20 KB: never seen, no upgrade */
+    struct bb cb = {0};
+    padded_head(&cb, "GET /late HTTP/1.1\r\nHost: a\r\n", 20000, false);
+    cb.n -= 2; /* the blank line goes after the upgrade headers */
+    bb_str(&cb, "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+    struct wsconn *c = wsconn_new();
+    push(c, DIR_CLIENT, &cb, T_REQ);
+    assert_int_equal(c->state, WSC_NOT_WEBSOCKET);
+    assert_int_equal(c->heads_oversized, 1);
+    wsconn_free(c);
+    bb_free(&cb);
+}
+
+static void oversized_request_never_ends(void **state)
+{
+    (void)state;
+    /* a 1 MB header line that never ends: the connection is recorded as
+     * far as it got, holding its strings and no more */
+    struct bb cb = {0};
+    bb_str(&cb, BIG_REQ_START);
+    bb_str(&cb, "X-Big: ");
+    for (int i = 0; i < 1 << 20; i += 1024) {
+        char chunk[1024];
+        memset(chunk, 'a', sizeof chunk);
+        bb_put(&cb, chunk, sizeof chunk);
+    }
+    struct wsconn *c = wsconn_new();
+    feed_k(c, DIR_CLIENT, &cb, 1400, T_REQ);
+    assert_int_equal(c->state, WSC_AWAIT_RESPONSE);
+    assert_true(c->side[DIR_CLIENT].skipping_head);
+    assert_true(wsconn_mem(c) < sizeof *c + 1024);
+    wsconn_finish(c, T_C);
+    struct ws_record r = rec(c, false);
+    assert_opt_str(r.path, "/big?x=1");
+    assert_int_equal(r.http_status, -1);
+    assert_int_equal(r.outcome, OUTCOME_UNFINISHED);
+    assert_int_equal(c->heads_oversized, 1);
+    wsconn_free(c);
+    bb_free(&cb);
+}
+
+/* The server's head: `start`, padding to `total` bytes, then a frame. */
+static struct wsconn *big_response(const char *start, size_t total, size_t k, const char *then)
+{
+    struct bb sb = {0};
+    padded_head(&sb, start, total, false);
+    if (then)
+        bb_str(&sb, then);
+    sf(&sb, WS_OP_TEXT, "after", 5);
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_CLIENT, (const uint8_t *)REQ, strlen(REQ), T_REQ);
+    feed_k(c, DIR_SERVER, &sb, k, T_RESP);
+    bb_free(&sb);
+    return c;
+}
+
+static void oversized_response_read_to_the_cut(void **state)
+{
+    (void)state;
+    static const char R101[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
+    static const char R101_NO_ACCEPT[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n";
+    static const size_t pieces[] = {0, 1, 7, 1400};
+    for (size_t j = 0; j < sizeof pieces / sizeof pieces[0]; j++) {
+        /* a 101: frames after it count; the accept value is checked */
+        struct wsconn *c = big_response(R101, 30000, pieces[j], NULL);
+        struct ws_record r = rec(c, false);
+        assert_int_equal(r.http_status, 101);
+        assert_int_equal(r.frames[DIR_SERVER], 1);
+        assert_int_equal(r.messages[DIR_SERVER], 1);
+        assert_violations(r.violations, 0);
+        assert_int_equal(c->heads_oversized, 1);
+        assert_int_equal(wsconn_mem(c), blocks_of(c));
+        wsconn_free(c);
+        /* the accept value beyond the cut: not seen, so no bad_accept; a
+         * deflated frame (RSV1) is no violation either (-Extensions unseen) */
+        c = big_response(R101_NO_ACCEPT, 30000, pieces[j], NULL);
+        struct bb d = {0};
+        frame(&d, true, 4, WS_OP_TEXT, false, "z", 1);
+        push(c, DIR_SERVER, &d, T_S);
+        bb_free(&d);
+        r = rec(c, false);
+        assert_int_equal(r.http_status, 101);
+        assert_int_equal(r.frames[DIR_SERVER], 2);
+        assert_violations(r.violations, 0);
+        wsconn_free(c);
+        /* a refusal */
+        c = big_response("HTTP/1.1 403 Forbidden\r\n", 30000, pieces[j], NULL);
+        r = rec(c, false);
+        assert_int_equal(r.outcome, OUTCOME_REJECTED);
+        assert_int_equal(r.http_status, 403);
+        wsconn_free(c);
+        /* an oversized interim response, then the 101 */
+        c = big_response("HTTP/1.1 100 Continue\r\n", 20000, pieces[j], RESP);
+        r = rec(c, false);
+        assert_int_equal(r.http_status, 101);
+        assert_int_equal(r.frames[DIR_SERVER], 1);
+        assert_violations(r.violations, 0);
+        assert_int_equal(c->heads_oversized, 1);
+        wsconn_free(c);
+    }
+}
+
+static void length_msb_counted(void **state)
+{
+    (void)state;
+    /* RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0 */
+    static const uint64_t lens[] = {1ull << 63, ~0ull, (1ull << 63) - 1, 70000};
+    static const int counted[] = {1, 1, 0, 0};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        struct wsconn *c = open_ws();
+        uint8_t h[10 + 8] = {0x82, 127};
+        for (int b = 0; b < 8; b++)
+            h[2 + b] = (uint8_t)(lens[i] >> (56 - 8 * b));
+        memset(h + 10, 'x', 8);
+        wsconn_data(c, DIR_SERVER, h, sizeof h, T_S);
+        assert_int_equal(c->side[DIR_SERVER].frames, 1);
+        assert_int_equal(c->frames_len_msb, counted[i]);
+        wsconn_free(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1648,6 +1939,12 @@ int main(void)
         cmocka_unit_test(midstream_pickup),
         cmocka_unit_test(lost_close_code_not_invented),
         cmocka_unit_test(record_names),
+        cmocka_unit_test(mem_counts_every_block),
+        cmocka_unit_test(oversized_request_read_to_the_cut),
+        cmocka_unit_test(oversized_request_upgrade_out_of_view),
+        cmocka_unit_test(oversized_request_never_ends),
+        cmocka_unit_test(oversized_response_read_to_the_cut),
+        cmocka_unit_test(length_msb_counted),
         cmocka_unit_test(zero_length_data),
     };
     RUN_TESTS(tests);
