@@ -112,6 +112,25 @@ else
     echo "ok - ndpi/corpus-midstream-picked-up # SKIP ../shared/corpus absent"
 fi
 
+# The packet loop's nDPI runs only the HTTP, WebSocket and TLS dissectors on
+# WebSocket candidates (classify.c): every name and TLS count must be what
+# nDPI gives with all of its dissectors on (WSSTATS_NDPI_ALL=1).
+names() { # DB: the names of the records, then the TLS counts
+    sqlite3 "$1" "SELECT id || ' ' || coalesce(ndpi_protocol, '-') FROM connections ORDER BY id;
+        SELECT hour || ' ' || server_ip || ' ' || server_port || ' ' || sni || ' ' || connections
+        FROM tls_flows ORDER BY 1"
+}
+same=0 differ=
+for f in "$TMP/ndpi.pcap" "$CORPUS"/*.pcap "$CORPUS"/*.pcapng; do
+    [ -f "$f" ] || continue
+    rm -f "$TMP"/all.db* "$TMP"/few.db*
+    WSSTATS_NDPI_ALL=1 "$BIN/wsstatsd" -q -r "$f" -w "$TMP/all.db" 2>/dev/null
+    "$BIN/wsstatsd" -q -r "$f" -w "$TMP/few.db" 2>/dev/null
+    if [ "$(names "$TMP/all.db")" = "$(names "$TMP/few.db")" ]; then same=$((same + 1)); else differ="$differ $(basename "$f")"; fi
+done
+[ -z "$differ" ] && [ "$same" -ge 1 ] && pass "ndpi/inline-dissectors-name-alike ($same captures)" ||
+    fail ndpi/inline-dissectors-name-alike "names differ with all dissectors on:$differ"
+
 # nDPI 4.2 recognises WebSocket only in a flow's first payload packet, when
 # it is one unmasked frame of under 126 bytes; then the pickup waits up to
 # 32 segments for whole frames instead of 8.
