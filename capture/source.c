@@ -192,14 +192,19 @@ enum source_status source_next(struct capture_source *s, struct packet *pkt, cha
     return SOURCE_ERROR;
 }
 
-void source_drops(struct capture_source *s, uint64_t *dropped, uint64_t *if_dropped)
+void source_counters(struct capture_source *s, struct source_counters *c)
 {
     struct pcap_stat st;
-    *dropped = *if_dropped = 0;
     if (s->live && s->pcap && pcap_stats(s->pcap, &st) == 0) {
-        *dropped = st.ps_drop;
-        *if_dropped = st.ps_ifdrop;
+        /* unsigned differences: right across a wrap of the 32-bit counters */
+        s->received += (uint32_t)(st.ps_recv - s->last.ps_recv);
+        s->dropped += (uint32_t)(st.ps_drop - s->last.ps_drop);
+        s->if_dropped += (uint32_t)(st.ps_ifdrop - s->last.ps_ifdrop);
+        s->last = st;
     }
+    c->received = s->received;
+    c->dropped = s->dropped;
+    c->if_dropped = s->if_dropped;
 }
 
 void source_close(struct capture_source *s)

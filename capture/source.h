@@ -25,6 +25,9 @@ struct capture_source {
     int fd;         /* live: pcap's selectable descriptor, polled when idle */
     char *iobuf;    /* file: the stdio buffer libpcap reads through */
     int timeout_ms; /* live: how long source_next waits for a packet */
+    /* live: libpcap's 32-bit counters, widened (see source_counters) */
+    struct pcap_stat last;
+    uint64_t received, dropped, if_dropped;
 };
 
 struct live_options {
@@ -49,8 +52,16 @@ int source_open_live(struct capture_source *s, const char *iface, const struct l
 
 enum source_status source_next(struct capture_source *s, struct packet *pkt, char *err, size_t errlen);
 
-/* libpcap's received/dropped counters (live only; 0 otherwise). */
-void source_drops(struct capture_source *s, uint64_t *dropped, uint64_t *if_dropped);
+/* libpcap's counters (live only; all 0 otherwise): packets the kernel
+ * received for the capture (what passed the filter, dropped ones
+ * included), dropped for want of room, dropped by the interface. libpcap
+ * keeps them in 32 bits; they are widened here, so that months on a busy
+ * tap do not wrap them — as long as they are read at least once per 2^32
+ * packets (the daemon reads them every second). */
+struct source_counters {
+    uint64_t received, dropped, if_dropped;
+};
+void source_counters(struct capture_source *s, struct source_counters *c);
 
 void source_close(struct capture_source *s);
 

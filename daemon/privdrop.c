@@ -1,18 +1,24 @@
 /*
- * daemon/privdrop.c — dropping root for an unprivileged user (see privdrop.h).
+ * daemon/privdrop.c — giving up privileges once start-up is done (see
+ * privdrop.h): root for an unprivileged user (-u), or the capabilities an
+ * unprivileged start was given.
  *
- * Order matters: supplementary groups and the gid while still root, the
- * uid last; then prove that root cannot be regained.
+ * Order matters for -u: supplementary groups and the gid while still root,
+ * the uid last; then prove that root cannot be regained.
  */
 #define _GNU_SOURCE
 #include "privdrop.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int chown_files(const char *const *files, uid_t uid, gid_t gid, char *err, size_t errlen)
@@ -63,4 +69,35 @@ int privdrop(const char *user, const char *const *files, char *err, size_t errle
         return -1;
     }
     return 0;
+}
+
+int privdrop_capabilities(char *err, size_t errlen)
+{
+    if (geteuid() == 0)
+        return 0;
+    /* glibc has no wrapper for capget/capset (libcap is not worth it for this) */
+    struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &head, data) != 0) {
+        snprintf(err, errlen, "cannot read the capabilities: %s", strerror(errno));
+        return -1;
+    }
+    bool held = false;
+    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+        held |= (data[i].permitted | data[i].effective | data[i].inheritable) != 0;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) { /* EINVAL: < 4.3 */
+        snprintf(err, errlen, "cannot drop the ambient capabilities: %s", strerror(errno));
+        return -1;
+    }
+    memset(data, 0, sizeof data);
+    if (held && syscall(SYS_capset, &head, data) != 0) {
+        snprintf(err, errlen, "cannot drop the capabilities: %s", strerror(errno));
+        return -1;
+    }
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        snprintf(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+        return -1;
+    }
+    return held;
 }

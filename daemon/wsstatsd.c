@@ -6,9 +6,12 @@
  * runtime error, 2 a usage error; every error is one line on stderr.
  *
  * Live capture runs a timer off the packet loop (libpcap wakes it at least
- * every LIVE_POLL_MS): records are committed every COMMIT_US, idle
- * connections expire, the captures row is refreshed, old records are
- * deleted in small batches (--retention) and stats lines are logged.
+ * every LIVE_POLL_MS): once a second (TICK_US) idle connections expire and
+ * the captures row's figures go to the store; stats lines are logged. The
+ * packet loop never waits for SQLite: the store's writer thread commits the
+ * records (within a second), writes the captures row, deletes old records
+ * (--retention), reopens the file (SIGHUP) and retries a failing database,
+ * and tells what happened through on_store_report().
  * Signal handlers only set flags (DESIGN §6): SIGINT/SIGTERM stop, SIGUSR1
  * logs stats, SIGHUP reopens the database.
  */
@@ -39,8 +42,7 @@
 
 #define MAX_SOURCES 64
 #define LIVE_POLL_MS 200           /* libpcap returns at least this often when idle */
-#define COMMIT_US 1000000          /* live records reach the database within ~1 s */
-#define RETENTION_BATCH 500        /* records deleted per timer tick: never a long lock */
+#define TICK_US 1000000            /* live: expiry and the captures row's figures */
 #define DEFAULT_STATS_US (3600 * 1000000LL) /* a live stats line every hour */
 /* The kernel's capture ring: libpcap's 2 MiB holds only 8 packets of the
  * default 256 KiB snaplen in immediate mode, and a burst overflows it. */
@@ -72,11 +74,10 @@ struct daemon {
     struct dissector dis;
     struct logger log;
     uint64_t records_written; /* handed to the store (committed or queued) */
-    bool store_failing;       /* the last commit failed; reported once */
     uint64_t lost_reported;
     struct capture_row row;   /* the current source's captures row */
-    int64_t capture_id;
-    ts_us_t next_commit, next_stats;
+    int capture;              /* its handle in the store */
+    ts_us_t next_tick, next_stats;
     uint64_t stats_packets; /* packets at the last stats line */
     char err[1024];
 };
@@ -293,18 +294,20 @@ static ts_us_t wall_us(void)
     return (ts_us_t)(wall_clock() * 1e6);
 }
 
-/* ---- the database: failures are reported once, and retried ------------- */
+/* ---- the database: its writer tells failures, recoveries and reopens once */
 
-static void note_store_result(struct daemon *dm, int rc)
+/* Called on the store's writer thread: only the logger (which any thread
+ * may use) and constant options are touched. */
+static void on_store_report(void *arg, enum store_level level, const char *msg)
 {
-    if (rc < 0 && !dm->store_failing) {
-        log_msg(&dm->log, LOG_ERR, "%s: %s; %zu records kept in memory, retrying every second",
-                dm->opt.db, store_error(dm->store), store_queued(dm->store));
-        dm->store_failing = true;
-    } else if (rc == 0 && dm->store_failing) {
-        log_msg(&dm->log, LOG_NOTICE, "%s: writable again; the records kept in memory are written", dm->opt.db);
-        dm->store_failing = false;
-    }
+    const struct daemon *dm = arg;
+    int priority = level == STORE_ERROR ? LOG_ERR : level == STORE_WARNING ? LOG_WARNING : LOG_NOTICE;
+    log_msg(&dm->log, priority, "%s: %s", dm->opt.db, msg);
+}
+
+/* Records lost to a full queue, told once. */
+static void note_lost(struct daemon *dm)
+{
     uint64_t lost = store_lost(dm->store);
     if (lost > dm->lost_reported) {
         if (dm->lost_reported == 0)
@@ -316,11 +319,10 @@ static void note_store_result(struct daemon *dm, int rc)
 static void on_record(void *arg, const struct ws_record *r)
 {
     struct daemon *dm = arg;
-    uint64_t lost = store_lost(dm->store);
-    int rc = store_add(dm->store, r);
-    if (store_lost(dm->store) == lost)
-        dm->records_written++; /* written, or queued for the next commit */
-    note_store_result(dm, rc); /* the writer thread's last commit: failed, or well again */
+    if (store_add(dm->store, r) == 0)
+        dm->records_written++; /* written, or queued for the writer */
+    else
+        note_lost(dm);
 }
 
 /* Called on the classifier thread: only the store, which locks, is touched
@@ -329,11 +331,6 @@ static void on_tls(void *arg, const struct tls_flow *t)
 {
     const struct daemon *dm = arg;
     store_tls_add(dm->store, t);
-}
-
-static void commit(struct daemon *dm)
-{
-    note_store_result(dm, store_commit(dm->store));
 }
 
 /* ---- signals: handlers only set flags ---------------------------------- */
@@ -390,90 +387,72 @@ static int open_sources(struct daemon *dm)
     return 0;
 }
 
-static void capture_row_fill(struct daemon *dm, struct capture_source *s, struct capture_row *row,
-                             uint64_t flows0, uint64_t records0)
+/* The source's figures (its connections are counted by the store). */
+static void capture_row_fill(struct daemon *dm, struct capture_source *s, struct capture_row *row, uint64_t flows0)
 {
     row->sensor = s->sensor;
     row->source = s->name;
     row->live = s->live;
     row->packets = s->packets;
     row->bytes = s->bytes;
-    source_drops(s, &row->drops, &row->if_drops);
+    struct source_counters pc;
+    source_counters(s, &pc);
+    row->received = pc.received;
+    row->drops = pc.dropped;
+    row->if_drops = pc.if_dropped;
     row->tcp_flows = dm->dis.stats.flows - flows0;
-    row->connections = dm->records_written - records0;
 }
 
 /* ---- the live timer ------------------------------------------------------ */
 
-static void log_stats(struct daemon *dm, const struct capture_source *s)
+/* One stats line; `asked` (SIGUSR1) shows it even under -q. */
+static void log_stats(struct daemon *dm, struct capture_source *s, bool asked)
 {
-    uint64_t drops, if_drops;
-    source_drops((struct capture_source *)s, &drops, &if_drops);
+    struct source_counters pc;
+    source_counters(s, &pc);
     const struct dissect_stats *d = &dm->dis.stats;
-    log_msg(&dm->log, LOG_INFO,
-            "stats: packets %llu (+%llu), bytes %llu, flows %llu (%u in the table), records %llu (%zu queued, %llu lost), "
-            "drops %llu kernel %llu interface, memcap hits %llu, evicted %llu",
-            (unsigned long long)s->packets, (unsigned long long)(s->packets - dm->stats_packets),
-            (unsigned long long)s->bytes, (unsigned long long)d->flows, dm->dis.nflows,
-            (unsigned long long)dm->records_written, store_queued(dm->store),
-            (unsigned long long)store_lost(dm->store), (unsigned long long)drops, (unsigned long long)if_drops,
-            (unsigned long long)(dm->dis.reasm.stats.memcap_hits + d->memcap_evictions),
-            (unsigned long long)(d->evicted + d->evicted_other));
+    char line[768];
+    snprintf(line, sizeof line,
+             "stats: packets %llu (+%llu), bytes %llu, flows %llu (%u in the table), records %llu (%zu queued, "
+             "%llu lost), received %llu, drops %llu kernel %llu interface, memcap hits %llu, evicted %llu",
+             (unsigned long long)s->packets, (unsigned long long)(s->packets - dm->stats_packets),
+             (unsigned long long)s->bytes, (unsigned long long)d->flows, dm->dis.nflows,
+             (unsigned long long)dm->records_written, store_queued(dm->store),
+             (unsigned long long)store_lost(dm->store), (unsigned long long)pc.received,
+             (unsigned long long)pc.dropped, (unsigned long long)pc.if_dropped,
+             (unsigned long long)(dm->dis.reasm.stats.memcap_hits + d->memcap_evictions),
+             (unsigned long long)(d->evicted + d->evicted_other));
+    if (asked)
+        log_asked(&dm->log, LOG_INFO, "%s", line);
+    else
+        log_msg(&dm->log, LOG_INFO, "%s", line);
     dm->stats_packets = s->packets;
 }
 
-/* SIGHUP: the database file may have been moved away; write to the path. */
-static void reopen_database(struct daemon *dm, struct capture_source *s)
-{
-    store_commit(dm->store);
-    dm->row.ended_at = wall_clock();
-    dm->row.status = "reopened";
-    store_capture_update(dm->store, dm->capture_id, &dm->row);
-    if (store_reopen(dm->store) < 0) {
-        note_store_result(dm, -1);
-        dm->capture_id = -1;
-        return;
-    }
-    log_msg(&dm->log, LOG_NOTICE, "%s: reopened", dm->opt.db);
-    dm->row.ended_at = 0;
-    dm->row.status = "running";
-    capture_row_fill(dm, s, &dm->row, 0, 0);
-    dm->capture_id = store_capture_begin(dm->store, &dm->row);
-}
-
-/* --retention: one small batch per tick, so capture never waits long. */
-static void apply_retention(struct daemon *dm, double now)
-{
-    if (dm->opt.retention <= 0 || dm->store_failing)
-        return;
-    int n = store_delete_older(dm->store, now - (double)dm->opt.retention / 1e6, RETENTION_BATCH);
-    if (n < 0)
-        log_msg(&dm->log, LOG_WARNING, "%s: %s", dm->opt.db, store_error(dm->store));
-}
-
-static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flows0, uint64_t records0)
+/* Signals, expiry, the captures row's figures and stats lines; nothing here
+ * waits for the database (the store's writer does that). */
+static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flows0)
 {
     ts_us_t now = wall_us();
     if (reopen_requested) {
         reopen_requested = 0;
-        reopen_database(dm, s);
+        log_msg(&dm->log, LOG_DEBUG, "SIGHUP: reopening %s", dm->opt.db);
+        store_reopen(dm->store); /* the writer says "reopened" when done */
     }
     if (stats_requested) {
         stats_requested = 0;
-        log_stats(dm, s);
+        log_stats(dm, s, true);
     }
-    if (now >= dm->next_commit) {
+    if (now >= dm->next_tick) {
         dissect_expire(&dm->dis, now);
-        commit(dm);
-        capture_row_fill(dm, s, &dm->row, flows0, records0);
-        if (!dm->store_failing && dm->capture_id >= 0)
-            store_capture_update(dm->store, dm->capture_id, &dm->row);
-        apply_retention(dm, (double)now / 1e6);
-        dm->next_commit = now + COMMIT_US;
+        capture_row_fill(dm, s, &dm->row, flows0);
+        store_capture_update(dm->store, dm->capture, &dm->row);
+        note_lost(dm);
+        dm->next_tick = now + TICK_US;
     }
     if (dm->opt.stats_interval > 0 && now >= dm->next_stats) {
         if (dm->next_stats)
-            log_stats(dm, s);
+            log_stats(dm, s, false);
         dm->next_stats = now + dm->opt.stats_interval;
     }
 }
@@ -485,15 +464,15 @@ static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
 static int run_source(struct daemon *dm, struct capture_source *s)
 {
     dm->row = (struct capture_row){.started_at = wall_clock(), .first_packet_at = -1, .status = "running"};
-    uint64_t flows0 = dm->dis.stats.flows, records0 = dm->records_written;
-    capture_row_fill(dm, s, &dm->row, flows0, records0);
-    dm->capture_id = store_capture_begin(dm->store, &dm->row);
-    if (dm->capture_id < 0)
+    uint64_t flows0 = dm->dis.stats.flows;
+    capture_row_fill(dm, s, &dm->row, flows0);
+    dm->capture = store_capture_begin(dm->store, &dm->row); /* written by the store as soon as it can */
+    if (dm->capture < 0)
         log_msg(&dm->log, LOG_ERR, "%s: %s (capturing anyway)", dm->opt.db, store_error(dm->store));
     struct decoder dec;
     decoder_init(&dec, s->linktype);
     int rc = 0;
-    dm->next_commit = wall_us() + COMMIT_US;
+    dm->next_tick = wall_us() + TICK_US;
     while (!stop_requested) {
         struct packet pkt;
         struct tcp_segment seg;
@@ -513,20 +492,26 @@ static int run_source(struct daemon *dm, struct capture_source *s)
                 dissect_segment(&dm->dis, &seg, s->sensor);
         }
         if (s->live)
-            live_tick(dm, s, flows0, records0);
+            live_tick(dm, s, flows0);
     }
     log_msg(&dm->log, LOG_DEBUG, "%s: %llu packets: %llu TCP, %llu other, %llu fragments, %llu truncated, %llu invalid",
             s->name, (unsigned long long)s->packets, (unsigned long long)dec.stats.tcp,
             (unsigned long long)dec.stats.skipped, (unsigned long long)dec.stats.fragments,
             (unsigned long long)dec.stats.truncated, (unsigned long long)dec.stats.invalid);
-    if (s == &dm->sources[dm->nsources - 1] || stop_requested)
-        dissect_finish(&dm->dis); /* the capture is over: open connections are written unfinished */
-    commit(dm);
-    capture_row_fill(dm, s, &dm->row, flows0, records0);
+    if (s == &dm->sources[dm->nsources - 1] || stop_requested) {
+        /* The capture is over: open connections are written unfinished,
+         * ending when it ended (DESIGN §2) — for a live capture now, not at
+         * its last packet, which may be long ago on a quiet link. */
+        if (s->live && wall_us() > dm->dis.now)
+            dm->dis.now = wall_us();
+        dissect_finish(&dm->dis);
+    }
+    capture_row_fill(dm, s, &dm->row, flows0);
     dm->row.ended_at = wall_clock();
     dm->row.status = rc < 0 ? dm->err : stop_requested ? "stopped" : "complete";
-    if (dm->capture_id >= 0 && store_capture_update(dm->store, dm->capture_id, &dm->row) < 0)
-        log_msg(&dm->log, LOG_ERR, "%s: %s", dm->opt.db, store_error(dm->store));
+    store_capture_update(dm->store, dm->capture, &dm->row);
+    store_commit(dm->store); /* a failure was told by the store; teardown counts what is left */
+    note_lost(dm);
     return rc;
 }
 
@@ -551,6 +536,8 @@ static void report_tracking(struct daemon *dm)
             (unsigned long long)r->duplicates, (unsigned long long)r->overlap_conflicts,
             (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
             (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
+    log_msg(&dm->log, LOG_DEBUG, "anomalies: %llu handshake heads over 16 KiB, %llu frame lengths with the top bit set",
+            (unsigned long long)s->heads_oversized, (unsigned long long)s->frames_len_msb);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         log_msg(&dm->log, LOG_DEBUG, "memory: peak RSS %ld KiB", ru.ru_maxrss);
@@ -587,9 +574,25 @@ static int drop_privileges(struct daemon *dm)
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
-    log_msg(&dm->log, LOG_DEBUG, "running as %s (uid %u, gid %u)", dm->opt.user, (unsigned)getuid(),
+    log_msg(&dm->log, LOG_NOTICE, "running as %s (uid %u, gid %u)", dm->opt.user, (unsigned)getuid(),
             (unsigned)getgid());
     return 0;
+}
+
+/* Started unprivileged with CAP_NET_RAW (systemd, setcap): the capture is
+ * open, the capabilities go — before any thread exists, as they are each
+ * thread's own. */
+static int drop_capabilities(struct daemon *dm)
+{
+    if (dm->opt.user)
+        return 0; /* -u: root's way down, after the database is open */
+    int rc = privdrop_capabilities(dm->err, sizeof dm->err);
+    if (rc < 0)
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+    else if (rc > 0)
+        log_msg(&dm->log, LOG_NOTICE, "running as uid %u, gid %u, capabilities dropped", (unsigned)getuid(),
+                (unsigned)getgid());
+    return rc < 0 ? -1 : 0;
 }
 
 static int setup(struct daemon *dm)
@@ -598,7 +601,7 @@ static int setup(struct daemon *dm)
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
-    if (open_sources(dm) < 0)
+    if (open_sources(dm) < 0 || drop_capabilities(dm) < 0)
         return -1;
     if (!gcry_check_version(GCRYPT_VERSION)) {
         log_msg(&dm->log, LOG_ERR, "libgcrypt version mismatch");
@@ -616,7 +619,11 @@ static int setup(struct daemon *dm)
         return -1;
     }
     dissector_on_tls(&dm->dis, on_tls, dm);
-    dm->store = store_open_write(dm->opt.db, dm->err, sizeof dm->err);
+    struct store_options so = {.report = on_store_report,
+                               .report_arg = dm,
+                               .live = dm->opt.iface != NULL,
+                               .retention = (double)dm->opt.retention / 1e6};
+    dm->store = store_open_write_with(dm->opt.db, &so, dm->err, sizeof dm->err);
     if (!dm->store) {
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
@@ -681,10 +688,9 @@ int main(int argc, char **argv)
     uint64_t packets = 0;
     for (int i = 0; i < dm.nsources; i++)
         packets += dm.sources[i].packets;
-    if (dm.opt.retention > 0 && !dm.opt.iface)
-        while (store_delete_older(dm.store, wall_clock() - (double)dm.opt.retention / 1e6, RETENTION_BATCH) ==
-               RETENTION_BATCH)
-            ;
+    /* --retention from files: against the newest record (DESIGN §5) */
+    if (dm.opt.retention > 0 && !dm.opt.iface && store_expire(dm.store) < 0)
+        log_msg(&dm.log, LOG_ERR, "%s: %s", dm.opt.db, store_error(dm.store));
     log_msg(&dm.log, LOG_INFO, "%llu packets, %llu TCP flows, %llu WebSocket connections written to %s",
             (unsigned long long)packets, (unsigned long long)dm.dis.stats.flows,
             (unsigned long long)dm.records_written, dm.opt.db);

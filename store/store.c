@@ -3,35 +3,56 @@
  *
  * WAL journal (readers never block the writer), synchronous=NORMAL (a crash
  * loses at most the last commit, never corrupts), one prepared INSERT bound
- * per record, BATCH_MAX records per transaction.
+ * per record, up to BATCH_MAX records per transaction.
  *
- * Records are copied into a queue. A writer thread commits it whenever a
- * batch is full, so SQLite's work (a B-tree insert per index per record,
- * the WAL) runs beside the packet loop instead of inside it; the caller's
- * store_commit() writes the rest and waits. A transaction that fails (a
- * full disk, a database made read-only) is rolled back and its records
- * stay queued; while failing, the writer tries again once a second. Up to
- * QUEUE_MAX records wait; beyond that, new records are counted as lost —
- * unless the database is healthy and only slower than the capture, when
- * store_add() waits for room instead (an offline run never drops records
- * for speed). So a database problem costs no capture and, once fixed, no
- * records.
+ * Records are copied into a queue. A writer thread, once the database is
+ * open the only user of the connection, commits the queue whenever a batch
+ * is full or its oldest record has waited MAX_WAIT_NS; the captures rows go
+ * in the same transactions. Live, it also wakes once a second (TICK_NS) to
+ * write the captures row and delete old records (--retention, a few
+ * batches within RETENTION_BUDGET_NS). So SQLite's work — and its waits:
+ * another process's write lock, a slow disk — runs beside the packet loop,
+ * never inside it.
  *
- * Locking: `lock` guards the queue, the TLS tally and the failure state;
- * `db_lock` makes every use of the connection (the writer's transactions,
- * the caller's commits, captures rows, retention, reopen) one at a time.
- * Whoever holds db_lock may take `lock`, never the other way round.
+ * A transaction that fails (a full disk, a database made read-only) is
+ * rolled back and its records stay queued; the writer tries again once a
+ * second, on a fresh connection when the error calls for one (read-only,
+ * I/O, cannot open). Up to QUEUE_MAX records wait; beyond that, new records
+ * are counted as lost — unless the database is healthy and only slower than
+ * the capture, when store_add() waits for room instead (an offline run
+ * never drops records for speed). The failure and the recovery are told
+ * once each through the report callback.
+ *
+ * Reopening (SIGHUP) after a log-rotation style move: the WAL and its index
+ * (-wal, -shm) keep the old name, so the file at the path must not be opened
+ * while they are there — SQLite would take the moved database's WAL for the
+ * new file's, and a reader of the moved file would later checkpoint the new
+ * file's pages into it. So the moved file gets what is queued, its captures
+ * row closed as "reopened", then a TRUNCATE checkpoint that waits for no
+ * one: while a reader's transaction prevents it, records go on into the
+ * moved file and the move is tried again each second. Once the WAL is
+ * copied into the moved file and emptied, the connection is closed and the
+ * old -wal and -shm, which SQLite leaves behind for a moved file, are
+ * removed; only then is the path opened (if they cannot be removed, records
+ * wait in memory and it is tried again each second).
+ *
+ * Locking: `lock` guards everything the caller and the writer share (the
+ * queue, the TLS tally, the captures rows' figures, the failure state and
+ * the requests). The connection, the statements and the captures rows' ids
+ * are the writer's alone once it runs.
  */
 #include "store.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "schema.sql.h"
 #include "tally.h"
@@ -39,13 +60,18 @@
 #define BATCH_MAX 5000         /* the writer commits once this many records wait ... */
 #define MAX_WAIT_NS 1000000000 /* ... or once the oldest has waited this long */
 #define QUEUE_MAX 100000       /* records waiting or being written, at most */
-#define RETRY_NS 1000000000    /* a failing database is tried again this often */
-#define BUSY_TIMEOUT_MS 5000
-#define CACHE_KIB 16384 /* page cache: the indexes' upper levels stay in memory */
+#define TICK_NS 1000000000     /* live housekeeping, and retries of a failing database */
+#define BUSY_TIMEOUT_MS 5000   /* the writer's wait for another process's lock */
+#define CACHE_KIB 16384        /* page cache: the indexes' upper levels stay in memory */
+#define RETENTION_BATCH 500    /* records deleted per transaction ... */
+#define RETENTION_BUDGET_NS 250000000 /* ... and batches for at most this long per tick */
+#define MAX_CAPTURES 64        /* captures rows per run (wsstatsd: one per source) */
+#define STATUS_MAX 256
+#define ERR_MAX 512
 
 /* A record waiting to be written: one allocation with its strings. */
 struct queued {
-    int64_t capture_id; /* the captures row it belongs to, -1: none */
+    int capture; /* the captures row it belongs to, -1: none */
     struct ws_record r;
 };
 
@@ -55,29 +81,93 @@ struct batch {
     size_t n;
 };
 
+/* One captures row. */
+struct capture_slot {
+    char *sensor, *source; /* copies, fixed for the run */
+    double started_at;     /* fixed too: with source, tells the row in a file */
+    struct capture_row row; /* the latest figures; row.status points to status */
+    char status[STATUS_MAX];
+    bool dirty;   /* under `lock`: changed since last written */
+    int64_t id;   /* the writer's: its row in the open database, -1: none */
+    uint64_t written; /* the writer's: records written with it into that file */
+};
+
+/* A captures row as one transaction writes it. */
+struct slot_copy {
+    int idx;
+    int64_t old_id;   /* restored if the transaction fails */
+    uint64_t records; /* of the batch, written with it */
+    struct capture_row row;
+    char status[STATUS_MAX];
+};
+
+/* What one round of the writer does. */
+struct round {
+    bool sync;      /* the caller waits (store_commit, store_expire) */
+    bool expire;    /* store_expire(): retention from the newest record */
+    bool tick;      /* live housekeeping is due */
+    bool attempt;   /* a failing or closed database is due another try */
+    bool commit;    /* records, TLS counts or captures rows are due */
+    uint64_t asked; /* the request answered */
+};
+
+/* How a round ended. */
+enum round_end { DONE, FAILED, HELD };
+
+/* What a reopen step came to. */
+enum reopen_step { OPENED, KEPT, WAITING, OPEN_FAILED };
+
+/* Postponement messages, each told once per reopen. */
+enum { SAID_BUSY = 1, SAID_STALE = 2, SAID_CHECKPOINT = 4 };
+
 struct store {
     sqlite3 *db;
-    sqlite3_stmt *tls_upsert;
-    sqlite3_stmt *insert;
-    sqlite3_stmt *begin, *commit, *rollback;
-    char *path;
-    int64_t capture_id;
-    char err[512]; /* the caller's last error */
-    /* the batch writer */
-    pthread_mutex_t lock, db_lock;
-    pthread_cond_t wake; /* the writer: a batch is ready, or stop */
+    sqlite3_stmt *insert, *begin, *commit, *rollback, *tls_upsert, *cap_insert, *cap_update;
+    char *path, *wal_path, *shm_path;
+    dev_t dev; /* the file the connection has open */
+    ino_t ino;
+    struct store_options opt;
+    char err[ERR_MAX]; /* the caller's last error */
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* the writer: work, or stop */
     pthread_cond_t room; /* store_add(): a transaction ended */
+    pthread_cond_t done; /* store_commit(): its request was answered */
     pthread_t writer;
-    bool writer_running, stopping;
+    bool writer_running;
+
+    /* ---- under `lock` ---- */
+    bool stopping;
     struct queued **queue; /* waiting, oldest first */
     size_t nqueue, capqueue;
-    size_t inflight;          /* records inside a transaction right now */
-    struct tally tls_wait;    /* TLS flows counted since the last batch ... */
-    struct tally tls_batch;   /* ... and those inside the transaction */
-    bool failing;             /* the last transaction failed */
-    struct timespec due_at;   /* CLOCK_MONOTONIC: the oldest waiting must go, or the next retry */
-    char writer_err[512];     /* and why (the writer's own buffer) */
+    size_t inflight;        /* records inside a transaction right now */
+    struct tally tls_wait;  /* TLS flows counted since the last batch ... */
+    struct tally tls_batch; /* ... and those inside the transaction */
+    bool failing;           /* the database cannot be written (told once) */
+    bool held;              /* a reopen waits for the moved file's -wal to go */
+    struct timespec due_at; /* CLOCK_MONOTONIC: the oldest waiting record goes by then */
     uint64_t lost, tls_lost;
+    uint64_t asked, answered; /* store_commit() / store_expire() requests */
+    bool expire_asked;
+    int answer;
+    long long expired;
+    char answer_err[ERR_MAX];
+    bool reopen_asked;
+    struct capture_slot slots[MAX_CAPTURES];
+    int nslots;
+    bool slots_new; /* a row not yet in the open file */
+
+    /* ---- the caller's ---- */
+    int current; /* the captures row new records belong to */
+
+    /* ---- the writer's ---- */
+    struct timespec tick_at, retry_at;
+    bool reopen_pending; /* SIGHUP taken, not done */
+    bool need_reconnect; /* the last failure calls for a fresh connection */
+    bool stale_wal;      /* a moved file was closed: its -wal and -shm may still be at the path */
+    struct stat stale[2]; /* which files those are (-wal, -shm; st_nlink 0: none) */
+    unsigned said;       /* SAID_* told for this reopen */
+    bool retention_failing;
 };
 
 static const char insert_sql[] =
@@ -90,16 +180,49 @@ static const char insert_sql[] =
     " pings, pongs, last_frame_at, last_data_at, violations, ndpi_protocol, capture_id)"
     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-static void set_err(struct store *st, const char *what)
+static const char capture_insert_sql[] =
+    "INSERT INTO captures (sensor, source, kind, started_at, ended_at, first_packet_at,"
+    " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status, received)"
+    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
+
+static const char capture_update_sql[] =
+    "UPDATE captures SET sensor=?1, source=?2, kind=?3, started_at=?4, ended_at=?5,"
+    " first_packet_at=?6, last_packet_at=?7, packets=?8, bytes=?9, drops=?10, if_drops=?11,"
+    " tcp_flows=?12, connections=?13, status=?14, received=?15 WHERE id=?16";
+
+/* ---- errors ----------------------------------------------------------------- */
+
+/* "what: SQLite's message", with the system's reason where SQLite's
+ * message alone ("disk I/O error") would not tell it. SQLite keeps that
+ * errno for some failures only (not for a failed write): `saved` is errno
+ * as the failing call left it (0 before the call), the fallback. */
+static void describe_errno(sqlite3 *db, char *err, const char *what, int saved)
 {
-    snprintf(st->err, sizeof st->err, "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    if (!db) {
+        snprintf(err, ERR_MAX, "%s: out of memory", what);
+        return;
+    }
+    int primary = sqlite3_extended_errcode(db) & 0xff, sys = sqlite3_system_errno(db);
+    if (!sys)
+        sys = saved;
+    if (sys && (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_READONLY))
+        snprintf(err, ERR_MAX, "%s: %s (%s)", what, sqlite3_errmsg(db), strerror(sys));
+    else
+        snprintf(err, ERR_MAX, "%s: %s", what, sqlite3_errmsg(db));
 }
 
-/* The same, into a buffer of ERR_SIZE bytes (a transaction's own). */
-#define ERR_SIZE sizeof(((struct store *)0)->err)
-static void set_err_in(struct store *st, char *err, const char *what)
+static void describe(sqlite3 *db, char *err, const char *what)
 {
-    snprintf(err, ERR_SIZE, "%s: %s", what, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    describe_errno(db, err, what, 0);
+}
+
+/* A failure that a fresh connection may get over (the file made writable
+ * again, a file that could not be opened). A full disk or a lock need none. */
+static bool reconnect_helps(int code)
+{
+    int primary = code & 0xff;
+    return primary == SQLITE_READONLY || primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN ||
+           primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
 }
 
 const char *store_error(const struct store *st)
@@ -112,116 +235,105 @@ sqlite3 *store_db(struct store *st)
     return st->db;
 }
 
-static int exec(struct store *st, const char *sql, const char *what)
+static int exec(sqlite3 *db, const char *sql, char *err, const char *what)
 {
     char *msg = NULL;
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(st->err, sizeof st->err, "%s: %s", what, msg ? msg : sqlite3_errmsg(st->db));
+    errno = 0;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        int saved = errno;
+        if (msg && (sqlite3_extended_errcode(db) & 0xff) != SQLITE_IOERR)
+            snprintf(err, ERR_MAX, "%s: %s", what, msg);
+        else
+            describe_errno(db, err, what, saved);
         sqlite3_free(msg);
         return -1;
     }
     return 0;
 }
 
-static int user_version(struct store *st, int *version)
+/* The first column of a one-row query, as an integer. */
+static int query_int(sqlite3 *db, const char *sql, long long *out, char *err, const char *what)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK) {
-        set_err(st, "reading the schema version");
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        describe(db, err, what);
         return -1;
     }
     int rc = sqlite3_step(s);
-    *version = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
     if (rc != SQLITE_ROW) {
-        set_err(st, "reading the schema version");
-        return -1;
-    }
-    return 0;
-}
-
-/* A database with tables but user_version 0 is somebody else's. */
-static int is_empty_database(struct store *st, bool *empty)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) != SQLITE_OK) {
-        set_err(st, "reading the database");
-        return -1;
-    }
-    int rc = sqlite3_step(s);
-    *empty = rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 0;
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW) {
-        set_err(st, "reading the database");
+        describe(db, err, what);
         return -1;
     }
     return 0;
 }
 
 /* Checks the version; a writer also creates or migrates. */
-static int check_schema(struct store *st, const char *path, bool writer)
+static int check_schema(sqlite3 *db, const char *path, bool writer, char *err)
 {
-    int version;
-    bool empty;
-    if (user_version(st, &version) < 0 || is_empty_database(st, &empty) < 0)
+    long long version, tables;
+    if (query_int(db, "PRAGMA user_version", &version, err, "reading the schema version") < 0 ||
+        query_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, "reading the database") < 0)
         return -1;
     if (version > STORE_SCHEMA_VERSION) {
-        snprintf(st->err, sizeof st->err,
-                 "%s: schema version %d is newer than this program supports (%d); upgrade wsstats",
+        snprintf(err, ERR_MAX, "%s: schema version %lld is newer than this program supports (%d); upgrade wsstats",
                  path, version, STORE_SCHEMA_VERSION);
         return -1;
     }
-    if (version == 0 && !empty) {
-        snprintf(st->err, sizeof st->err, "%s: not a wsstats database (it has other tables)", path);
+    if (version == 0 && tables) { /* tables but no version: somebody else's */
+        snprintf(err, ERR_MAX, "%s: not a wsstats database (it has other tables)", path);
         return -1;
     }
     if (version == STORE_SCHEMA_VERSION || (!writer && version >= STORE_MIN_READ_VERSION))
         return 0;
     if (!writer) {
-        snprintf(st->err, sizeof st->err, "%s: schema version %d is older than %d; run wsstatsd on it once to migrate",
+        snprintf(err, ERR_MAX, "%s: schema version %lld is older than %d; run wsstatsd on it once to migrate",
                  path, version, STORE_SCHEMA_VERSION);
         return -1;
     }
-    if (exec(st, "BEGIN IMMEDIATE", "migrating the schema") < 0)
+    if (exec(db, "BEGIN IMMEDIATE", err, "migrating the schema") < 0)
         return -1;
-    for (int v = version; v < MIGRATION_COUNT; v++) {
+    for (int v = (int)version; v < MIGRATION_COUNT; v++) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-        if (exec(st, migrations[v], "migrating the schema") < 0 || exec(st, sql, "migrating the schema") < 0) {
-            exec(st, "ROLLBACK", "rolling back");
+        if (exec(db, migrations[v], err, "migrating the schema") < 0 || exec(db, sql, err, "migrating the schema") < 0) {
+            char ignored[ERR_MAX];
+            exec(db, "ROLLBACK", ignored, "rolling back");
             return -1;
         }
     }
-    return exec(st, "COMMIT", "migrating the schema");
+    return exec(db, "COMMIT", err, "migrating the schema");
 }
+
+/* ---- the store's life ------------------------------------------------------- */
 
 static struct store *store_new(void)
 {
     struct store *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
-    st->capture_id = -1;
+    st->current = -1;
     pthread_mutex_init(&st->lock, NULL);
-    pthread_mutex_init(&st->db_lock, NULL);
     pthread_condattr_t mono;
     pthread_condattr_init(&mono);
     pthread_condattr_setclock(&mono, CLOCK_MONOTONIC); /* a wall-clock step moves no deadline */
     pthread_cond_init(&st->wake, &mono);
     pthread_condattr_destroy(&mono);
     pthread_cond_init(&st->room, NULL);
+    pthread_cond_init(&st->done, NULL);
     return st;
 }
 
 static void close_db(struct store *st)
 {
-    sqlite3_finalize(st->tls_upsert);
-    st->tls_upsert = NULL;
-    sqlite3_finalize(st->insert);
-    sqlite3_finalize(st->begin);
-    sqlite3_finalize(st->commit);
-    sqlite3_finalize(st->rollback);
+    sqlite3_stmt **stmts[] = {&st->insert, &st->begin, &st->commit, &st->rollback,
+                              &st->tls_upsert, &st->cap_insert, &st->cap_update};
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        sqlite3_finalize(*stmts[i]);
+        *stmts[i] = NULL;
+    }
     sqlite3_close(st->db);
-    st->insert = st->begin = st->commit = st->rollback = NULL;
     st->db = NULL;
 }
 
@@ -234,13 +346,19 @@ static void store_free(struct store *st)
     for (size_t i = 0; i < st->nqueue; i++)
         free(st->queue[i]);
     free(st->queue);
+    for (int i = 0; i < st->nslots; i++) {
+        free(st->slots[i].sensor);
+        free(st->slots[i].source);
+    }
     tally_free(&st->tls_wait);
     tally_free(&st->tls_batch);
     free(st->path);
+    free(st->wal_path);
+    free(st->shm_path);
     pthread_cond_destroy(&st->wake);
     pthread_cond_destroy(&st->room);
+    pthread_cond_destroy(&st->done);
     pthread_mutex_destroy(&st->lock);
-    pthread_mutex_destroy(&st->db_lock);
     free(st);
 }
 
@@ -251,12 +369,48 @@ static struct store *fail_open(struct store *st, char *err, size_t errlen)
     return NULL;
 }
 
-/* Opens (creating, migrating) the database at st->path for writing. */
-static int open_db_write(struct store *st)
+static int prepare_statements(struct store *st, char *err)
+{
+    struct {
+        sqlite3_stmt **s;
+        const char *sql;
+    } stmts[] = {
+        {&st->insert, insert_sql},
+        {&st->begin, "BEGIN"},
+        {&st->commit, "COMMIT"},
+        {&st->rollback, "ROLLBACK"},
+        {&st->cap_insert, capture_insert_sql},
+        {&st->cap_update, capture_update_sql},
+        {&st->tls_upsert, "INSERT INTO tls_flows (hour, sensor, server_ip, server_port, sni, connections)"
+                          " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+                          " SET connections = connections + excluded.connections"},
+    };
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+        if (sqlite3_prepare_v2(st->db, stmts[i].sql, -1, stmts[i].s, NULL) != SQLITE_OK) {
+            describe(st->db, err, "preparing statements");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Opens (creating, migrating) the database at st->path for writing, and
+ * notes which file that is. On failure the caller closes. */
+static int open_db_write(struct store *st, char *err)
 {
     const char *path = st->path;
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        snprintf(st->err, sizeof st->err, "cannot open database %s: %s", path, sqlite3_errmsg(st->db));
+        char what[600];
+        snprintf(what, sizeof what, "cannot open database %s", path);
+        describe(st->db, err, what);
+        return -1;
+    }
+    /* SQLite falls back to reading a file it may not write, silently:
+     * every commit would fail. */
+    if (sqlite3_db_readonly(st->db, "main") == 1) {
+        snprintf(err, ERR_MAX,
+                 "cannot write database %s: this process may only read it (check the owner and mode of the file)",
+                 path);
         return -1;
     }
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
@@ -266,19 +420,15 @@ static int open_db_write(struct store *st)
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-%d",
              CACHE_KIB);
-    if (exec(st, pragmas, what) < 0 ||
-        check_schema(st, path, true) < 0)
+    if (exec(st->db, pragmas, err, what) < 0 || check_schema(st->db, path, true, err) < 0 ||
+        prepare_statements(st, err) < 0)
         return -1;
-    if (sqlite3_prepare_v2(st->db, insert_sql, -1, &st->insert, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "BEGIN", -1, &st->begin, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->commit, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db, "ROLLBACK", -1, &st->rollback, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(st->db,
-                           "INSERT INTO tls_flows (hour, sensor, server_ip, server_port, sni, connections)"
-                           " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
-                           " SET connections = connections + excluded.connections",
-                           -1, &st->tls_upsert, NULL) != SQLITE_OK) {
-        set_err(st, "preparing statements");
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        st->dev = sb.st_dev;
+        st->ino = sb.st_ino;
+    } else if (*path && strcmp(path, ":memory:") != 0) { /* moved or deleted this very moment */
+        snprintf(err, ERR_MAX, "cannot open database %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -286,14 +436,35 @@ static int open_db_write(struct store *st)
 
 static void *writer_main(void *arg);
 
+static char *joined(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 1;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s%s", a, b);
+    return s;
+}
+
 struct store *store_open_write(const char *path, char *err, size_t errlen)
 {
+    return store_open_write_with(path, NULL, err, errlen);
+}
+
+struct store *store_open_write_with(const char *path, const struct store_options *o, char *err, size_t errlen)
+{
     struct store *st = store_new();
-    if (!st || !(st->path = strdup(path)) || tally_init(&st->tls_wait) < 0 || tally_init(&st->tls_batch) < 0) {
-        snprintf(st ? st->err : err, st ? sizeof st->err : errlen, "out of memory");
-        return st ? fail_open(st, err, errlen) : NULL;
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    if (open_db_write(st) < 0)
+    if (o)
+        st->opt = *o;
+    if (!(st->path = strdup(path)) || !(st->wal_path = joined(path, "-wal")) ||
+        !(st->shm_path = joined(path, "-shm")) || tally_init(&st->tls_wait) < 0 || tally_init(&st->tls_batch) < 0) {
+        snprintf(st->err, sizeof st->err, "out of memory");
+        return fail_open(st, err, errlen);
+    }
+    if (open_db_write(st, st->err) < 0)
         return fail_open(st, err, errlen);
     if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
         snprintf(st->err, sizeof st->err, "cannot start the database writer thread");
@@ -301,47 +472,6 @@ struct store *store_open_write(const char *path, char *err, size_t errlen)
     }
     st->writer_running = true;
     return st;
-}
-
-int store_reopen(struct store *st)
-{
-    /* Copy the WAL into the database file first: after a logrotate-style
-     * move the file is elsewhere, the WAL still at the old name, and
-     * closing would leave the records in a WAL nobody reads. TRUNCATE
-     * also empties that WAL, so the new file at the path cannot mistake
-     * it for its own. */
-    pthread_mutex_lock(&st->db_lock);
-    if (st->db)
-        sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-    close_db(st);
-    st->capture_id = -1;
-    pthread_mutex_lock(&st->lock);
-    for (size_t i = 0; i < st->nqueue; i++)
-        st->queue[i]->capture_id = -1; /* their captures row is in the old file */
-    pthread_mutex_unlock(&st->lock);
-    int rc = 0;
-    if (open_db_write(st) < 0) {
-        close_db(st);
-        rc = -1;
-    }
-    pthread_mutex_unlock(&st->db_lock);
-    return rc;
-}
-
-size_t store_queued(struct store *st)
-{
-    pthread_mutex_lock(&st->lock);
-    size_t n = st->nqueue + st->inflight;
-    pthread_mutex_unlock(&st->lock);
-    return n;
-}
-
-uint64_t store_lost(struct store *st)
-{
-    pthread_mutex_lock(&st->lock);
-    uint64_t n = st->lost;
-    pthread_mutex_unlock(&st->lock);
-    return n;
 }
 
 struct store *store_open_read(const char *path, char *err, size_t errlen)
@@ -362,7 +492,7 @@ struct store *store_open_read(const char *path, char *err, size_t errlen)
         return fail_open(st, err, errlen);
     }
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-    if (check_schema(st, path, false) < 0) {
+    if (check_schema(st->db, path, false, st->err) < 0) {
         if (strstr(st->err, "file is not a database"))
             snprintf(st->err, sizeof st->err, "%s: not an SQLite database", path);
         return fail_open(st, err, errlen);
@@ -370,16 +500,263 @@ struct store *store_open_read(const char *path, char *err, size_t errlen)
     return st;
 }
 
+/* ---- the caller's side: requests ------------------------------------------- */
+
+size_t store_queued(struct store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    size_t n = st->nqueue + st->inflight;
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+uint64_t store_lost(struct store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    uint64_t n = st->lost;
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+/* Asks the writer for a round and waits for its answer. */
+static int ask_and_wait(struct store *st, bool expire)
+{
+    if (!st->writer_running)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    uint64_t ticket = ++st->asked;
+    st->expire_asked |= expire;
+    pthread_cond_signal(&st->wake);
+    while (st->answered < ticket)
+        pthread_cond_wait(&st->done, &st->lock);
+    int rc = st->answer;
+    if (rc < 0)
+        memcpy(st->err, st->answer_err, sizeof st->err);
+    pthread_mutex_unlock(&st->lock);
+    return rc;
+}
+
+int store_commit(struct store *st)
+{
+    return ask_and_wait(st, false);
+}
+
+long long store_expire(struct store *st)
+{
+    if (ask_and_wait(st, true) < 0)
+        return -1;
+    pthread_mutex_lock(&st->lock);
+    long long n = st->expired;
+    if (n < 0)
+        memcpy(st->err, st->answer_err, sizeof st->err);
+    pthread_mutex_unlock(&st->lock);
+    return n;
+}
+
+void store_reopen(struct store *st)
+{
+    pthread_mutex_lock(&st->lock);
+    st->reopen_asked = true;
+    pthread_cond_signal(&st->wake);
+    pthread_mutex_unlock(&st->lock);
+}
+
+int store_close(struct store *st, char *err, size_t errlen)
+{
+    int rc = store_commit(st);
+    if (rc < 0)
+        snprintf(err, errlen, "%s", st->err);
+    store_free(st);
+    return rc;
+}
+
+/* ---- captures rows -------------------------------------------------------------- */
+
+/* Under `lock`: the figures, with the slot's own strings. */
+static void slot_set(struct capture_slot *s, const struct capture_row *c)
+{
+    s->row = *c;
+    s->row.sensor = s->sensor;
+    s->row.source = s->source;
+    snprintf(s->status, sizeof s->status, "%s", c->status ? c->status : "running");
+    s->row.status = s->status;
+    s->dirty = true;
+}
+
+int store_capture_begin(struct store *st, const struct capture_row *c)
+{
+    char *sensor = strdup(c->sensor ? c->sensor : ""), *source = strdup(c->source ? c->source : "");
+    pthread_mutex_lock(&st->lock);
+    int idx = -1;
+    if (sensor && source && st->nslots < MAX_CAPTURES) {
+        idx = st->nslots;
+        struct capture_slot *s = &st->slots[idx];
+        s->sensor = sensor;
+        s->source = source;
+        s->started_at = c->started_at;
+        s->id = -1;
+        slot_set(s, c);
+        st->nslots++; /* the writer looks at slots below nslots only */
+        st->slots_new = true;
+        pthread_cond_signal(&st->wake);
+    }
+    pthread_mutex_unlock(&st->lock);
+    if (idx < 0) {
+        free(sensor);
+        free(source);
+        snprintf(st->err, sizeof st->err, "no room for another captures row");
+    }
+    st->current = idx;
+    return idx;
+}
+
+void store_capture_update(struct store *st, int capture, const struct capture_row *c)
+{
+    if (capture < 0)
+        return;
+    pthread_mutex_lock(&st->lock);
+    if (capture < st->nslots)
+        slot_set(&st->slots[capture], c);
+    pthread_mutex_unlock(&st->lock);
+}
+
+/* Under `lock`: the rows one transaction writes — the changed ones, those
+ * of the batch's records (`records`: how many each), and with `closing`
+ * every row in the open file, those still running marked so. */
+static int take_slots(struct store *st, struct slot_copy *out, const uint64_t *records, const char *closing,
+                      double now)
+{
+    int n = 0;
+    for (int i = 0; i < st->nslots; i++) {
+        struct capture_slot *s = &st->slots[i];
+        if (!s->dirty && !records[i] && !(closing && s->id >= 0))
+            continue;
+        struct slot_copy *c = &out[n++];
+        c->idx = i;
+        c->old_id = s->id;
+        c->records = records[i];
+        c->row = s->row;
+        memcpy(c->status, s->status, sizeof c->status);
+        if (closing && strcmp(s->status, "running") == 0) {
+            snprintf(c->status, sizeof c->status, "%s", closing);
+            c->row.ended_at = now;
+        }
+        c->row.status = c->status;
+        s->dirty = false;
+    }
+    st->slots_new = false;
+    return n;
+}
+
+/* Under `lock`, after a failed transaction: the rows are written next time. */
+static void give_back_slots(struct store *st, const struct slot_copy *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        st->slots[c[i].idx].dirty = true;
+}
+
+static void bind_capture(sqlite3_stmt *s, const struct capture_row *c)
+{
+    int i = 1;
+    sqlite3_bind_text(s, i++, c->sensor, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, i++, c->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, i++, c->live ? "live" : "file", -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, i++, c->started_at);
+    if (c->ended_at > 0)
+        sqlite3_bind_double(s, i++, c->ended_at);
+    else
+        sqlite3_bind_null(s, i++);
+    if (c->first_packet_at >= 0) {
+        sqlite3_bind_double(s, i++, c->first_packet_at);
+        sqlite3_bind_double(s, i++, c->last_packet_at);
+    } else {
+        sqlite3_bind_null(s, i++);
+        sqlite3_bind_null(s, i++);
+    }
+    sqlite3_bind_int64(s, i++, (int64_t)c->packets);
+    sqlite3_bind_int64(s, i++, (int64_t)c->bytes);
+    sqlite3_bind_int64(s, i++, (int64_t)c->drops);
+    sqlite3_bind_int64(s, i++, (int64_t)c->if_drops);
+    sqlite3_bind_int64(s, i++, (int64_t)c->tcp_flows);
+    sqlite3_bind_int64(s, i++, (int64_t)c->connections);
+    sqlite3_bind_text(s, i++, c->status ? c->status : "running", -1, SQLITE_STATIC);
+    if (c->live)
+        sqlite3_bind_int64(s, i++, (int64_t)c->received);
+    else
+        sqlite3_bind_null(s, i++);
+}
+
 static int step_done(struct store *st, sqlite3_stmt *s, char *err, const char *what)
 {
+    errno = 0;
     int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        describe_errno(st->db, err, what, errno);
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
-        set_err_in(st, err, what);
-        return -1;
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Inside a transaction: inserts or updates each row. Its `connections` are
+ * the records written with it into this file, this batch's included. */
+static int write_slots(struct store *st, struct slot_copy *c, int n, char *err)
+{
+    for (int i = 0; i < n; i++) {
+        struct capture_slot *s = &st->slots[c[i].idx];
+        sqlite3_stmt *stmt = s->id < 0 ? st->cap_insert : st->cap_update;
+        c[i].row.connections = (s->id < 0 ? 0 : s->written) + c[i].records;
+        bind_capture(stmt, &c[i].row);
+        if (s->id >= 0)
+            sqlite3_bind_int64(stmt, 16, s->id);
+        if (step_done(st, stmt, err, "recording the capture") < 0)
+            return -1;
+        if (s->id < 0)
+            s->id = sqlite3_last_insert_rowid(st->db);
     }
     return 0;
 }
+
+/* After the transaction committed: what its rows now hold. */
+static void count_written(struct store *st, const struct slot_copy *c, int n)
+{
+    for (int i = 0; i < n; i++)
+        st->slots[c[i].idx].written = c[i].row.connections;
+}
+
+/* After a (re)open: a row id is kept only if this file holds that row (the
+ * same file opened again); otherwise the row is written anew. */
+static void check_slots(struct store *st)
+{
+    sqlite3_stmt *s = NULL;
+    sqlite3_prepare_v2(st->db, "SELECT 1 FROM captures WHERE id = ?1 AND started_at = ?2 AND source = ?3", -1, &s,
+                       NULL);
+    pthread_mutex_lock(&st->lock);
+    int n = st->nslots;
+    pthread_mutex_unlock(&st->lock);
+    for (int i = 0; i < n; i++) {
+        struct capture_slot *slot = &st->slots[i];
+        if (slot->id < 0)
+            continue;
+        bool there = false;
+        if (s) {
+            sqlite3_bind_int64(s, 1, slot->id);
+            sqlite3_bind_double(s, 2, slot->started_at);
+            sqlite3_bind_text(s, 3, slot->source, -1, SQLITE_STATIC);
+            there = sqlite3_step(s) == SQLITE_ROW;
+            sqlite3_reset(s);
+        }
+        if (!there) {
+            slot->id = -1;
+            pthread_mutex_lock(&st->lock);
+            slot->dirty = true;
+            st->slots_new = true;
+            pthread_mutex_unlock(&st->lock);
+        }
+    }
+    sqlite3_finalize(s);
+}
+
+/* ---- transactions ------------------------------------------------------------ */
 
 static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capture_id);
 
@@ -399,24 +776,33 @@ static int insert_tally(struct store *st, const struct tally *t, char *err)
     return 0;
 }
 
-/* One transaction: the batch's records and TLS counts, or nothing. */
-static int write_batch(struct store *st, const struct batch *b, char *err)
+/* One transaction: the captures rows, the batch's records and TLS counts,
+ * or nothing. *code: SQLite's error code on failure. */
+static int write_batch(struct store *st, const struct batch *b, struct slot_copy *rows, int nrows, char *err,
+                       int *code)
 {
-    if (step_done(st, st->begin, err, "starting a transaction") < 0)
+    if (step_done(st, st->begin, err, "starting a transaction") < 0) {
+        *code = sqlite3_extended_errcode(st->db);
         return -1;
-    int rc = 0;
+    }
+    int rc = write_slots(st, rows, nrows, err);
     for (size_t i = 0; i < b->n && rc == 0; i++) {
-        bind_record(st->insert, &b->recs[i]->r, b->recs[i]->capture_id);
+        const struct queued *q = b->recs[i];
+        bind_record(st->insert, &q->r, q->capture >= 0 ? st->slots[q->capture].id : -1);
         rc = step_done(st, st->insert, err, "inserting a record");
-        sqlite3_clear_bindings(st->insert);
     }
     if (rc == 0)
         rc = insert_tally(st, &st->tls_batch, err);
     if (rc == 0)
         rc = step_done(st, st->commit, err, "committing records");
+    if (rc == 0)
+        count_written(st, rows, nrows);
     if (rc < 0) {
+        *code = sqlite3_extended_errcode(st->db);
         sqlite3_step(st->rollback);
         sqlite3_reset(st->rollback);
+        for (int i = 0; i < nrows; i++) /* the rows inserted are gone again */
+            st->slots[rows[i].idx].id = rows[i].old_id;
     }
     return rc;
 }
@@ -460,15 +846,31 @@ static void return_batch(struct store *st, struct batch *b)
     }
 }
 
-/* Writes what is queued in one transaction. The caller holds db_lock (never
- * `lock`). On failure everything stays queued, and `err` says why. */
-static int commit_queued(struct store *st, char *err)
+static double wall_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes what is queued, and the captures rows that changed, in one
+ * transaction (the writer's). With `closing`, the rows in this file are
+ * closed with that status. On failure everything stays queued, `err` says
+ * why, and a fresh connection is asked for if it may help. */
+static int commit_queued(struct store *st, char *err, const char *closing)
 {
     struct batch b;
+    struct slot_copy rows[MAX_CAPTURES];
+    uint64_t records[MAX_CAPTURES] = {0};
     pthread_mutex_lock(&st->lock);
     take_batch(st, &b);
+    for (size_t i = 0; i < b.n; i++)
+        if (b.recs[i]->capture >= 0)
+            records[b.recs[i]->capture]++;
+    int nrows = take_slots(st, rows, records, closing, wall_clock());
     pthread_mutex_unlock(&st->lock);
-    int rc = b.n || st->tls_batch.n ? write_batch(st, &b, err) : 0;
+    int code = SQLITE_OK;
+    int rc = b.n || st->tls_batch.n || nrows ? write_batch(st, &b, rows, nrows, err, &code) : 0;
     pthread_mutex_lock(&st->lock);
     if (rc == 0) {
         for (size_t i = 0; i < b.n; i++)
@@ -476,32 +878,40 @@ static int commit_queued(struct store *st, char *err)
         free(b.recs);
     } else {
         return_batch(st, &b);
-        if (err != st->writer_err)
-            memcpy(st->writer_err, err, sizeof st->writer_err);
+        give_back_slots(st, rows, nrows);
     }
     tally_clear(&st->tls_batch);
-    st->failing = rc < 0;
     st->inflight = 0;
     pthread_cond_broadcast(&st->room);
     pthread_mutex_unlock(&st->lock);
+    if (rc < 0 && reconnect_helps(code))
+        st->need_reconnect = true;
     return rc;
 }
 
-int store_commit(struct store *st)
+/* ---- retention ------------------------------------------------------------------ */
+
+/* Deletes at most `batch` records that ended before `before`, oldest first.
+ * Returns how many, or -1. */
+static int delete_older(struct store *st, double before, int batch, char *err)
 {
-    pthread_mutex_lock(&st->db_lock);
-    int rc;
-    if (!st->db && open_db_write(st) < 0) { /* a reopen that failed: try again */
-        close_db(st);
-        rc = -1;
-    } else {
-        rc = commit_queued(st, st->err);
+    static const char sql[] = "DELETE FROM connections WHERE id IN"
+                              " (SELECT id FROM connections WHERE ended_at < ?1 ORDER BY ended_at LIMIT ?2)";
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        describe(st->db, err, "deleting old records");
+        return -1;
     }
-    pthread_mutex_unlock(&st->db_lock);
-    return rc;
+    sqlite3_bind_double(s, 1, before);
+    sqlite3_bind_int(s, 2, batch);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        describe(st->db, err, "deleting old records");
+        return -1;
+    }
+    return sqlite3_changes(st->db);
 }
-
-/* ---- the writer thread ---------------------------------------------------- */
 
 static struct timespec after_ns(long long ns)
 {
@@ -513,30 +923,345 @@ static struct timespec after_ns(long long ns)
     return t;
 }
 
+static bool reached(const struct timespec *now, const struct timespec *t)
+{
+    return now->tv_sec > t->tv_sec || (now->tv_sec == t->tv_sec && now->tv_nsec >= t->tv_nsec);
+}
+
+static void report(struct store *st, enum store_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Deletes records that ended before `before`, batch after batch, until none
+ * is left or `budget_ns` (0: none) is spent. Returns how many, or -1. */
+static long long expire_before(struct store *st, double before, long long budget_ns, char *err)
+{
+    struct timespec end = after_ns(budget_ns), now;
+    long long total = 0;
+    for (;;) {
+        int n = delete_older(st, before, RETENTION_BATCH, err);
+        if (n < 0)
+            return -1;
+        total += n;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (n < RETENTION_BATCH || (budget_ns && reached(&now, &end)))
+            return total;
+    }
+}
+
+/* Live: against the clock, within the tick's budget; told once if it fails. */
+static void retention_tick(struct store *st)
+{
+    char err[ERR_MAX];
+    if (st->opt.retention <= 0 || !st->db)
+        return;
+    if (expire_before(st, wall_clock() - st->opt.retention, RETENTION_BUDGET_NS, err) < 0) {
+        if (!st->retention_failing)
+            report(st, STORE_WARNING, "%s (retried every second)", err);
+        st->retention_failing = true;
+    } else {
+        st->retention_failing = false;
+    }
+}
+
+/* From files: against the newest record (DESIGN §5), all at once. */
+static long long retention_from_newest(struct store *st, char *err)
+{
+    if (st->opt.retention <= 0)
+        return 0;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT max(ended_at) FROM connections", -1, &s, NULL) != SQLITE_OK) {
+        describe(st->db, err, "deleting old records");
+        return -1;
+    }
+    int rc = sqlite3_step(s);
+    bool any = rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL;
+    double newest = any ? sqlite3_column_double(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) {
+        describe(st->db, err, "deleting old records");
+        return -1;
+    }
+    return any ? expire_before(st, newest - st->opt.retention, 0, err) : 0;
+}
+
+/* ---- reopening ----------------------------------------------------------------- */
+
+static void report(struct store *st, enum store_level level, const char *fmt, ...)
+{
+    if (!st->opt.report)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    st->opt.report(st->opt.report_arg, level, msg);
+}
+
+/* Tells a postponement once per reopen. */
+static void say_once(struct store *st, unsigned what, const char *msg)
+{
+    if (st->said & what)
+        return;
+    st->said |= what;
+    report(st, STORE_WARNING, "%s", msg);
+}
+
+/* Does the path still name the file the connection has open? */
+static bool path_is_open_file(const struct store *st)
+{
+    struct stat sb;
+    if (stat(st->path, &sb) != 0)
+        return errno != ENOENT;
+    return sb.st_dev == st->dev && sb.st_ino == st->ino;
+}
+
+/* The file was moved away: it gets what is queued and its captures rows
+ * closed, then its WAL is checkpointed into it and emptied, waiting for no
+ * one. Returns false (the file stays open, records go on into it) while a
+ * reader's transaction or an error prevents that. */
+static bool let_go_of_moved(struct store *st)
+{
+    char err[ERR_MAX];
+    commit_queued(st, err, "reopened"); /* if it fails, they go to the new file */
+    int nlog = -1, nckpt = -1;
+    sqlite3_busy_timeout(st->db, 0);
+    int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt);
+    sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    if (rc == SQLITE_OK && nlog == nckpt)
+        return true;
+    pthread_mutex_lock(&st->lock);
+    for (int i = 0; i < st->nslots; i++) /* "running" again, until the next try */
+        st->slots[i].dirty |= st->slots[i].id >= 0;
+    pthread_mutex_unlock(&st->lock);
+    char msg[ERR_MAX + 128];
+    if (rc == SQLITE_BUSY || rc == SQLITE_OK) {
+        snprintf(msg, sizeof msg,
+                 "reopening: the file was moved, and a reader is inside a transaction on it: new records go on "
+                 "into the moved file until it ends (tried every second)");
+        say_once(st, SAID_BUSY, msg);
+    } else {
+        snprintf(msg, sizeof msg,
+                 "reopening: the file was moved, and its WAL cannot be copied into it (%s): new records go on "
+                 "into the moved file (tried every second)",
+                 sqlite3_errmsg(st->db));
+        say_once(st, SAID_CHECKPOINT, msg);
+    }
+    return false;
+}
+
+/* Before closing a moved file: which -wal and -shm it has at the path. */
+static void note_stale(struct store *st)
+{
+    const char *paths[2] = {st->wal_path, st->shm_path};
+    for (int i = 0; i < 2; i++)
+        if (lstat(paths[i], &st->stale[i]) != 0)
+            st->stale[i].st_nlink = 0;
+    st->stale_wal = true;
+}
+
+/* After closing it: SQLite leaves the -wal and -shm of a moved database in
+ * place (it cannot tell whose they are). Its WAL is checkpointed and empty:
+ * they are removed — a reader that still has them open keeps reading the
+ * moved file through them, and once it sees the file moved it neither
+ * checkpoints nor deletes by name. Returns 0, or the errno of a removal
+ * that failed (the file is still there). */
+static int remove_stale(struct store *st)
+{
+    const char *paths[2] = {st->wal_path, st->shm_path};
+    int failed = 0;
+    for (int i = 0; i < 2; i++) {
+        struct stat sb;
+        if (st->stale[i].st_nlink == 0 || lstat(paths[i], &sb) != 0 || sb.st_dev != st->stale[i].st_dev ||
+            sb.st_ino != st->stale[i].st_ino)
+            continue; /* gone, or not that file any more */
+        if (unlink(paths[i]) != 0 && errno != ENOENT)
+            failed = errno;
+    }
+    st->stale_wal = failed != 0;
+    return failed;
+}
+
+/* Closes the connection (if any) and opens the path again, safely after a
+ * move (see the top of the file). */
+static enum reopen_step reconnect(struct store *st, char *err)
+{
+    if (st->db) {
+        bool moved = !path_is_open_file(st);
+        if (moved && !let_go_of_moved(st))
+            return KEPT;
+        if (moved)
+            note_stale(st);
+        close_db(st);
+    }
+    int why = st->stale_wal ? remove_stale(st) : 0;
+    if (why) {
+        snprintf(err, ERR_MAX,
+                 "reopening: %s-wal of the moved database cannot be removed (%s): new records wait in memory "
+                 "until it is gone (tried every second)",
+                 st->path, strerror(why));
+        say_once(st, SAID_STALE, err);
+        return WAITING;
+    }
+    if (open_db_write(st, err) < 0) {
+        close_db(st);
+        return OPEN_FAILED;
+    }
+    check_slots(st);
+    st->need_reconnect = false;
+    if (st->reopen_pending) {
+        st->reopen_pending = false;
+        report(st, STORE_NOTICE, "reopened");
+    }
+    return OPENED;
+}
+
+/* ---- the writer thread ------------------------------------------------------- */
+
 static bool has_waiting(const struct store *st)
 {
     return st->nqueue || st->tls_wait.n;
 }
 
+/* Under `lock`: records cannot go to the database for now. */
+static bool stuck(const struct store *st)
+{
+    return st->failing || st->held;
+}
+
 /* Under `lock`: a full batch of records (or a half-full TLS tally) waits,
- * and the database is not known to fail. */
+ * and the database takes them. */
 static bool batch_due(const struct store *st)
 {
-    return (st->nqueue >= BATCH_MAX || st->tls_wait.n >= TALLY_MAX / 2) && !st->failing;
+    return (st->nqueue >= BATCH_MAX || st->tls_wait.n >= TALLY_MAX / 2) && !stuck(st);
 }
 
 /* Under `lock`, before adding to an empty queue: it must go within
  * MAX_WAIT_NS (a slow trickle from `-r -` or a quiet link is written too). */
 static void note_first_waiting(struct store *st)
 {
-    if (!has_waiting(st) && !st->failing) {
+    if (!has_waiting(st) && !stuck(st)) {
         st->due_at = after_ns(MAX_WAIT_NS);
         pthread_cond_signal(&st->wake); /* the writer sets its timer */
     }
 }
 
-/* Commits each full batch, and whatever waited MAX_WAIT_NS; while the
- * database fails, tries again once a second. Signals stay with the main
+/* Under `lock`: the database is to be (re)opened at the next attempt. */
+static bool needs_opening(const struct store *st)
+{
+    return !st->db || st->reopen_pending || st->need_reconnect || st->stale_wal;
+}
+
+/* Under `lock`: what is due now; false if nothing. */
+static bool round_due(struct store *st, struct round *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    memset(r, 0, sizeof *r);
+    if (st->reopen_asked) {
+        st->reopen_asked = false;
+        st->reopen_pending = true;
+        st->said = 0;
+        st->retry_at = now; /* at once */
+    }
+    r->asked = st->asked;
+    r->sync = st->asked > st->answered;
+    r->expire = r->sync && st->expire_asked;
+    r->tick = st->opt.live && reached(&now, &st->tick_at);
+    r->attempt = (stuck(st) || needs_opening(st)) && (reached(&now, &st->retry_at) || r->sync);
+    bool records = !stuck(st) && (batch_due(st) || st->slots_new || (has_waiting(st) && reached(&now, &st->due_at)));
+    r->commit = r->sync || r->tick || r->attempt || records;
+    return r->commit;
+}
+
+/* Under `lock`: sleeps until work may be due. */
+static void wait_for_work(struct store *st)
+{
+    const struct timespec *deadline = NULL;
+    const struct timespec *candidates[3] = {
+        has_waiting(st) && !stuck(st) ? &st->due_at : NULL,
+        st->opt.live ? &st->tick_at : NULL,
+        stuck(st) || needs_opening(st) ? &st->retry_at : NULL,
+    };
+    for (int i = 0; i < 3; i++)
+        if (candidates[i] && (!deadline || reached(deadline, candidates[i])))
+            deadline = candidates[i];
+    if (deadline) {
+        struct timespec d = *deadline;
+        pthread_cond_timedwait(&st->wake, &st->lock, &d);
+    } else {
+        pthread_cond_wait(&st->wake, &st->lock);
+    }
+}
+
+/* Without `lock`: (re)opens if due, commits, deletes old records; the
+ * outcome, and err when it failed. */
+static enum round_end run_round(struct store *st, const struct round *r, char *err, long long *expired)
+{
+    if (needs_opening(st) && r->attempt) {
+        switch (reconnect(st, err)) {
+        case OPEN_FAILED: return FAILED;
+        case WAITING: return HELD;
+        case KEPT: /* the moved file takes the records meanwhile */
+        case OPENED: break;
+        }
+    }
+    if (!st->db) { /* between two tries: as the last one ended */
+        snprintf(err, ERR_MAX, "the database %s is not open", st->path);
+        return st->stale_wal ? HELD : FAILED;
+    }
+    if (r->commit && commit_queued(st, err, NULL) < 0)
+        return FAILED;
+    if (r->expire)
+        *expired = retention_from_newest(st, err);
+    if (r->tick)
+        retention_tick(st);
+    return DONE;
+}
+
+/* Settles the round: the failure state (told once each way), the answer to
+ * a waiting caller, the next times. */
+static void settle(struct store *st, const struct round *r, enum round_end out, const char *err, long long expired)
+{
+    char msg[ERR_MAX + 128] = "";
+    enum store_level level = STORE_ERROR;
+    pthread_mutex_lock(&st->lock);
+    bool was_failing = st->failing;
+    st->held = out == HELD;
+    if (out == FAILED) {
+        st->failing = true;
+        if (!was_failing)
+            snprintf(msg, sizeof msg, "%s; %zu records kept in memory, retrying every second", err,
+                     st->nqueue + st->inflight);
+    } else if (out == DONE && was_failing) {
+        st->failing = false;
+        level = STORE_NOTICE;
+        snprintf(msg, sizeof msg, "writable again; the records kept in memory are written");
+    }
+    if (r->attempt || out != DONE)
+        st->retry_at = after_ns(TICK_NS);
+    if (r->tick)
+        st->tick_at = after_ns(TICK_NS);
+    if (r->sync) {
+        st->answered = r->asked;
+        /* held with nothing to write: nothing is missing */
+        bool empty = !has_waiting(st) && !st->inflight;
+        st->answer = out == DONE || (out == HELD && empty) ? 0 : -1;
+        if (out != DONE || expired < 0)
+            snprintf(st->answer_err, sizeof st->answer_err, "%s", err);
+        if (r->expire) {
+            st->expire_asked = false;
+            st->expired = expired;
+        }
+        pthread_cond_broadcast(&st->done);
+    }
+    pthread_cond_broadcast(&st->room);
+    pthread_mutex_unlock(&st->lock);
+    if (msg[0])
+        report(st, level, "%s", msg);
+}
+
+/* The writer: rounds of work as they fall due. Signals stay with the main
  * thread. */
 static void *writer_main(void *arg)
 {
@@ -545,23 +1270,21 @@ static void *writer_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&st->lock);
-    while (!st->stopping) {
-        if (!batch_due(st)) {
-            int rc = has_waiting(st) ? pthread_cond_timedwait(&st->wake, &st->lock, &st->due_at)
-                                     : pthread_cond_wait(&st->wake, &st->lock);
-            if (rc != ETIMEDOUT || !has_waiting(st))
-                continue;
+    st->tick_at = st->retry_at = after_ns(TICK_NS);
+    for (;;) {
+        struct round r;
+        if (!round_due(st, &r)) {
+            if (st->stopping)
+                break;
+            wait_for_work(st);
+            continue;
         }
-        if (st->stopping)
-            break;
         pthread_mutex_unlock(&st->lock);
-        pthread_mutex_lock(&st->db_lock);
-        if (st->db) /* after a failed reopen, only store_commit() opens again */
-            commit_queued(st, st->writer_err);
-        pthread_mutex_unlock(&st->db_lock);
+        char err[ERR_MAX] = "";
+        long long expired = 0;
+        enum round_end out = run_round(st, &r, err, &expired);
+        settle(st, &r, out, err, expired);
         pthread_mutex_lock(&st->lock);
-        if (st->failing)
-            st->due_at = after_ns(RETRY_NS);
     }
     pthread_mutex_unlock(&st->lock);
     return NULL;
@@ -586,7 +1309,7 @@ int store_tls_add(struct store *st, const struct tls_flow *t)
     pthread_mutex_lock(&st->lock);
     note_first_waiting(st);
     int rc = tally_add(&st->tls_wait, hour, sensor, t->server_ip, t->server_port, t->sni, 1);
-    while (rc < 0 && !st->failing && st->writer_running) { /* full: a healthy writer makes room */
+    while (rc < 0 && !stuck(st) && st->writer_running) { /* full: a healthy writer makes room */
         pthread_cond_signal(&st->wake);
         pthread_cond_wait(&st->room, &st->lock);
         rc = tally_add(&st->tls_wait, hour, sensor, t->server_ip, t->server_port, t->sni, 1);
@@ -689,12 +1412,12 @@ static void bind_record(sqlite3_stmt *s, const struct ws_record *r, int64_t capt
 }
 
 /* The record's strings, copied behind it into one allocation. */
-static struct queued *record_copy(const struct ws_record *r, int64_t capture_id)
+static struct queued *record_copy(const struct ws_record *r, int capture)
 {
     struct queued *q = malloc(sizeof *q + ws_record_strings_size(r));
     if (!q)
         return NULL;
-    q->capture_id = capture_id;
+    q->capture = capture;
     ws_record_copy(&q->r, r, (char *)(q + 1));
     return q;
 }
@@ -703,7 +1426,7 @@ static struct queued *record_copy(const struct ws_record *r, int64_t capture_id)
  * database is healthy. */
 static bool wait_for_room(struct store *st)
 {
-    while (st->nqueue + st->inflight >= QUEUE_MAX && !st->failing && st->writer_running) {
+    while (st->nqueue + st->inflight >= QUEUE_MAX && !stuck(st) && st->writer_running) {
         pthread_cond_signal(&st->wake);
         pthread_cond_wait(&st->room, &st->lock);
     }
@@ -726,7 +1449,7 @@ static int append(struct store *st, struct queued *c)
 
 int store_add(struct store *st, const struct ws_record *r)
 {
-    struct queued *c = record_copy(r, st->capture_id);
+    struct queued *c = record_copy(r, st->current);
     pthread_mutex_lock(&st->lock);
     note_first_waiting(st);
     int rc = 0;
@@ -739,132 +1462,9 @@ int store_add(struct store *st, const struct ws_record *r)
             snprintf(st->err, sizeof st->err, "out of memory for a record");
         free(c);
         rc = -1;
-    } else if (st->failing) { /* queued; the last transaction failed */
-        memcpy(st->err, st->writer_err, sizeof st->err);
-        rc = -1;
     } else if (batch_due(st)) {
         pthread_cond_signal(&st->wake);
     }
     pthread_mutex_unlock(&st->lock);
-    return rc;
-}
-
-static void bind_capture(sqlite3_stmt *s, const struct capture_row *c)
-{
-    int i = 1;
-    sqlite3_bind_text(s, i++, c->sensor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, i++, c->source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, i++, c->live ? "live" : "file", -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, i++, c->started_at);
-    if (c->ended_at > 0)
-        sqlite3_bind_double(s, i++, c->ended_at);
-    else
-        sqlite3_bind_null(s, i++);
-    if (c->first_packet_at >= 0) {
-        sqlite3_bind_double(s, i++, c->first_packet_at);
-        sqlite3_bind_double(s, i++, c->last_packet_at);
-    } else {
-        sqlite3_bind_null(s, i++);
-        sqlite3_bind_null(s, i++);
-    }
-    sqlite3_bind_int64(s, i++, (int64_t)c->packets);
-    sqlite3_bind_int64(s, i++, (int64_t)c->bytes);
-    sqlite3_bind_int64(s, i++, (int64_t)c->drops);
-    sqlite3_bind_int64(s, i++, (int64_t)c->if_drops);
-    sqlite3_bind_int64(s, i++, (int64_t)c->tcp_flows);
-    sqlite3_bind_int64(s, i++, (int64_t)c->connections);
-    sqlite3_bind_text(s, i++, c->status ? c->status : "running", -1, SQLITE_STATIC);
-}
-
-static int run_capture_stmt(struct store *st, const char *sql, const struct capture_row *c, int64_t id)
-{
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        set_err(st, "recording the capture");
-        return -1;
-    }
-    bind_capture(s, c);
-    if (id >= 0)
-        sqlite3_bind_int64(s, 15, id);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        set_err(st, "recording the capture");
-        return -1;
-    }
-    return 0;
-}
-
-int64_t store_capture_begin(struct store *st, const struct capture_row *c)
-{
-    static const char sql[] =
-        "INSERT INTO captures (sensor, source, kind, started_at, ended_at, first_packet_at,"
-        " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-    pthread_mutex_lock(&st->db_lock);
-    st->capture_id = -1;
-    if (!st->db)
-        snprintf(st->err, sizeof st->err, "the database is not open");
-    else if (run_capture_stmt(st, sql, c, -1) == 0)
-        st->capture_id = sqlite3_last_insert_rowid(st->db);
-    pthread_mutex_unlock(&st->db_lock);
-    return st->capture_id;
-}
-
-int store_capture_update(struct store *st, int64_t id, const struct capture_row *c)
-{
-    static const char sql[] =
-        "UPDATE captures SET sensor=?1, source=?2, kind=?3, started_at=?4, ended_at=?5,"
-        " first_packet_at=?6, last_packet_at=?7, packets=?8, bytes=?9, drops=?10, if_drops=?11,"
-        " tcp_flows=?12, connections=?13, status=?14 WHERE id=?15";
-    pthread_mutex_lock(&st->db_lock);
-    int rc = -1;
-    if (!st->db || id < 0)
-        snprintf(st->err, sizeof st->err, "no captures row to update");
-    else
-        rc = run_capture_stmt(st, sql, c, id);
-    pthread_mutex_unlock(&st->db_lock);
-    return rc;
-}
-
-int store_close(struct store *st, char *err, size_t errlen)
-{
-    stop_writer(st);
-    int rc = store_commit(st);
-    if (rc < 0)
-        snprintf(err, errlen, "%s", st->err);
-    store_free(st);
-    return rc;
-}
-
-static int delete_older(struct store *st, double before, int batch)
-{
-    static const char sql[] = "DELETE FROM connections WHERE id IN"
-                              " (SELECT id FROM connections WHERE ended_at < ?1 ORDER BY ended_at LIMIT ?2)";
-    if (!st->db) {
-        snprintf(st->err, sizeof st->err, "the database is not open");
-        return -1;
-    }
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-        set_err(st, "deleting old records");
-        return -1;
-    }
-    sqlite3_bind_double(s, 1, before);
-    sqlite3_bind_int(s, 2, batch);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) {
-        set_err(st, "deleting old records");
-        return -1;
-    }
-    return sqlite3_changes(st->db);
-}
-
-int store_delete_older(struct store *st, double before, int batch)
-{
-    pthread_mutex_lock(&st->db_lock);
-    int rc = delete_older(st, before, batch);
-    pthread_mutex_unlock(&st->db_lock);
     return rc;
 }

@@ -2,11 +2,18 @@
  * store/store.h — the SQLite database: schema, migrations, batched writer.
  *
  * Writers (wsstatsd) open with store_open_write(): the schema is created or
- * migrated, WAL is on, and a writer thread inserts records through one
- * prepared statement inside batched transactions; records wait in a
- * bounded queue while the database cannot be written. Every function is
- * for one caller thread; the writer thread is the store's own. Readers (wsstats) open with
- * store_open_read(): never created, never migrated, read-only.
+ * migrated, WAL is on, and the store's writer thread is from then on the
+ * only user of the connection. It inserts records in batched transactions,
+ * writes the `captures` rows, deletes old records (--retention), reopens
+ * the file on request (SIGHUP) and, while the database cannot be written,
+ * keeps the records in a bounded queue and tries again once a second. The
+ * caller's functions only copy into the store under a mutex (store_commit
+ * and store_close wait for the writer): the packet loop never waits for
+ * SQLite. What happens to the database (a failure, the recovery, a reopen)
+ * is told once, through the report callback, from the writer thread.
+ *
+ * Readers (wsstats) open with store_open_read(): never created, never
+ * migrated, read-only, no thread.
  */
 #ifndef WSSTATS_STORE_H
 #define WSSTATS_STORE_H
@@ -19,8 +26,9 @@
 #include "../dissect/dissect.h"
 #include "../dissect/record.h"
 
-#define STORE_SCHEMA_VERSION 2
-/* Readers take older schemas whose tables are the same (v1 lacks indexes only). */
+#define STORE_SCHEMA_VERSION 3
+/* Readers take older schemas whose tables hold the same records (v1 lacks
+ * indexes and tls_flows, v2 the captures' `received` column). */
 #define STORE_MIN_READ_VERSION 1
 
 struct store;
@@ -30,42 +38,69 @@ struct capture_row {
     const char *sensor;
     const char *source; /* path or interface */
     bool live;
-    double started_at, ended_at;             /* wall clock of the run */
+    double started_at, ended_at;             /* wall clock of the run; ended_at 0: running */
     double first_packet_at, last_packet_at;  /* packet clock; <0: none */
-    uint64_t packets, bytes, drops, if_drops, tcp_flows, connections;
-    const char *status; /* "running", "complete", or an error message */
+    uint64_t packets, bytes, tcp_flows; /* the run's, so far */
+    uint64_t connections; /* not the caller's: the store writes the records it
+                           * wrote with this row into that file */
+    uint64_t received, drops, if_drops; /* libpcap's counters (live only) */
+    const char *status; /* "running", "stopped", "complete", or an error message */
 };
 
-/* Both return NULL with a one-line message in err on failure. */
+/* How bad a report is (the daemon maps these to syslog priorities). */
+enum store_level { STORE_ERROR, STORE_WARNING, STORE_NOTICE };
+
+/* Called on the writer thread, with no lock of the store held; `msg` is
+ * one line without the database's name. */
+typedef void (*store_report_fn)(void *arg, enum store_level level, const char *msg);
+
+struct store_options {
+    store_report_fn report; /* NULL: nothing is told */
+    void *report_arg;
+    bool live;              /* once a second: captures rows, retention, retries */
+    double retention;       /* seconds; 0: keep every record */
+};
+
+/* All return NULL with a one-line message in err on failure. A database
+ * that this process could open only for reading is refused. Without
+ * options (o NULL, or store_open_write): nothing is told, no timer, no
+ * retention. */
+struct store *store_open_write_with(const char *path, const struct store_options *o, char *err, size_t errlen);
 struct store *store_open_write(const char *path, char *err, size_t errlen);
 struct store *store_open_read(const char *path, char *err, size_t errlen);
 
 /* Commits what is pending and closes. Returns 0, or -1 (message in err). */
 int store_close(struct store *st, char *err, size_t errlen);
 
-/* Queues a copy of the record; a writer thread commits each full batch.
- * Returns 0, or -1 with store_error() set: the last commit failed (the
- * record stays queued) or the queue is full while the database fails (the
- * record is lost, see store_lost()). While the database is healthy and
- * only slower, it waits for room instead. */
+/* Queues a copy of the record (for the current captures row); the writer
+ * commits each full batch, and any record within a second. Returns 0, or
+ * -1 with store_error() set: the queue is full while the database cannot
+ * be written (the record is lost, see store_lost()). While the database is
+ * healthy and only slower, it waits for room instead. */
 int store_add(struct store *st, const struct ws_record *r);
 
-/* Writes every queued record in one transaction and waits for it.
- * Returns 0, or -1 (they stay queued; call again later). */
+/* Writes every queued record, captures row and TLS count, and waits for
+ * it. Returns 0, or -1 with store_error() set (they stay queued). */
 int store_commit(struct store *st);
 
-/* Closes and opens the database path again (after a log-rotation style
- * move). Queued records go to the new file. Returns 0, or -1: the next
- * store_commit() tries again. */
-int store_reopen(struct store *st);
+/* Asks the writer to close and open the database path again (SIGHUP,
+ * after a log-rotation style move); returns at once. A moved file keeps
+ * the records written to it, and its captures row is closed as
+ * "reopened"; it is let go only once no reader holds it in a transaction
+ * and its WAL is checkpointed (until then records go on into it), and the
+ * new file is opened only once the old file's -wal is gone from the path. */
+void store_reopen(struct store *st);
 
 /* Records waiting to be written; records dropped because the queue was full. */
 size_t store_queued(struct store *st);
 uint64_t store_lost(struct store *st);
 
-/* Inserts a captures row (returns its id, or -1) / updates it. */
-int64_t store_capture_begin(struct store *st, const struct capture_row *c);
-int store_capture_update(struct store *st, int64_t id, const struct capture_row *c);
+/* Starts a captures row: it is written with the next commit (and into a
+ * new file after a reopen), and the records added from now on refer to
+ * it. Returns its handle, or -1 (at most 64 per run). */
+int store_capture_begin(struct store *st, const struct capture_row *c);
+/* New figures for it, written with the next commit (live: within a second). */
+void store_capture_update(struct store *st, int capture, const struct capture_row *c);
 
 /* Counts one TLS flow (dissect.h) in its hour; written with the next
  * commit. Returns 0, or -1 if the tally is full while the database fails
@@ -74,14 +109,16 @@ int store_capture_update(struct store *st, int64_t id, const struct capture_row 
 int store_tls_add(struct store *st, const struct tls_flow *t);
 uint64_t store_tls_lost(struct store *st);
 
-/* Deletes at most `batch` records that ended before `before` (epoch
- * seconds), oldest first. Returns how many, or -1. */
-int store_delete_older(struct store *st, double before, int batch);
+/* --retention for a database built from files: deletes the records that
+ * ended more than `retention` seconds before the newest one, and waits.
+ * Returns how many, or -1. (Live, the writer deletes against the clock
+ * once a second, a few batches at a time.) */
+long long store_expire(struct store *st);
 
 /* The last error, one line. */
 const char *store_error(const struct store *st);
 
-/* The connection, for query functions (store/query.c). */
+/* The connection, for query functions (store/query.c); readers only. */
 sqlite3 *store_db(struct store *st);
 
 #endif

@@ -11,19 +11,41 @@ must not find a root-owned empty file there).
   captures DB             prints the number of live `captures` rows
   count DB                prints the number of `connections` rows
   integrity DB            PRAGMA integrity_check says ok
-  keys DB KEYS [--only]   every key of KEYS (traffic.py's JSON lines) has
+  keys DB KEYS [--only] [--ended-before T]
+                          every key of KEYS (traffic.py's JSON lines) has
                           exactly one row, close_code 1000, outcome clean;
-                          --only: and there are no other rows
+                          --only: and there are no other rows;
+                          --ended-before T: only the keys whose connection
+                          had ended (TCP closed) before epoch time T
   snapshot DB KEYS        prints those keys' rows (id and all columns) as JSON,
                           to compare before and after a restart
   listed JSON EXPECT...   every connection of the peers' expectation files
                           that is not meant to be open still ("unfinished")
                           is a line of JSON (`wsstats connections --format json`)
   capture-closed DB       the newest `captures` row: kind live, status
-                          stopped, ended_at set (>= started_at), packets > 0
+                          stopped, ended_at set (>= started_at), packets > 0,
+                          bytes >= 54 per packet (Ethernet+IPv4+TCP headers),
+                          tcp_flows >= connections, connections = its rows,
+                          libpcap's received >= packets, drops and if_drops 0
+  capture-ids DB          every row's capture_id names a captures row of
+                          this file
+  stats-line LOG RECORDS  the last `wsstatsd: stats:` line of LOG: records
+                          RECORDS, none queued or lost, packets > 0, bytes
+                          >= 54 per packet, flows >= records, received >=
+                          packets, drops, memcap hits and evictions 0
+  stopped DB KEYS OPENED T  SIGTERM at epoch time T under load: every
+                          connection of KEYS that ended before T - 0.5 has
+                          its row (1000, clean); every one of OPENED that
+                          was open from before T - 0.5 until after T + 0.5
+                          (closing later, or never: "idle") is `unfinished`,
+                          ended_at within 2 s of T (the stop, not its last
+                          packet); no row lacks a capture_id
+  sql DB QUERY            prints the query's rows, one per line, '|' between
+                          columns (for counts in run.sh)
 """
 
 import json
+import re
 import sqlite3
 import sys
 
@@ -48,6 +70,20 @@ def load_jsonl(path):
 
 def key(r):
     return (r.get("client_ip"), r.get("client_port"), r.get("server_port"))
+
+
+def same_connection(k, rows_of_key):
+    """The rows of one traffic.py connection: a busy client reuses a port as
+    soon as its connection is closed, so when the key says when it was open
+    (from the handshake done, "opened", to its close frame, "closing"), its
+    rows are those whose connection spans that: started (SYN) before it
+    opened, ended after that, and started before it began to close — the
+    next connection on the port starts only after this one has ended."""
+    if "opened" not in k:
+        return rows_of_key
+    closing = k.get("closing", k["opened"])
+    return [r for r in rows_of_key if r["started_at"] <= k["opened"] and r["ended_at"] >= k["opened"]
+            and r["started_at"] <= closing]
 
 
 def cmd_capturing(db, before=0):
@@ -75,8 +111,10 @@ def cmd_integrity(db):
     return 1
 
 
-def cmd_keys(db, keys_path, only=False):
-    want = [key(k) for k in load_jsonl(keys_path)]
+def cmd_keys(db, keys_path, only=False, ended_before=None):
+    keys = [k for k in load_jsonl(keys_path)
+            if ended_before is None or k.get("ended", float("inf")) < ended_before]
+    want = [key(k) for k in keys]
     have = {}
     try:
         all_rows = rows(db, "SELECT * FROM connections")
@@ -87,9 +125,10 @@ def cmd_keys(db, keys_path, only=False):
         have.setdefault(key(r), []).append(r)
     problems = []
     if not want:
-        problems.append("%s lists no connection (the traffic did not run?)" % keys_path)
-    for k in want:
-        found = have.get(k, [])
+        problems.append("%s lists no connection%s (the traffic did not run?)"
+                        % (keys_path, "" if ended_before is None else " that ended before %.3f" % ended_before))
+    for kk, k in zip(keys, want):
+        found = same_connection(kk, have.get(k, []))
         if not found:
             problems.append("no row for client %s port %s -> server port %s" % k)
             continue
@@ -105,8 +144,10 @@ def cmd_keys(db, keys_path, only=False):
             problems.append("unexpected row: client %s port %s -> server port %s" % k)
         if len(extra) > 10:
             problems.append("... %d unexpected rows in all" % len(extra))
-    for p in problems:
+    for p in problems[:10]:
         print(p)
+    if len(problems) > 10:
+        print("... %d problems in all, of %d connections" % (len(problems), len(want)))
     return 1 if problems else 0
 
 
@@ -151,12 +192,130 @@ def cmd_capture_closed(db):
         problems.append("ended_at is NULL")
     elif c.get("started_at") is not None and c["ended_at"] < c["started_at"]:
         problems.append("ended_at %s before started_at %s" % (c["ended_at"], c["started_at"]))
-    if not (c.get("packets") or 0) > 0:
+    packets = c.get("packets") or 0
+    if not packets > 0:
         problems.append("packets %r, expected > 0" % c.get("packets"))
+    if (c.get("bytes") or 0) < 54 * packets:
+        problems.append("bytes %r for %d packets, expected >= 54 each" % (c.get("bytes"), packets))
+    rows_of_capture = rows(db, "SELECT count(*) AS n FROM connections WHERE capture_id = ?", (c["id"],))[0]["n"]
+    if c.get("connections") != rows_of_capture:
+        problems.append("connections %r, but %d rows have this capture_id" % (c.get("connections"), rows_of_capture))
+    if (c.get("tcp_flows") or 0) < rows_of_capture:
+        problems.append("tcp_flows %r, fewer than the %d connections" % (c.get("tcp_flows"), rows_of_capture))
+    if c.get("received") is None or c["received"] < packets:
+        problems.append("received %r (libpcap), expected >= packets %d" % (c.get("received"), packets))
+    if c.get("drops") != 0 or c.get("if_drops") != 0:
+        problems.append("drops %r, if_drops %r: expected 0 (64M buffer on lo)" % (c.get("drops"), c.get("if_drops")))
     if problems:
         print("; ".join(problems))
         print("row: " + json.dumps(c))
     return 1 if problems else 0
+
+
+def cmd_capture_ids(db):
+    orphans = rows(db, "SELECT count(*) AS n FROM connections"
+                       " WHERE capture_id IS NULL OR capture_id NOT IN (SELECT id FROM captures)")[0]["n"]
+    if orphans:
+        print("%d of %d rows have no captures row of this file (capture_id %s)"
+              % (orphans, rows(db, "SELECT count(*) AS n FROM connections")[0]["n"],
+                 sorted({r["capture_id"] for r in rows(db, "SELECT DISTINCT capture_id FROM connections")},
+                        key=str)))
+    return 1 if orphans else 0
+
+
+STATS_FIELDS = {
+    "packets": r"packets (\d+)", "bytes": r"bytes (\d+)", "flows": r"flows (\d+)",
+    "records": r"records (\d+)", "queued": r"(\d+) queued", "lost": r"(\d+) lost",
+    "received": r"received (\d+)", "drops": r"drops (\d+) kernel", "if_drops": r"(\d+) interface",
+    "memcap": r"memcap hits (\d+)", "evicted": r"evicted (\d+)",
+}
+
+
+def cmd_stats_line(log, records):
+    with open(log, encoding="utf-8", errors="replace") as f:
+        lines = [l for l in f if re.match(r"^(wsstatsd: |<\d>)stats:", l)]
+    if not lines:
+        print("no stats line in %s" % log)
+        return 1
+    line, v, problems = lines[-1].strip(), {}, []
+    for name, rx in STATS_FIELDS.items():
+        m = re.search(rx, line)
+        if not m:
+            problems.append("no '%s' in it" % name)
+        else:
+            v[name] = int(m.group(1))
+    if not problems:
+        if v["records"] != records:
+            problems.append("records %d, expected %d (the rows written)" % (v["records"], records))
+        if v["queued"] or v["lost"]:
+            problems.append("%d queued, %d lost: expected 0" % (v["queued"], v["lost"]))
+        if not v["packets"] or v["bytes"] < 54 * v["packets"]:
+            problems.append("packets %d, bytes %d: expected packets > 0, bytes >= 54 each" % (v["packets"], v["bytes"]))
+        if v["flows"] < records:
+            problems.append("flows %d, fewer than the %d records" % (v["flows"], records))
+        if v["received"] < v["packets"]:
+            problems.append("received %d, fewer than the %d packets read" % (v["received"], v["packets"]))
+        if v["drops"] or v["if_drops"] or v["memcap"] or v["evicted"]:
+            problems.append("drops %d/%d, memcap hits %d, evicted %d: expected 0"
+                            % (v["drops"], v["if_drops"], v["memcap"], v["evicted"]))
+    if problems:
+        print("; ".join(problems))
+        print("line: " + line)
+    return 1 if problems else 0
+
+
+def cmd_stopped(db, keys_path, opened_path, t):
+    by_key = {}
+    for r in rows(db, "SELECT * FROM connections"):
+        by_key.setdefault(r["client_port"], []).append(r)
+    problems, done, held = [], 0, 0
+    ended = {k["client_port"]: k for k in load_jsonl(keys_path)}
+    for k in ended.values():
+        if k["ended"] >= t - 0.5:
+            continue
+        done += 1
+        found = same_connection(k, by_key.get(k["client_port"], []))
+        if len(found) != 1 or (found[0]["close_code"], found[0]["outcome"]) != (1000, "clean"):
+            problems.append("client port %d ended %.2f s before SIGTERM: rows %s"
+                            % (k["client_port"], t - k["ended"],
+                               [(r["close_code"], r["outcome"], r["termination"]) for r in found]))
+    for o in load_jsonl(opened_path):
+        k = ended.get(o["client_port"])
+        if o["opened"] >= t - 0.5 or (k and k["closing"] <= t + 0.5):
+            continue
+        held += 1
+        found = same_connection(o, by_key.get(o["client_port"], []))
+        if len(found) != 1 or found[0]["outcome"] != "unfinished":
+            problems.append("client port %d open at SIGTERM%s: rows %s" % (
+                o["client_port"], " (idle)" if o.get("idle") else "",
+                [(r["close_code"], r["outcome"], r["termination"]) for r in found]))
+        elif abs(found[0]["ended_at"] - t) > 2:
+            problems.append("client port %d open at SIGTERM%s: ended_at %.3f, %.2f s from the stop"
+                            % (o["client_port"], " (idle)" if o.get("idle") else "", found[0]["ended_at"],
+                               found[0]["ended_at"] - t))
+    if not done or not held:
+        problems.append("%d connections ended before SIGTERM and %d were open across it: expected some of each"
+                        % (done, held))
+    orphans = rows(db, "SELECT count(*) AS n FROM connections WHERE capture_id IS NULL")[0]["n"]
+    if orphans:
+        problems.append("%d rows without a capture_id" % orphans)
+    for p in problems[:15]:
+        print(p)
+    if len(problems) > 15:
+        print("... %d problems in all" % len(problems))
+    if not problems:
+        print("%d ended before, %d open across SIGTERM" % (done, held))
+    return 1 if problems else 0
+
+
+def cmd_sql(db, query):
+    con = connect(db)
+    try:
+        for r in con.execute(query):
+            print("|".join("" if v is None else str(v) for v in r))
+    finally:
+        con.close()
+    return 0
 
 
 def main(argv):
@@ -174,13 +333,23 @@ def main(argv):
         if cmd == "integrity":
             return cmd_integrity(args[0])
         if cmd == "keys":
-            return cmd_keys(args[0], args[1], only="--only" in args[2:])
+            before = args[args.index("--ended-before") + 1] if "--ended-before" in args else None
+            return cmd_keys(args[0], args[1], only="--only" in args[2:],
+                            ended_before=float(before) if before is not None else None)
         if cmd == "snapshot":
             return cmd_snapshot(args[0], args[1])
         if cmd == "listed":
             return cmd_listed(args[0], args[1:])
         if cmd == "capture-closed":
             return cmd_capture_closed(args[0])
+        if cmd == "capture-ids":
+            return cmd_capture_ids(args[0])
+        if cmd == "stats-line":
+            return cmd_stats_line(args[0], int(args[1]))
+        if cmd == "stopped":
+            return cmd_stopped(args[0], args[1], args[2], float(args[3]))
+        if cmd == "sql":
+            return cmd_sql(args[0], args[1])
     except (sqlite3.Error, OSError, ValueError, IndexError) as e:
         print("%s: %s" % (cmd, e))
         return 1

@@ -150,6 +150,10 @@ traffic() {
 # keys_visible DB KEYS: poll (3 s) until every key of KEYS has its row.
 keys_visible() { cap_poll 3 "${DC[@]}" keys "$1" "$2" >/dev/null; }
 
+# sql_is DB QUERY VALUE: the query's one value is VALUE.
+# shellcheck disable=SC2317  # called through cap_poll
+sql_is() { [ "$("${DC[@]}" sql "$1" "$2" 2>/dev/null)" = "$3" ]; }
+
 # stats_lines ERRLOG: the well-formed `wsstatsd: stats:` lines in it.
 stats_lines() {
     grep '^wsstatsd: stats:' "$1" | grep -w packets | grep -w flows | grep -w records | grep -w drops
@@ -161,7 +165,7 @@ fail_all() {
     for name in $names; do fail "live/$name" "$@"; done
 }
 
-read -r -a PORTS <<<"$(cap_free_ports 5)"
+read -r -a PORTS <<<"$(cap_free_ports 12)"
 
 # ---------------------------------------------------------------- peers
 # The scenario table of both peers, captured live; SIGTERM while the "hold"
@@ -265,8 +269,12 @@ sighup_case() {
             why="after SIGHUP, within 3 s, in the new DB: $("${DC[@]}" keys "$db" "$TMP/hup2.keys" | head -n 3 | tr '\n' ' ')"
         fi
     fi
-    # two stats lines by now, or within 3 s more (--stats-interval 1s)
+    # two stats lines by now, or within 3 s more (--stats-interval 1s); then
+    # one asked for (SIGUSR1) after every record was written, for its figures
     cap_poll 3 more_stats "$log" 1 "$pid"
+    local asked; asked=$(grep -c '^wsstatsd: stats:' "$log")
+    kill -USR1 "$pid"
+    cap_poll 2 more_stats "$log" "$asked" "$pid"
     daemon_stop "$pid" TERM
     local problems=()
     [ -z "$why" ] || problems+=("$why")
@@ -284,11 +292,15 @@ sighup_case() {
         fail "live/sighup-reopen" "${lines[@]}" "files (mode uid:gid bytes name): $(stat -c '%A %u:%g %s %n' "$db"* | sed "s|$TMP/||" | tr '\n' ' ')"
     fi
 
-    local n; n=$(stats_lines "$log" | wc -l)
-    if [ "$n" -ge 2 ]; then pass "live/stats-interval ($n lines in $((SECONDS - start)) s)"
+    local n figures; n=$(stats_lines "$log" | wc -l)
+    if [ "$n" -ge 3 ] && figures=$("${DC[@]}" stats-line "$log" 6); then
+        pass "live/stats-interval ($n lines in $((SECONDS - start)) s)"
+    elif [ "$n" -ge 3 ]; then
+        mapfile -t lines <<<"$figures"
+        fail "live/stats-interval" "the last stats line (after 6 records) is wrong:" "${lines[@]}"
     else
         mapfile -t lines < <(tail -n 5 "$log")
-        fail "live/stats-interval" "$n well-formed 'wsstatsd: stats:' lines (packets, flows, records, drops) in $((SECONDS - start)) s with --stats-interval 1s, expected >= 2; stderr:" \
+        fail "live/stats-interval" "$n well-formed 'wsstatsd: stats:' lines (packets, flows, records, drops) in $((SECONDS - start)) s with --stats-interval 1s and one SIGUSR1, expected >= 3; stderr:" \
             "${lines[@]}"
     fi
 }
@@ -332,6 +344,8 @@ privdrop_case() {
     local p
     p=$(stop_ok "$log") || problems+=("$p")
     p=$("${DC[@]}" capture-closed "$db") || problems+=("captures row: ${p//$'\n'/; }")
+    grep -q "^wsstatsd: running as nobody (uid $uid, gid $gid)" "$log" ||
+        problems+=("no 'running as nobody (uid $uid, gid $gid)' line on stderr")
     if [ ${#problems[@]} -eq 0 ]; then pass "live/privilege-drop-records"
     else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/privilege-drop-records" "${lines[@]}" "files: $(stat -c '%A %u:%g %n' "$dir"/* | tr '\n' ' ')"; fi
 }
@@ -376,13 +390,19 @@ sigkill_case() {
             "${lines[@]}"
     fi
 
+    # mid-traffic still: connections keep ending until the kill
+    sleep 2.5
+    local killed_at; killed_at=$(date +%s.%N)
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     kill -TERM "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null
 
+    # every connection that had ended 2 s before the kill was committed
     local problems=() p snap1 rows1 caps1
     [ -z "$why" ] || problems+=("$why")
     p=$("${DC[@]}" integrity "$db") || problems+=("$p")
     p=$("${DC[@]}" keys "$db" "$TMP/kill1.keys") || problems+=("${p//$'\n'/; }")
+    p=$("${DC[@]}" keys "$db" "$TMP/kill2.keys" --ended-before "$(awk -v t="$killed_at" 'BEGIN { printf "%.3f", t - 2 }')") ||
+        problems+=("ended more than 2 s before the kill:" "${p//$'\n'/; }")
     if [ ${#problems[@]} -eq 0 ]; then pass "live/sigkill-committed-intact"
     else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/sigkill-committed-intact" "${lines[@]}"; fi
 
@@ -426,10 +446,388 @@ error_case() {
     else mapfile -t lines <"$err"; fail "live/$name" "${problems[@]}" "wsstatsd $*:" "${lines[@]:0:6}"; fi
 }
 
+# ---------------------------------------------------------------- unit
+# contrib/wsstatsd.service as it stands (no systemd here): tests/live/unit.py
+# turns its User=, AmbientCapabilities=, CapabilityBoundingSet=,
+# NoNewPrivileges=, UMask=, state directory and ExecStart= into a setpriv
+# command (the unit's user mapped to nobody). Records reach the DB, no
+# thread keeps a capability or root, and a restart on the same DB works.
+unit_start() { # unit_start ERRLOG: the state directory as systemd leaves it, then the daemon
+    local state=$TMP/state top
+    mkdir -p "$state"
+    chmod "$UNIT_DIR_MODE" "$state"
+    top=$(stat -c %U:%G "$state")
+    [ "$top" = "$UNIT_TREE_OWNER" ] || chown -R "$UNIT_TREE_OWNER" "$state"
+    chown "$UNIT_DIR_OWNER" "$state"
+    (umask "$UNIT_UMASK" && exec "${UNIT_CMD[@]}" -f "tcp port ${PORTS[5]}" "${LIVE_OPTS[@]}") >"$1.stdout" 2>"$1" &
+    DPID=$!
+    DAEMONS+=("$DPID")
+}
+
+# no_privileges PID UID: every thread runs as UID with no capability left.
+no_privileges() {
+    local t bad=()
+    for t in /proc/"$1"/task/*/status; do
+        grep -qE "^Uid:\s+$2\s+$2\s+$2\s+$2\s*$" "$t" || bad+=("$t: $(grep '^Uid:' "$t")")
+        grep -qE '^CapEff:\s+0+$' "$t" && grep -qE '^CapPrm:\s+0+$' "$t" && grep -qE '^CapAmb:\s+0+$' "$t" ||
+            bad+=("$t: $(grep -E '^Cap(Eff|Prm|Amb):' "$t" | tr '\n' ' ')")
+    done
+    [ ${#bad[@]} -eq 0 ] || { printf '%s\n' "${bad[@]}"; return 1; }
+}
+
+unit_case() {
+    if ! setpriv --help 2>&1 | grep -q -- --ambient-caps; then
+        pass "live/unit # SKIP no setpriv (util-linux) with --ambient-caps"
+        return
+    fi
+    local log=$TMP/unit.err pid why problems=() p lines=() uid; uid=$(id -u nobody)
+    local setup
+    if ! setup=$("$PY" "$HERE/unit.py" "$ROOT/contrib/wsstatsd.service" --bin "$BIN/wsstatsd" \
+            --state "$TMP/state" --iface lo --user nobody 2>&1); then
+        fail_all "unit-records unit-no-privileges-left unit-restart" "unit.py: $setup"
+        return
+    fi
+    eval "$setup"
+    local db=$UNIT_DB
+    unit_start "$log"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db"; then
+        died "$pid" "$log"
+        fail_all "unit-records unit-no-privileges-left unit-restart" "${UNIT_CMD[*]}" "${DIED[@]}"
+        return
+    fi
+    why=$(traffic "${PORTS[5]}" "$TMP/unit1.keys" 3)
+    [ -n "$why" ] || keys_visible "$db" "$TMP/unit1.keys" ||
+        why="within 3 s: $("${DC[@]}" keys "$db" "$TMP/unit1.keys" | head -n 3 | tr '\n' ' ')"
+    if [ -z "$why" ]; then pass "live/unit-records"
+    else fail "live/unit-records" "$why" "${UNIT_CMD[*]}"; fi
+
+    if p=$(no_privileges "$pid" "$uid"); then pass "live/unit-no-privileges-left"
+    else mapfile -t lines <<<"$p"; fail "live/unit-no-privileges-left" "${lines[@]}"; fi
+
+    daemon_stop "$pid" TERM
+    p=$(stop_ok "$log") || problems+=("first run: $p")
+    unit_start "$log.2"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db" 1; then
+        died "$pid" "$log.2"
+        fail "live/unit-restart" "no new captures row after the restart" "${DIED[@]}"
+        return
+    fi
+    p=$(traffic "${PORTS[5]}" "$TMP/unit2.keys" 3)
+    [ -z "$p" ] || problems+=("$p")
+    keys_visible "$db" "$TMP/unit2.keys" || problems+=("after the restart, within 3 s: $("${DC[@]}" keys "$db" "$TMP/unit2.keys" | head -n 3 | tr '\n' ' ')")
+    daemon_stop "$pid" TERM
+    p=$(stop_ok "$log.2") || problems+=("$p")
+    p=$("${DC[@]}" integrity "$db") || problems+=("$p")
+    p=$("${DC[@]}" keys "$db" "$TMP/unit1.keys") || problems+=("first run's records: ${p//$'\n'/; }")
+    [ "$(stat -c '%U %a' "$db")" = "nobody 640" ] || problems+=("the DB is $(stat -c '%U %a' "$db"), expected nobody 640 (User=, UMask=0027)")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/unit-restart"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/unit-restart" "${lines[@]}"; fi
+}
+
+# ---------------------------------------------------------------- sighup-reader
+# SIGHUP after a move while a reader holds a read transaction on the moved
+# file: it stays open (records go on into it) until the reader's
+# transaction ends; then the reader's idle connection still reads the moved
+# file whole, and new records go to a new file. Both pass integrity_check.
+sighup_reader_case() {
+    local dir=$TMP/rot db=$TMP/rot/w.db log=$TMP/rot.err pid why="" lines=() p problems=() answer
+    mkdir "$dir"
+    daemon_start "$log" -i lo -f "tcp port ${PORTS[6]}" -w "$db" "${LIVE_OPTS[@]}"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db"; then
+        died "$pid" "$log"
+        fail_all "sighup-reader-postpones sighup-reader-moved-intact sighup-reader-new-file" "${DIED[@]}"
+        return
+    fi
+    why=$(traffic "${PORTS[6]}" "$TMP/rot1.keys" 3)
+    [ -n "$why" ] || keys_visible "$db" "$TMP/rot1.keys" || why="before the move: rows missing"
+    coproc READER { "$PY" "$HERE/holder.py"; }
+    echo "open $db" >&"${READER[1]}"; read -r answer <&"${READER[0]}"
+    echo "read" >&"${READER[1]}"; read -r answer <&"${READER[0]}"
+    [ "$answer" = "ok 3" ] || why="${why:+$why; }the reader's transaction: $answer"
+    mv "$db" "$db.1"
+    kill -HUP "$pid"
+    p=$(traffic "${PORTS[6]}" "$TMP/rot2.keys" 3)
+    [ -z "$p" ] || problems+=("$p")
+    sleep 2 # two tries of the move, both in vain
+    [ ! -e "$db" ] || problems+=("$db was opened while the moved file was in a reader's transaction")
+    [ "$(grep -c 'a reader is inside a transaction' "$log")" = 1 ] ||
+        problems+=("$(grep -c 'a reader is inside a transaction' "$log") lines say the reader holds the move up, expected 1")
+    alive "$pid" || { died "$pid" "$log"; problems+=("${DIED[@]}"); }
+    [ -z "$why" ] || problems+=("$why")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/sighup-reader-postpones"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/sighup-reader-postpones" "${lines[@]}" "stderr:" "$(tail -n 4 "$log")"; fi
+
+    # the reader ends its transaction but keeps its connection
+    problems=()
+    echo "end" >&"${READER[1]}"; read -r answer <&"${READER[0]}"
+    cap_poll 3 test -e "$db" || problems+=("no new $db within 3 s of the reader's transaction ending")
+    p=$(traffic "${PORTS[6]}" "$TMP/rot3.keys" 3)
+    [ -z "$p" ] || problems+=("$p")
+    keys_visible "$db" "$TMP/rot3.keys" || problems+=("new records not in the new file within 3 s")
+    echo "count" >&"${READER[1]}"; read -r answer <&"${READER[0]}"
+    echo "close" >&"${READER[1]}"; read -r _ <&"${READER[0]}"
+    local rpid=$READER_PID
+    eval "exec ${READER[1]}>&-"
+    wait "$rpid" 2>/dev/null
+    daemon_stop "$pid" TERM
+    p=$(stop_ok "$log") || problems+=("$p")
+    local moved=()
+    cat "$TMP/rot1.keys" "$TMP/rot2.keys" >"$TMP/rot12.keys"
+    p=$("${DC[@]}" integrity "$db.1") || moved+=("$p")
+    p=$("${DC[@]}" keys "$db.1" "$TMP/rot12.keys" --only) || moved+=("${p//$'\n'/; }")
+    [ "$answer" = "ok 6" ] || moved+=("the reader's old connection counts '$answer' rows in the moved file, expected 6")
+    [ "$("${DC[@]}" sql "$db.1" "SELECT status FROM captures")" = reopened ] ||
+        moved+=("captures status in the moved file: $("${DC[@]}" sql "$db.1" "SELECT status FROM captures" | tr '\n' ' '), expected reopened")
+    if [ ${#moved[@]} -eq 0 ]; then pass "live/sighup-reader-moved-intact"
+    else mapfile -t lines <<<"$(printf '%s\n' "${moved[@]}")"; fail "live/sighup-reader-moved-intact" "${lines[@]}"; fi
+
+    p=$("${DC[@]}" integrity "$db") || problems+=("new file: $p")
+    p=$("${DC[@]}" keys "$db" "$TMP/rot3.keys" --only) || problems+=("new file: ${p//$'\n'/; }")
+    p=$("${DC[@]}" capture-ids "$db") || problems+=("new file: $p")
+    [ "$(grep -c ': reopened$' "$log")" = 1 ] || problems+=("$(grep -c ': reopened$' "$log") 'reopened' lines, expected 1")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/sighup-reader-new-file"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/sighup-reader-new-file" "${lines[@]}" "stderr:" "$(tail -n 5 "$log")"; fi
+}
+
+# ---------------------------------------------------------------- read-only
+# -u nobody. The DB made read-only (chmod 444) and SIGHUP: the reopen finds
+# it read-only, which is told once while every try fails; once writable
+# again, that is told once and the records kept meanwhile are written (to
+# the same file: one captures row). Then the DB moved out of a directory
+# the user cannot write: the old -wal cannot go, records wait; once the
+# directory is writable, a new file gets a captures row and the records.
+readonly_case() {
+    local dir=$TMP/ro db=$TMP/ro/ro.db log=$TMP/ro.err pid why="" lines=() p problems=()
+    mkdir "$dir" && chmod 777 "$dir"
+    daemon_start "$log" -i lo -f "tcp port ${PORTS[7]}" -w "$db" -u nobody "${LIVE_OPTS[@]}"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db"; then
+        died "$pid" "$log"
+        fail_all "readonly-reported-once readonly-recovers reopen-waits-for-directory reopen-new-file-captures-row" "${DIED[@]}"
+        return
+    fi
+    why=$(traffic "${PORTS[7]}" "$TMP/ro1.keys" 3)
+    [ -n "$why" ] || keys_visible "$db" "$TMP/ro1.keys" || why="before chmod: rows missing"
+    chmod 444 "$db"
+    kill -HUP "$pid"
+    p=$(traffic "${PORTS[7]}" "$TMP/ro2.keys" 3)
+    [ -z "$p" ] || why="${why:+$why; }$p"
+    sleep 2.5 # three tries at least
+    local errors; errors=$(grep -c 'may only read it' "$log")
+    [ "$errors" = 1 ] || problems+=("$errors lines say the DB is read-only, expected 1 (at once, then silence)")
+    grep -q "writable again" "$log" && problems+=("'writable again' while the DB is still read-only")
+    # (not read here: a reader would make its -shm read-only too)
+    [ -z "$why" ] || problems+=("$why")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/readonly-reported-once"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/readonly-reported-once" "${lines[@]}" "stderr:" "$(tail -n 5 "$log")"; fi
+
+    problems=()
+    chmod 644 "$db"
+    keys_visible "$db" "$TMP/ro2.keys" || { sleep 1; keys_visible "$db" "$TMP/ro2.keys"; } ||
+        problems+=("the records kept in memory are not in the DB 4 s after chmod 644")
+    [ "$(grep -c 'writable again' "$log")" = 1 ] || problems+=("$(grep -c 'writable again' "$log") 'writable again' lines, expected 1")
+    [ "$(grep -c 'may only read it' "$log")" = 1 ] || problems+=("the read-only error was told again")
+    [ "$("${DC[@]}" sql "$db" "SELECT count(*) FROM captures")" = 1 ] || problems+=("$("${DC[@]}" sql "$db" "SELECT count(*) FROM captures") captures rows, expected 1 (the same file)")
+    p=$("${DC[@]}" capture-ids "$db") || problems+=("$p")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/readonly-recovers"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/readonly-recovers" "${lines[@]}" "stderr:" "$(tail -n 5 "$log")"; fi
+
+    # moved away inside a directory the user cannot write
+    problems=()
+    chmod 755 "$dir"
+    mv "$db" "$db.1"
+    kill -HUP "$pid"
+    p=$(traffic "${PORTS[7]}" "$TMP/ro3.keys" 3)
+    [ -z "$p" ] || problems+=("$p")
+    sleep 2
+    [ "$(grep -c 'cannot be removed (Permission denied)' "$log")" = 1 ] ||
+        problems+=("$(grep -c 'cannot be removed (Permission denied)' "$log") lines say the moved file's -wal cannot go, expected 1")
+    [ ! -e "$db" ] || problems+=("$db was opened while the moved file's -wal was still at the path")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/reopen-waits-for-directory"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/reopen-waits-for-directory" "${lines[@]}" "stderr:" "$(tail -n 5 "$log")"; fi
+
+    problems=()
+    chmod 777 "$dir"
+    cap_poll 3 test -e "$db" || problems+=("no new $db 3 s after the directory became writable")
+    keys_visible "$db" "$TMP/ro3.keys" || problems+=("the records kept in memory are not in the new file")
+    daemon_stop "$pid" TERM
+    p=$(stop_ok "$log") || problems+=("$p")
+    p=$("${DC[@]}" capture-ids "$db") || problems+=("new file: $p")
+    p=$("${DC[@]}" capture-closed "$db") || problems+=("new file's captures row: ${p//$'\n'/; }")
+    p=$("${DC[@]}" integrity "$db") || problems+=("new file: $p")
+    cat "$TMP/ro1.keys" "$TMP/ro2.keys" >"$TMP/ro12.keys"
+    p=$("${DC[@]}" keys "$db.1" "$TMP/ro12.keys" --only) || problems+=("moved file: ${p//$'\n'/; }")
+    p=$("${DC[@]}" integrity "$db.1") || problems+=("moved file: $p")
+    [ "$(grep -c 'retrying every second' "$log")" = 1 ] ||
+        problems+=("$(grep -c 'retrying every second' "$log") errors told in all, expected 1 (the read-only DB; the wait is no error)")
+    [ "$(grep -c 'writable again' "$log")" = 1 ] || problems+=("'writable again' told $(grep -c 'writable again' "$log") times in all, expected 1 (the chmod)")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/reopen-new-file-captures-row"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/reopen-new-file-captures-row" "${lines[@]}" "stderr:" "$(tail -n 6 "$log")"; fi
+}
+
+# ---------------------------------------------------------------- lock
+# Another process holds the write lock (BEGIN IMMEDIATE) for 6 s while
+# connections come and go: the packet loop never waits for it — a stats
+# line every second throughout — and once the lock is gone the records of
+# the connections that ended meanwhile are written, every one.
+lock_case() {
+    local db=$TMP/lock.db log=$TMP/lock.err pid why="" lines=() p problems=() answer n0 n1
+    daemon_start "$log" -i lo -f "tcp port ${PORTS[8]}" -w "$db" --stats-interval 1s "${LIVE_OPTS[@]}"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db"; then
+        died "$pid" "$log"
+        fail_all "lock-capture-goes-on lock-records-written" "${DIED[@]}"
+        return
+    fi
+    coproc LOCKER { "$PY" "$HERE/holder.py"; }
+    echo "open $db" >&"${LOCKER[1]}"; read -r answer <&"${LOCKER[0]}"
+    echo "lock" >&"${LOCKER[1]}"; read -r answer <&"${LOCKER[0]}"
+    [ "$answer" = ok ] || why="the lock: $answer"
+    local t0=$SECONDS
+    n0=$(grep -c '^wsstatsd: stats:' "$log")
+    p=$(traffic "${PORTS[8]}" "$TMP/lock.keys" 3)
+    [ -z "$p" ] || why="${why:+$why; }$p"
+    [ $((SECONDS - t0)) -ge 6 ] || sleep $((6 - (SECONDS - t0)))
+    n1=$(grep -c '^wsstatsd: stats:' "$log")
+    local early=0
+    "${DC[@]}" keys "$db" "$TMP/lock.keys" >/dev/null 2>&1 && early=1
+    echo "unlock" >&"${LOCKER[1]}"; read -r answer <&"${LOCKER[0]}"
+    echo "close" >&"${LOCKER[1]}"; read -r answer <&"${LOCKER[0]}"
+    local lpid=$LOCKER_PID
+    eval "exec ${LOCKER[1]}>&-"
+    wait "$lpid" 2>/dev/null
+    [ $((n1 - n0)) -ge 4 ] || problems+=("$((n1 - n0)) stats lines during the 6 s lock with --stats-interval 1s, expected >= 4: the packet loop waited")
+    [ "$early" = 0 ] || problems+=("records written while another process held the write lock?")
+    [ -z "$why" ] || problems+=("$why")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/lock-capture-goes-on ($((n1 - n0)) stats lines in 6 s)"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/lock-capture-goes-on" "${lines[@]}" "stderr:" "$(tail -n 5 "$log")"; fi
+
+    problems=()
+    keys_visible "$db" "$TMP/lock.keys" || { sleep 2; keys_visible "$db" "$TMP/lock.keys"; } ||
+        problems+=("records of the connections that ended during the lock: $("${DC[@]}" keys "$db" "$TMP/lock.keys" | head -n 3 | tr '\n' ' ')")
+    daemon_stop "$pid" TERM
+    p=$(stop_ok "$log") || problems+=("$p")
+    p=$("${DC[@]}" integrity "$db") || problems+=("$p")
+    p=$("${DC[@]}" capture-ids "$db") || problems+=("$p")
+    local locked; locked=$(grep -c 'database is locked' "$log")
+    [ "$locked" -le 1 ] || problems+=("'database is locked' told $locked times, expected at most once")
+    [ "$locked" = 0 ] || grep -q 'writable again' "$log" || problems+=("'database is locked' told, but never 'writable again'")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/lock-records-written"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/lock-records-written" "${lines[@]}" "stderr:" "$(tail -n 5 "$log")"; fi
+}
+
+# ---------------------------------------------------------------- retention
+# --retention 1d live, -q, on a DB holding 10 000 records that ended 3 days
+# ago and 5 that ended an hour ago: the old ones are gone within 6 s (a
+# few thousand a second, not 500), the young ones and the new traffic stay.
+# SIGUSR1 prints a stats line even under -q.
+retention_case() {
+    local db=$TMP/ret.db log=$TMP/ret.err pid why="" lines=() p problems=() now
+    PYTHONPATH="$ROOT/tests/tools" "$PY" -c "
+from pcapgen import Pcap, Conversation
+p = Pcap('$TMP/one.pcap')
+c = Conversation(p, '10.9.0.1', 40000, '10.9.0.2', 80)
+c.handshake(); c.close('client', 1000); c.close('server', 1000); c.fin('client'); c.fin('server')
+p.close()" || { fail_all "retention-live quiet-sigusr1-stats" "cannot make one.pcap"; return; }
+    "$BIN/wsstatsd" -q -r "$TMP/one.pcap" -w "$db" || { fail_all "retention-live quiet-sigusr1-stats" "cannot make the DB"; return; }
+    now=$(date +%s)
+    "$PY" - "$db" "$now" <<'PYEOF' || { fail_all "retention-live quiet-sigusr1-stats" "cannot age the DB"; return; }
+import sqlite3, sys
+db, now = sys.argv[1], float(sys.argv[2])
+con = sqlite3.connect(db)
+cols = [r[1] for r in con.execute("PRAGMA table_info(connections)") if r[1] not in ("id", "ended_at", "client_port")]
+sel = ", ".join(cols)
+con.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) "
+            "INSERT INTO connections (%s, ended_at, client_port) SELECT %s, ?, 1000 + i %% 60000 FROM connections, n "
+            "WHERE client_ip = '10.9.0.1'" % (sel, sel), (now - 3 * 86400,))
+con.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5) "
+            "INSERT INTO connections (%s, ended_at, client_port) SELECT %s, ?, 30000 + i FROM connections, n "
+            "WHERE client_ip = '10.9.0.1' AND client_port = 40000" % (sel, sel), (now - 3600,))
+con.execute("UPDATE connections SET client_ip = '10.9.0.9' WHERE ended_at = ?", (now - 3600,))
+con.commit()
+PYEOF
+    daemon_start "$log" -q -i lo -f "tcp port ${PORTS[9]}" -w "$db" --retention 1d "${LIVE_OPTS[@]}"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db"; then
+        died "$pid" "$log"
+        fail_all "retention-live quiet-sigusr1-stats" "${DIED[@]}"
+        return
+    fi
+    local old="SELECT count(*) FROM connections WHERE ended_at < $now - 86400"
+    cap_poll 6 sql_is "$db" "$old" 0
+    local left; left=$("${DC[@]}" sql "$db" "$old")
+    [ "$left" = 0 ] || problems+=("$left of the 10000 records older than 1d are left 6 s after the start")
+    why=$(traffic "${PORTS[9]}" "$TMP/ret.keys" 3)
+    [ -z "$why" ] || problems+=("$why")
+    keys_visible "$db" "$TMP/ret.keys" || problems+=("new records: $("${DC[@]}" keys "$db" "$TMP/ret.keys" | head -n 2 | tr '\n' ' ')")
+    [ "$("${DC[@]}" sql "$db" "SELECT count(*) FROM connections WHERE client_ip = '10.9.0.9'")" = 5 ] ||
+        problems+=("records of an hour ago: $("${DC[@]}" sql "$db" "SELECT count(*) FROM connections WHERE client_ip = '10.9.0.9'") of 5 left")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/retention-live"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/retention-live" "${lines[@]}" "stderr:" "$(tail -n 3 "$log")"; fi
+
+    problems=()
+    [ ! -s "$log" ] || problems+=("-q, yet on stderr: $(head -n 2 "$log" | tr '\n' ' ')")
+    kill -USR1 "$pid"
+    cap_poll 2 more_stats "$log" 0 "$pid"
+    [ "$(stats_lines "$log" | wc -l)" = 1 ] || problems+=("$(grep -c '^wsstatsd: stats:' "$log") stats lines after SIGUSR1 under -q, expected 1")
+    daemon_stop "$pid" TERM
+    p=$(stop_ok "$log") || problems+=("$p")
+    [ "$(wc -l <"$log")" = 1 ] || problems+=("$(wc -l <"$log") lines on stderr under -q, expected only the stats line")
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/quiet-sigusr1-stats"
+    else mapfile -t lines <<<"$(printf '%s\n' "${problems[@]}")"; fail "live/quiet-sigusr1-stats" "${lines[@]}"; fi
+}
+
+# ---------------------------------------------------------------- stop
+# stop_case NAME SECONDS TRAFFIC_OPTIONS...: traffic.py with these options,
+# SIGTERM to the daemon after SECONDS; then every connection that ended
+# before SIGTERM has its row, every one open across it is `unfinished` and
+# ended when the capture stopped (dbcheck.py stopped).
+#   sigterm-under-load  8 clients making connections with 5 messages of 20 KB,
+#                   4 connections exchanging 20 KB messages without pause
+#                   until the end and 2 silent ones
+#   sigterm-after-quiet  2 connections, then 2 that stay open and silent:
+#                   nothing on the link for 3 s, yet their end is the stop,
+#                   not their last packet
+stop_case() {
+    local name=$1 after=$2 db=$TMP/$1.db log=$TMP/$1.err pid lines=() p problems=() tpid stop_at; shift 2
+    daemon_start "$log" -i lo -f "tcp port ${PORTS[10]}" -w "$db" "${LIVE_OPTS[@]}"
+    pid=$DPID
+    if ! daemon_ready "$pid" "$db"; then
+        died "$pid" "$log"
+        fail "live/$name" "${DIED[@]}"
+        return
+    fi
+    "${TRAFFIC_PY[@]}" --port "${PORTS[10]}" --keys "$TMP/$name.keys" --opened "$TMP/$name.opened" "$@" \
+        >/dev/null 2>"$TMP/$name.traffic.err" &
+    tpid=$!
+    TRAFFIC+=("$tpid")
+    sleep "$after"
+    stop_at=$(date +%s.%N)
+    daemon_stop "$pid" TERM
+    kill -TERM "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null
+    p=$(stop_ok "$log") || problems+=("$p")
+    p=$("${DC[@]}" integrity "$db") || problems+=("$p")
+    local summary
+    if summary=$("${DC[@]}" stopped "$db" "$TMP/$name.keys" "$TMP/$name.opened" "$stop_at"); then :
+    else mapfile -t lines <<<"$summary"; problems+=("${lines[@]}"); summary=; fi
+    if [ ${#problems[@]} -eq 0 ]; then pass "live/$name ($summary)"
+    else fail "live/$name" "${problems[@]}" "traffic: $(tail -n 2 "$TMP/$name.traffic.err" | tr '\n' ' ')"; fi
+}
+
 peers_case
 sighup_case
 privdrop_case
 sigkill_case
+unit_case
+sighup_reader_case
+readonly_case
+lock_case
+retention_case
+stop_case sigterm-under-load 4 --duration 30 --parallel 8 --messages 5 --size 20000 --busy 4 --idle 2
+stop_case sigterm-after-quiet 3.5 --count 2 --idle 2
 error_case error-missing-interface 1 nosuchif0 -i nosuchif0 -w "$TMP/err.db"
 error_case error-bad-filter "1 2" filter -i lo -f 'tcp port' -w "$TMP/err.db"
 error_case error-bad-filter-quoted "1 2" "'tcp port'" -i lo -f 'tcp port' -w "$TMP/err.db"
@@ -443,6 +841,16 @@ if command -v setpriv >/dev/null 2>&1; then
         fail "live/error-no-privileges-no-db" "a database was created although the capture failed"
 fi
 error_case error-no-such-user 1 "nosuchuser" -i lo -u nosuchuser -w "$TMP/nouser.db"
+# stderr as the journal's stream: the error is priority 3 (journalctl -p err)
+: >"$TMP/journal.err"
+stream=$(stat -c %d:%i "$TMP/journal.err")
+JOURNAL_STREAM=$stream "$BIN/wsstatsd" -i nosuchif0 -w "$TMP/err.db" 2>>"$TMP/journal.err"
+if [ "$(wc -l <"$TMP/journal.err")" = 1 ] && grep -q '^<3>nosuchif0: ' "$TMP/journal.err"; then
+    pass live/journal-stream-error-priority
+else
+    fail live/journal-stream-error-priority "with JOURNAL_STREAM naming stderr, expected one line '<3>nosuchif0: ...':" \
+        "$(head -n 3 "$TMP/journal.err")"
+fi
 [ ! -e "$TMP/nouser.db" ] && pass "live/error-no-such-user-no-db" ||
     fail "live/error-no-such-user-no-db" "a database was created for a user that does not exist"
 
@@ -465,7 +873,10 @@ with open(sys.argv[1], "ab", buffering=0) as out:
         echo "ok - live/syslog # SKIP /dev/log exists but there is no journalctl to read it back"
         return
     fi
-    "$BIN/wsstatsd" -i lo -f 'tcp port 9' -w "$TMP/syslog.db" --syslog --stats-interval 1s 2>/dev/null &
+    : >"$TMP/syslog.stderr"
+    local stream; stream=$(stat -c %d:%i "$TMP/syslog.stderr")
+    JOURNAL_STREAM=$stream "$BIN/wsstatsd" -i lo -f 'tcp port 9' -w "$TMP/syslog.db" --syslog --stats-interval 1s \
+        2>>"$TMP/syslog.stderr" &
     pid=$!
     sleep 2.5
     kill -TERM "$pid"
@@ -479,6 +890,14 @@ with open(sys.argv[1], "ab", buffering=0) as out:
         pass live/syslog
     else
         fail live/syslog "expected 'capturing on lo' and a stats line from wsstatsd[$pid]:" "$(head -3 "$log")"
+    fi
+    # stderr is the journal's stream ($JOURNAL_STREAM names it): sd-daemon(3) priorities
+    if grep -q '^<5>capturing on lo' "$TMP/syslog.stderr" && grep -q '^<6>stats: packets' "$TMP/syslog.stderr" &&
+        ! grep -qv '^<[0-7]>' "$TMP/syslog.stderr"; then
+        pass live/journal-stream-priorities
+    else
+        fail live/journal-stream-priorities "with JOURNAL_STREAM naming stderr, expected '<5>capturing on lo'," \
+            "'<6>stats: packets' and every line starting <N>; stderr:" "$(head -4 "$TMP/syslog.stderr")"
     fi
 }
 syslog_case
