@@ -69,12 +69,14 @@ run_suite "ndpi-api" tests/ndpi/api-check.sh
 # ThreadSanitizer (build-tsan/, from `make tsan`): the ring between the
 # packet loop and the classifier thread, and the suites where all three
 # threads work (TLS reports from the classifier thread, a failing database
-# retried by the writer, records end to end). Any report fails the suite.
+# retried by the writer, live capture with signals, rotation and retention
+# on the writer thread, records end to end). Any report fails the suite.
 if [ -x build-tsan/wsstatsd ]; then
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=88}
     run_suite "tsan/unit/test_ring" build-tsan/tests/test_ring
     run_suite "tsan/ndpi" env BIN=build-tsan tests/ndpi/run.sh
     run_suite "tsan/store" env BIN=build-tsan tests/store/run.sh
+    run_suite "tsan/live" env BIN=build-tsan tests/live/run.sh
     run_suite "tsan/e2e" env BIN=build-tsan tests/e2e/run.sh
 fi
 
