@@ -279,58 +279,51 @@ static char *dup_or_null(struct out_table *t, const char *s)
     return d;
 }
 
-void out_int(struct out_table *t, int col, int64_t v, const char *display)
+/* The last row's cell `col`, emptied and given its type and display text;
+ * NULL if adding that row failed. */
+static struct out_cell *set_cell(struct out_table *t, int col, enum cell_type type, const char *display)
 {
     struct out_cell *c = last_cell(t, col);
-    if (!c)
-        return;
-    c->type = CELL_INT;
-    c->i = v;
-    c->display = dup_or_null(t, display);
+    if (c) {
+        c->type = type;
+        c->display = dup_or_null(t, display);
+    }
+    return c;
+}
+
+void out_int(struct out_table *t, int col, int64_t v, const char *display)
+{
+    struct out_cell *c = set_cell(t, col, CELL_INT, display);
+    if (c)
+        c->i = v;
 }
 
 void out_real(struct out_table *t, int col, double v, const char *display)
 {
-    struct out_cell *c = last_cell(t, col);
-    if (!c)
-        return;
-    c->type = CELL_REAL;
-    c->r = v;
-    c->display = dup_or_null(t, display);
+    struct out_cell *c = set_cell(t, col, CELL_REAL, display);
+    if (c)
+        c->r = v;
 }
 
 void out_text(struct out_table *t, int col, const char *v, const char *display)
 {
-    if (!v) {
-        out_null(t, col, display);
-        return;
-    }
-    struct out_cell *c = last_cell(t, col);
-    if (!c)
-        return;
-    c->type = CELL_TEXT;
-    c->text = dup_or_null(t, v);
-    c->display = dup_or_null(t, display);
+    struct out_cell *c = set_cell(t, col, v ? CELL_TEXT : CELL_NULL, display);
+    if (c && v)
+        c->text = dup_or_null(t, v);
 }
 
 void out_null(struct out_table *t, int col, const char *display)
 {
-    struct out_cell *c = last_cell(t, col);
-    if (!c)
-        return;
-    c->type = CELL_NULL;
-    c->display = dup_or_null(t, display);
+    set_cell(t, col, CELL_NULL, display);
 }
 
 void out_json(struct out_table *t, int col, const char *json, const char *text, const char *display)
 {
-    struct out_cell *c = last_cell(t, col);
-    if (!c)
-        return;
-    c->type = CELL_JSON;
-    c->json = dup_or_null(t, json);
-    c->text = dup_or_null(t, text);
-    c->display = dup_or_null(t, display);
+    struct out_cell *c = set_cell(t, col, CELL_JSON, display);
+    if (c) {
+        c->json = dup_or_null(t, json);
+        c->text = dup_or_null(t, text);
+    }
 }
 
 /* ---- JSON and CSV ----------------------------------------------------------- */

@@ -26,7 +26,8 @@ int privdrop(const char *user, const char *const *files, char *err, size_t errle
  * capture is open, every capability is given up — effective, permitted,
  * inheritable and ambient — and no exec could bring any back
  * (PR_SET_NO_NEW_PRIVS). Capabilities belong to a thread: call it before
- * any thread is started. Root (uid 0) is left alone (-u is its way down).
+ * any thread is started. An effective uid 0 is left alone (-u is its way
+ * down).
  * Returns 1 if some were held and dropped, 0 if none were, -1 with a
  * message in err. */
 int privdrop_capabilities(char *err, size_t errlen);

@@ -102,12 +102,13 @@ static void usage(FILE *out)
             "Output:\n"
             "  -w, --db PATH           the database (default: $WSSTATS_DB or ./wsstats.db)\n"
             "      --retention DUR     delete records that ended longer ago than DUR\n"
+            "                          (with -r: before the newest record)\n"
             "\n"
             "Tracking:\n"
             "      --idle-timeout DUR  expire connections silent this long (default: 15m)\n"
             "      --max-flows N       TCP flows tracked at once (default: 1048576)\n"
-            "      --memcap BYTES      memory for flows, connection state and out-of-order\n"
-            "                          data, all together (default: 256M)\n"
+            "      --memcap BYTES      memory for flows, connection state, nDPI's state and\n"
+            "                          out-of-order data, all together (default: 256M)\n"
             "      --stream-cap BYTES  out-of-order data held per direction (default: 1M)\n"
             "\n"
             "Running:\n"
@@ -116,7 +117,7 @@ static void usage(FILE *out)
             "      --stats-interval DUR  live: log a stats line this often (default: 1h;\n"
             "                          0 = never); SIGUSR1 logs one at once\n"
             "      --syslog            also log to syslog (facility daemon)\n"
-            "  -q, --quiet             print errors only\n"
+            "  -q, --quiet             print errors only (and stats asked for by SIGUSR1)\n"
             "  -v, --verbose           print per-source statistics\n"
             "  -h, --help              this help\n"
             "  -V, --version           the version\n"
@@ -502,8 +503,9 @@ static int run_source(struct daemon *dm, struct capture_source *s)
         /* The capture is over: open connections are written unfinished,
          * ending when it ended (DESIGN §2) — for a live capture now, not at
          * its last packet, which may be long ago on a quiet link. */
-        if (s->live && wall_us() > dm->dis.now)
-            dm->dis.now = wall_us();
+        ts_us_t end = wall_us();
+        if (s->live && end > dm->dis.now)
+            dm->dis.now = end;
         dissect_finish(&dm->dis);
     }
     capture_row_fill(dm, s, &dm->row, flows0);

@@ -500,9 +500,7 @@ void classifier_release(struct classifier *cl, struct flow_class *fc, const stru
     if (!c)
         return;
     if (fc->in_line) {
-        classifier_finish(cl, fc, where); /* a TLS guess at the end is reported */
-        if (c->state)
-            ndpi_free_flow(c->state);
+        classifier_finish(cl, fc, where); /* a TLS guess at the end is reported; nDPI's state freed */
         free(c);
     } else if (atomic_load(&c->done) && all_handled(cl, c)) {
         free(c); /* the thread is through with it */

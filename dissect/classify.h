@@ -13,8 +13,8 @@
  * once). Either way the answers are those of running nDPI packet for
  * packet in capture order, so runs are deterministic.
  * A flow's nDPI state lives only while its first packets are examined;
- * afterwards only the two protocol ids remain, and for a TLS flow its
- * server name until the dissector has reported it.
+ * afterwards only the two protocol ids remain (a TLS flow is reported,
+ * with its server name, as soon as nDPI names it).
  */
 #ifndef WSSTATS_CLASSIFY_H
 #define WSSTATS_CLASSIFY_H
@@ -90,8 +90,9 @@ void classifier_release(struct classifier *cl, struct flow_class *fc, const stru
 
 /* What the flow's classification holds in memory, by a fixed estimate
  * (classify.c): its cell and, until the packet loop has learnt that nDPI is
- * done with it (classifier_wants() saw the answer, classifier_finish(), or
- * a flow classified in line decided), nDPI's flow state. Changes only in
+ * done with it (classifier_wants() saw the answer, classifier_finish(), a
+ * flow classified in line decided, or its last packet was handed over),
+ * nDPI's flow state. Changes only in
  * the calls above, made by the packet loop; 0 after classifier_release().
  * The owner charges it to its memcap. */
 size_t classifier_flow_cost(const struct flow_class *fc);

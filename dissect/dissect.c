@@ -368,7 +368,6 @@ static void drop_wsconn(struct dissector *d, struct flow *f)
     f->ws = NULL;
 }
 
-/* Unlinks a flow from table and list and frees it (its record is written). */
 static void format_ip(const uint8_t addr[16], char out[46]);
 
 /* What the classifier is told of a flow: its server side, for TLS reports. */
@@ -389,6 +388,7 @@ static void report_tls(void *arg, const struct class_flow_info *where, const cha
     d->tls_emit(d->tls_arg, &t);
 }
 
+/* Unlinks a flow from table and list and frees it (its record is written). */
 static void flow_remove(struct dissector *d, struct flow *f)
 {
     struct flow **pp = bucket_for(d, f->hash);
@@ -919,6 +919,8 @@ static bool may_be_websocket(const struct flow *f, const struct tcp_segment *s)
  * packets (no nDPI state for bare SYNs), charging what that holds. */
 static void classify_segment(struct dissector *d, struct flow *f, const struct tcp_segment *s)
 {
+    if (f->cls.finish_sent)
+        return; /* nDPI is through with the flow: nothing to ask, nothing to recharge */
     size_t before = classifier_flow_cost(&f->cls);
     if (classifier_wants(&f->cls)) {
         struct class_flow_info where = flow_info(f); /* roles known: TLS is reported with its server */

@@ -404,10 +404,6 @@ static int outcome_index(const unsigned char *text)
     return -1;
 }
 
-/* ---- codes ---------------------------------------------------------------- */
-
-
-
 static int by_count_desc(const void *a, const void *b)
 {
     const struct tl_entry *x = a, *y = b;
@@ -797,9 +793,9 @@ static void summary_add(struct summary_counts *out, const char *outcome, const c
 {
     out->total += n;
     out->handshake_seen += handshake_seen ? n : 0;
-    for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++)
-        if (outcome && strcmp(outcome, outcome_name((enum outcome)o)) == 0)
-            out->outcomes[o] += n;
+    int o = outcome_index((const unsigned char *)outcome);
+    if (o >= 0)
+        out->outcomes[o] += n;
     for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
         if (termination && strcmp(termination, termination_name((enum termination)t)) == 0)
             out->terminations[t] += n;

@@ -107,7 +107,6 @@ struct round {
     bool expire;    /* store_expire(): retention from the newest record */
     bool tick;      /* live housekeeping is due */
     bool attempt;   /* a failing or closed database is due another try */
-    bool commit;    /* records, TLS counts or captures rows are due */
     uint64_t asked; /* the request answered */
 };
 
@@ -1170,8 +1169,7 @@ static bool round_due(struct store *st, struct round *r)
     r->tick = st->opt.live && reached(&now, &st->tick_at);
     r->attempt = (stuck(st) || needs_opening(st)) && (reached(&now, &st->retry_at) || r->sync);
     bool records = !stuck(st) && (batch_due(st) || st->slots_new || (has_waiting(st) && reached(&now, &st->due_at)));
-    r->commit = r->sync || r->tick || r->attempt || records;
-    return r->commit;
+    return r->sync || r->tick || r->attempt || records;
 }
 
 /* Under `lock`: sleeps until work may be due. */
@@ -1210,7 +1208,7 @@ static enum round_end run_round(struct store *st, const struct round *r, char *e
         snprintf(err, ERR_MAX, "the database %s is not open", st->path);
         return st->stale_wal ? HELD : FAILED;
     }
-    if (r->commit && commit_queued(st, err, NULL) < 0)
+    if (commit_queued(st, err, NULL) < 0) /* a round is due only when something is */
         return FAILED;
     if (r->expire)
         *expired = retention_from_newest(st, err);
