@@ -55,6 +55,18 @@ static inline bool bytes_le32(const uint8_t *p, size_t len, size_t off, uint32_t
     return true;
 }
 
+/* Reads inside a range the caller has already checked with bytes_have():
+ * the fixed part of a header is checked once, then its fields are read. */
+static inline uint16_t bytes_be16_at(const uint8_t *p, size_t off)
+{
+    return (uint16_t)((unsigned)p[off] << 8 | p[off + 1]);
+}
+
+static inline uint32_t bytes_be32_at(const uint8_t *p, size_t off)
+{
+    return (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 | (uint32_t)p[off + 2] << 8 | (uint32_t)p[off + 3];
+}
+
 /* Big-endian read of n <= 8 bytes into a 64-bit value. */
 static inline bool bytes_be_n(const uint8_t *p, size_t len, size_t off, size_t n, uint64_t *out)
 {

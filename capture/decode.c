@@ -87,21 +87,20 @@ void decoder_init(struct decoder *d, int linktype)
  * the number of bytes the IP header says follow it. */
 static enum decode_result decode_tcp(struct walk *w, size_t off, size_t ip_payload)
 {
-    struct tcp_segment *s = w->seg;
-    uint8_t data_off, flags;
-    if (!bytes_be16(w->p, w->len, off, &s->src.port) ||
-        !bytes_be16(w->p, w->len, off + 2, &s->dst.port) ||
-        !bytes_be32(w->p, w->len, off + 4, &s->seq) ||
-        !bytes_be32(w->p, w->len, off + 8, &s->ack) ||
-        !bytes_u8(w->p, w->len, off + 12, &data_off) ||
-        !bytes_u8(w->p, w->len, off + 13, &flags))
+    if (!bytes_have(w->len, off, 14)) /* up to the data offset and flags */
         return DECODE_TRUNCATED;
-    size_t hlen = (size_t)(data_off >> 4) * 4;
+    const uint8_t *h = w->p + off;
+    size_t hlen = (size_t)(h[12] >> 4) * 4;
     if (hlen < 20 || hlen > ip_payload)
         return DECODE_INVALID;
-    if (!bytes_have(w->len, off, hlen))
+    if (!bytes_have(w->len, off, hlen)) /* the whole header: its fixed 20 bytes are read below */
         return DECODE_TRUNCATED;
-    s->flags = flags & 0x3f;
+    struct tcp_segment *s = w->seg;
+    s->src.port = bytes_be16_at(h, 0);
+    s->dst.port = bytes_be16_at(h, 2);
+    s->seq = bytes_be32_at(h, 4);
+    s->ack = bytes_be32_at(h, 8);
+    s->flags = h[13] & 0x3f;
     size_t payload_off = off + hlen;
     size_t wire = ip_payload - hlen;
     size_t captured = w->len - payload_off;
@@ -174,29 +173,28 @@ static void set_l3(struct walk *w, size_t off, size_t ip_total)
 /* RFC 791 §3.1. */
 static enum decode_result decode_ipv4(struct walk *w, size_t off)
 {
-    uint8_t vihl, proto;
-    uint16_t total, frag;
-    if (!bytes_u8(w->p, w->len, off, &vihl) || !bytes_be16(w->p, w->len, off + 2, &total) ||
-        !bytes_be16(w->p, w->len, off + 6, &frag) || !bytes_u8(w->p, w->len, off + 9, &proto))
+    if (!bytes_have(w->len, off, 10)) /* up to the protocol */
         return DECODE_TRUNCATED;
-    size_t ihl = (size_t)(vihl & 0x0f) * 4;
+    const uint8_t *h = w->p + off;
+    size_t ihl = (size_t)(h[0] & 0x0f) * 4;
+    uint16_t total = bytes_be16_at(h, 2);
     if (ihl < 20 || total < ihl)
         return DECODE_INVALID;
-    if (!bytes_have(w->len, off + 12, 8))
+    if (!bytes_have(w->len, off, 20)) /* the fixed header, addresses included */
         return DECODE_TRUNCATED;
-    if (frag & 0x3fff) /* MF set or a non-zero offset */
+    if (bytes_be16_at(h, 6) & 0x3fff) /* MF set or a non-zero offset */
         return DECODE_FRAGMENT;
     struct tcp_segment *s = w->seg;
     static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memcpy(s->src.addr, v4mapped, 12);
-    memcpy(s->src.addr + 12, w->p + off + 12, 4);
+    memcpy(s->src.addr + 12, h + 12, 4);
     memcpy(s->dst.addr, v4mapped, 12);
-    memcpy(s->dst.addr + 12, w->p + off + 16, 4);
+    memcpy(s->dst.addr + 12, h + 16, 4);
     s->ip_version = 4;
     set_l3(w, off, total);
     if (!bytes_have(w->len, off, ihl))
         return DECODE_TRUNCATED;
-    return decode_l4(w, proto, off + ihl, total - ihl);
+    return decode_l4(w, h[9], off + ihl, total - ihl);
 }
 
 /* RFC 8200 §4: skip extension headers up to the upper-layer header. */

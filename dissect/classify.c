@@ -30,10 +30,15 @@
  * it publishes `done` or a higher `handled` count; the packet loop reads
  * them only after seeing one of those (sequentially consistent atomics).
  * A cell is freed by the packet loop when the thread is through with it
- * (done, every message handled), else by the thread on "release".
+ * (done, every message handled), else by the thread on "release". Each
+ * side builds and frees its own nDPI instance, the two at the same time
+ * (tens of milliseconds each, at start and at the end of every run);
+ * libgcrypt, which nDPI would otherwise initialise from both at once, is
+ * set up before (ensure_gcrypt).
  */
 #include "classify.h"
 
+#include <gcrypt.h>
 #include <ndpi/ndpi_api.h>
 #include <pthread.h>
 #include <signal.h>
@@ -130,6 +135,7 @@ struct classifier {
     pthread_cond_t answered;
     _Atomic uint32_t limbo;        /* releases sent and not yet handled (LIMBO_MAX) */
     struct class_cell limbo_mark;  /* `awaited` while the packet loop waits on them */
+    int thread_ndpi;               /* under `lock`: 0 while the thread builds its nDPI, 1 built, -1 failed */
 };
 
 /* ---- nDPI, on the classifier thread ---------------------------------------- */
@@ -253,12 +259,30 @@ static void tell_limbo_waiter(struct classifier *cl)
         wake_waiter(cl);
 }
 
+static struct ndpi_detection_module_struct *new_ndpi(bool in_line);
+
+/* The thread builds its own nDPI instance while the packet loop builds its
+ * (each costs tens of milliseconds, all before the first packet), and says
+ * how it went. */
+static bool build_thread_ndpi(struct classifier *cl)
+{
+    struct ndpi_detection_module_struct *n = new_ndpi(false);
+    pthread_mutex_lock(&cl->lock);
+    cl->ndpi = n;
+    cl->thread_ndpi = n ? 1 : -1;
+    pthread_cond_broadcast(&cl->answered);
+    pthread_mutex_unlock(&cl->lock);
+    return n != NULL;
+}
+
 static void *classifier_main(void *arg)
 {
     struct classifier *cl = arg;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals stay with the main thread */
+    if (!build_thread_ndpi(cl))
+        return NULL;
     for (;;) {
         size_t len;
         const uint8_t *rec = ring_pop(&cl->ring, &len);
@@ -267,12 +291,16 @@ static void *classifier_main(void *arg)
         bool more = handle(cl, &m, rec + sizeof m, len - sizeof m);
         ring_release(&cl->ring);
         if (!more)
-            return NULL;
+            break;
         if (m.type != MSG_RELEASE)
             tell_waiter(cl, &m);
         else
             tell_limbo_waiter(cl); /* (m.cell is freed: never compared) */
     }
+    /* while the packet loop frees its own instance */
+    ndpi_exit_detection_module(cl->ndpi);
+    cl->ndpi = NULL;
+    return NULL;
 }
 
 /* ---- set-up ------------------------------------------------------------------ */
@@ -308,6 +336,29 @@ static struct ndpi_detection_module_struct *new_ndpi(bool in_line)
     return n;
 }
 
+/* nDPI initialises libgcrypt unless that is done (its QUIC dissector
+ * decrypts): done here, once, before two instances are built at the same
+ * time. The daemon has normally done it already (daemon/wsstatsd.c). */
+static void ensure_gcrypt(void)
+{
+    if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P))
+        return;
+    gcry_check_version(NULL);
+    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+}
+
+/* Waits for the thread's answer: is its nDPI instance built? */
+static bool thread_ndpi_built(struct classifier *cl)
+{
+    pthread_mutex_lock(&cl->lock);
+    while (cl->thread_ndpi == 0)
+        pthread_cond_wait(&cl->answered, &cl->lock);
+    bool built = cl->thread_ndpi > 0;
+    pthread_mutex_unlock(&cl->lock);
+    return built;
+}
+
 struct classifier *classifier_new(char *err, size_t errlen)
 {
     struct classifier *cl = calloc(1, sizeof *cl);
@@ -318,17 +369,23 @@ struct classifier *classifier_new(char *err, size_t errlen)
     }
     pthread_mutex_init(&cl->lock, NULL);
     pthread_cond_init(&cl->answered, NULL);
-    if (!(cl->ndpi = new_ndpi(false)) || !(cl->ndpi_inline = new_ndpi(true))) {
-        snprintf(err, errlen, "nDPI initialisation failed");
-        classifier_free(cl);
-        return NULL;
-    }
+    ensure_gcrypt();
     if (pthread_create(&cl->thread, NULL, classifier_main, cl) != 0) {
         snprintf(err, errlen, "cannot start the classifier thread");
         classifier_free(cl);
         return NULL;
     }
     cl->running = true;
+    cl->ndpi_inline = new_ndpi(true); /* while the thread builds its own */
+    if (!thread_ndpi_built(cl)) {
+        pthread_join(cl->thread, NULL); /* it has returned */
+        cl->running = false;
+    }
+    if (!cl->running || !cl->ndpi_inline) {
+        snprintf(err, errlen, "nDPI initialisation failed");
+        classifier_free(cl);
+        return NULL;
+    }
     return cl;
 }
 
@@ -342,16 +399,15 @@ void classifier_free(struct classifier *cl)
 {
     if (!cl)
         return;
-    if (cl->running) {
+    if (cl->running) { /* the thread frees its instance as this one goes */
         struct msg stop = {.type = MSG_STOP};
         ring_push(&cl->ring, &stop, sizeof stop, NULL, 0);
         ring_flush(&cl->ring);
-        pthread_join(cl->thread, NULL);
     }
-    if (cl->ndpi)
-        ndpi_exit_detection_module(cl->ndpi);
     if (cl->ndpi_inline)
         ndpi_exit_detection_module(cl->ndpi_inline);
+    if (cl->running)
+        pthread_join(cl->thread, NULL);
     ring_free(&cl->ring);
     pthread_cond_destroy(&cl->answered);
     pthread_mutex_destroy(&cl->lock);
