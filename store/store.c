@@ -458,18 +458,8 @@ struct store *store_open_write(const char *path, char *err, size_t errlen)
     return store_open_write_with(path, NULL, err, errlen);
 }
 
-/* Before SQLite's first use in the process (both programs open their store
- * from the main thread before any other thread touches SQLite): no memory
- * statistics, which would take a process-wide mutex on every allocation.
- * Later calls are refused by SQLite and change nothing. */
-static void configure_sqlite(void)
-{
-    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
-
 struct store *store_open_write_with(const char *path, const struct store_options *o, char *err, size_t errlen)
 {
-    configure_sqlite();
     struct store *st = store_new();
     if (!st) {
         snprintf(err, errlen, "out of memory");
@@ -494,7 +484,6 @@ struct store *store_open_write_with(const char *path, const struct store_options
 
 struct store *store_open_read(const char *path, char *err, size_t errlen)
 {
-    configure_sqlite();
     struct stat sb;
     if (stat(path, &sb) != 0) {
         snprintf(err, errlen, "no database at %s (create one with: wsstatsd -r CAPTURE -w %s)", path, path);
