@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../capture/bytes.h"
 #include "ring.h"
 
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
@@ -103,6 +104,7 @@ struct class_cell {
     /* the thread's, while classifying */
     struct ndpi_flow_struct *state;
     uint8_t packets;
+    bool tls_records; /* a packet's payload began as a TLS record does */
     /* the result */
     uint16_t master, app;
     bool tls_reported;
@@ -116,6 +118,7 @@ struct msg {
     uint8_t server_addr[16];
     uint16_t server_port;
     uint8_t type;
+    bool tls_record; /* MSG_PACKET: its payload begins as a TLS record does */
     const char *sensor;
 };
 
@@ -173,6 +176,9 @@ static bool is_known(const struct class_cell *c)
     return c->master != NDPI_PROTOCOL_UNKNOWN || c->app != NDPI_PROTOCOL_UNKNOWN;
 }
 
+/* The flow's last word from nDPI: given up if undecided. nDPI then guesses
+ * by port (TLS on 443); a guess counts as a TLS flow only if a payload
+ * began as a TLS record does (begins_as_tls_record). */
 static void finish_cell(struct classifier *cl, struct ndpi_detection_module_struct *ndpi, struct class_cell *c,
                         const struct msg *m)
 {
@@ -181,7 +187,8 @@ static void finish_cell(struct classifier *cl, struct ndpi_detection_module_stru
     if (c->state && !is_known(c)) {
         uint8_t guessed = 0;
         keep_result(c, NDPI_GIVEUP(ndpi, c->state, &guessed));
-        report_tls(cl, c, m);
+        if (!guessed || c->tls_records)
+            report_tls(cl, c, m);
     }
     if (c->state) {
         ndpi_free_flow(c->state);
@@ -203,6 +210,7 @@ static void examine_packet(struct classifier *cl, struct ndpi_detection_module_s
         }
         memset(c->state, 0, SIZEOF_FLOW_STRUCT);
     }
+    c->tls_records |= m->tls_record;
     unsigned short n = len > 0xffff ? 0xffff : (unsigned short)len;
     keep_result(c, NDPI_PROCESS(ndpi, c->state, l3, n, (uint64_t)(m->ts / 1000)));
     report_tls(cl, c, m);
@@ -259,14 +267,14 @@ static void tell_limbo_waiter(struct classifier *cl)
         wake_waiter(cl);
 }
 
-static struct ndpi_detection_module_struct *new_ndpi(bool in_line);
+static struct ndpi_detection_module_struct *new_ndpi(void);
 
 /* The thread builds its own nDPI instance while the packet loop builds its
  * (each costs tens of milliseconds, all before the first packet), and says
  * how it went. */
 static bool build_thread_ndpi(struct classifier *cl)
 {
-    struct ndpi_detection_module_struct *n = new_ndpi(false);
+    struct ndpi_detection_module_struct *n = new_ndpi();
     pthread_mutex_lock(&cl->lock);
     cl->ndpi = n;
     cl->thread_ndpi = n ? 1 : -1;
@@ -305,15 +313,20 @@ static void *classifier_main(void *arg)
 
 /* ---- set-up ------------------------------------------------------------------ */
 
-/* The dissectors the packet loop's own instance runs. Its flows begin with
- * an HTTP request or response, or were picked up mid-stream: nDPI names an
- * HTTP flow with its HTTP dissector (sub-protocols such as HTTP.Google or
- * HTTP_Proxy come from the host and headers it parses), a mid-stream
- * WebSocket flow with its WebSocket dissector, and TLS stays on for
- * mid-stream flows that turn out to be TLS. Running nDPI's other ~250
- * dissectors on every such packet cost a tenth of the packet loop and
- * named nothing differently (bench capture, corpus, real peers). */
-static void set_inline_dissectors(NDPI_PROTOCOL_BITMASK *mask)
+/* The dissectors both instances run. What a classification is used for:
+ * the name on a WebSocket record (flows whose first bytes are an HTTP
+ * request or response, or picked up mid-stream: nDPI names an HTTP flow
+ * with its HTTP dissector, sub-protocols such as HTTP.Google or HTTP_Proxy
+ * coming from the host and headers it parses; a mid-stream WebSocket flow
+ * with its WebSocket dissector), and the count of TLS flows (its TLS
+ * dissector). Nothing reads any other name nDPI could give. Running its
+ * other ~250 dissectors cost a tenth of the packet loop and a quarter of
+ * the classifier thread, and named nothing differently (bench capture,
+ * corpus, real peers: tests/ndpi compares with WSSTATS_NDPI_ALL=1, which
+ * turns them all on). What they did for the TLS count — a flow another
+ * dissector claimed (SSH on port 443) was not guessed TLS by its port — is
+ * done by the TLS-record test of the guess (finish_cell). */
+static void set_dissectors(NDPI_PROTOCOL_BITMASK *mask)
 {
     NDPI_BITMASK_RESET(*mask);
     NDPI_ADD_PROTOCOL_TO_BITMASK(*mask, NDPI_PROTOCOL_HTTP);
@@ -321,14 +334,14 @@ static void set_inline_dissectors(NDPI_PROTOCOL_BITMASK *mask)
     NDPI_ADD_PROTOCOL_TO_BITMASK(*mask, NDPI_PROTOCOL_TLS);
 }
 
-static struct ndpi_detection_module_struct *new_ndpi(bool in_line)
+static struct ndpi_detection_module_struct *new_ndpi(void)
 {
     struct ndpi_detection_module_struct *n = NDPI_INIT();
     if (!n)
         return NULL;
     NDPI_PROTOCOL_BITMASK mask;
-    if (in_line && !getenv("WSSTATS_NDPI_ALL"))
-        set_inline_dissectors(&mask);
+    if (!getenv("WSSTATS_NDPI_ALL"))
+        set_dissectors(&mask);
     else
         NDPI_BITMASK_SET_ALL(mask);
     ndpi_set_protocol_detection_bitmask2(n, &mask);
@@ -376,7 +389,7 @@ struct classifier *classifier_new(char *err, size_t errlen)
         return NULL;
     }
     cl->running = true;
-    cl->ndpi_inline = new_ndpi(true); /* while the thread builds its own */
+    cl->ndpi_inline = new_ndpi(); /* while the thread builds its own */
     if (!thread_ndpi_built(cl)) {
         pthread_join(cl->thread, NULL); /* it has returned */
         cl->running = false;
@@ -416,8 +429,9 @@ void classifier_free(struct classifier *cl)
 
 /* ---- the packet loop's side ---------------------------------------------------- */
 
-static void send_msg(struct classifier *cl, struct class_cell *c, enum msg_type type, const uint8_t *body,
-                     size_t blen, ts_us_t ts, const struct class_flow_info *where)
+/* A message about cell `c` (NULL: none); one that is not a packet is
+ * dated by the flow's newest packet. */
+static struct msg new_msg(struct class_cell *c, enum msg_type type, ts_us_t ts, const struct class_flow_info *where)
 {
     struct msg m = {.cell = c, .ts = ts, .type = (uint8_t)type};
     if (where && type != MSG_PACKET)
@@ -427,9 +441,14 @@ static void send_msg(struct classifier *cl, struct class_cell *c, enum msg_type 
         m.server_port = where->server_port;
         m.sensor = where->sensor;
     }
-    if (c && type != MSG_RELEASE)
-        c->sent++;
-    ring_push(&cl->ring, &m, sizeof m, body, blen);
+    return m;
+}
+
+static void send_msg(struct classifier *cl, const struct msg *m, const uint8_t *body, size_t blen)
+{
+    if (m->cell && m->type != MSG_RELEASE)
+        m->cell->sent++;
+    ring_push(&cl->ring, m, sizeof *m, body, blen);
 }
 
 /* Until ready(cl, arg) holds: the thread is woken and its answer about
@@ -463,18 +482,6 @@ static bool synced(struct classifier *cl, const void *unused)
     return atomic_load(&cl->syncs) == cl->syncs_sent;
 }
 
-/* A message as the thread would get it, for the in-line path. */
-static struct msg inline_msg(struct class_cell *c, ts_us_t ts, const struct class_flow_info *where)
-{
-    struct msg m = {.cell = c, .ts = ts};
-    if (where) {
-        memcpy(m.server_addr, where->server_addr, sizeof m.server_addr);
-        m.server_port = where->server_port;
-        m.sensor = where->sensor;
-    }
-    return m;
-}
-
 bool classifier_wants(struct flow_class *fc)
 {
     if (fc->finish_sent || fc->sent >= CLASSIFY_MAX_PACKETS)
@@ -486,10 +493,21 @@ bool classifier_wants(struct flow_class *fc)
     return true;
 }
 
-void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3, uint32_t l3_len,
-                       ts_us_t ts, const struct class_flow_info *where, bool in_line)
+/* Whether a TCP payload begins as a TLS record does (RFC 8446 §5.1, RFC
+ * 5246 §6.2.1): a content type of change_cipher_spec, alert, handshake or
+ * application_data (20-23), then a legacy version 3.x. Lets nDPI's guess
+ * by port count a flow as TLS when the capture missed its handshake
+ * (picked up mid-stream), but not another protocol on port 443. */
+static bool begins_as_tls_record(const uint8_t *p, uint32_t len)
 {
-    if (!l3 || l3_len == 0 || !classifier_wants(fc))
+    uint8_t type, major;
+    return bytes_u8(p, len, 0, &type) && bytes_u8(p, len, 1, &major) && type >= 20 && type <= 23 && major == 3;
+}
+
+void classifier_packet(struct classifier *cl, struct flow_class *fc, const struct class_packet *p,
+                       const struct class_flow_info *where, bool in_line)
+{
+    if (!p->l3 || p->l3_len == 0 || !classifier_wants(fc))
         return;
     if (!fc->cell) {
         if (!(fc->cell = calloc(1, sizeof *fc->cell))) {
@@ -499,15 +517,16 @@ void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8
         fc->in_line = in_line; /* decided by the first packet, for good */
     }
     fc->sent++;
+    struct msg m = new_msg(fc->cell, MSG_PACKET, p->ts, where);
+    m.tls_record = begins_as_tls_record(p->payload, p->payload_len);
     if (fc->in_line) {
-        struct msg m = inline_msg(fc->cell, ts, where);
-        examine_packet(cl, cl->ndpi_inline, fc->cell, &m, l3, l3_len);
+        examine_packet(cl, cl->ndpi_inline, fc->cell, &m, p->l3, p->l3_len);
         if (atomic_load_explicit(&fc->cell->done, memory_order_relaxed))
             fc->finish_sent = true; /* decided here and now: nDPI's state is freed */
         return;
     }
-    size_t room = ring_max_record(&cl->ring) - sizeof(struct msg);
-    send_msg(cl, fc->cell, MSG_PACKET, l3, l3_len < room ? l3_len : room, ts, where);
+    size_t room = ring_max_record(&cl->ring) - sizeof m;
+    send_msg(cl, &m, p->l3, p->l3_len < room ? p->l3_len : room);
 }
 
 void classifier_finish(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where)
@@ -517,12 +536,12 @@ void classifier_finish(struct classifier *cl, struct flow_class *fc, const struc
     fc->finish_sent = true;
     if (atomic_load(&fc->cell->done))
         return; /* decided: the result is final */
+    struct msg m = new_msg(fc->cell, MSG_FINISH, 0, where);
     if (fc->in_line) {
-        struct msg m = inline_msg(fc->cell, where ? where->last_seen : 0, where);
         finish_cell(cl, cl->ndpi_inline, fc->cell, &m);
         return;
     }
-    send_msg(cl, fc->cell, MSG_FINISH, NULL, 0, 0, where);
+    send_msg(cl, &m, NULL, 0);
     wait_for(cl, all_handled, fc->cell, fc->cell);
 }
 
@@ -562,7 +581,8 @@ void classifier_release(struct classifier *cl, struct flow_class *fc, const stru
         free(c); /* the thread is through with it */
     } else {
         atomic_fetch_add(&cl->limbo, 1);
-        send_msg(cl, c, MSG_RELEASE, NULL, 0, 0, where);
+        struct msg m = new_msg(c, MSG_RELEASE, 0, where);
+        send_msg(cl, &m, NULL, 0);
         if (atomic_load(&cl->limbo) > LIMBO_MAX)
             wait_for(cl, limbo_low, NULL, &cl->limbo_mark);
     }
@@ -586,6 +606,7 @@ void classifier_flush(struct classifier *cl)
 void classifier_sync(struct classifier *cl)
 {
     cl->syncs_sent++;
-    send_msg(cl, NULL, MSG_SYNC, NULL, 0, 0, NULL);
+    struct msg m = new_msg(NULL, MSG_SYNC, 0, NULL);
+    send_msg(cl, &m, NULL, 0);
     wait_for(cl, synced, NULL, NULL);
 }

@@ -61,12 +61,21 @@ void classifier_on_tls(struct classifier *cl, class_tls_fn fn, void *arg);
 /* Whether the flow's next packet is still of use to nDPI. */
 bool classifier_wants(struct flow_class *fc);
 
-/* Hands one packet of the flow (its IP header at l3) to nDPI. in_line, on
- * the flow's first packet, keeps the flow on the packet loop's own nDPI
- * instance: for flows that may be WebSocket, whose answers are needed at
- * once (a record's name, the mid-stream pickup's question). */
-void classifier_packet(struct classifier *cl, struct flow_class *fc, const uint8_t *l3, uint32_t l3_len,
-                       ts_us_t ts, const struct class_flow_info *where, bool in_line);
+/* One packet of a flow, as nDPI gets it. */
+struct class_packet {
+    const uint8_t *l3; /* the IP header */
+    uint32_t l3_len;   /* captured bytes from it on */
+    const uint8_t *payload; /* the TCP payload inside them ... */
+    uint32_t payload_len;   /* ... and its captured bytes */
+    ts_us_t ts;
+};
+
+/* Hands one packet of the flow to nDPI. in_line, on the flow's first
+ * packet, keeps the flow on the packet loop's own nDPI instance: for flows
+ * that may be WebSocket, whose answers are needed at once (a record's
+ * name, the mid-stream pickup's question). */
+void classifier_packet(struct classifier *cl, struct flow_class *fc, const struct class_packet *p,
+                       const struct class_flow_info *where, bool in_line);
 
 /* Ends classification (give up and guess if not yet known) and waits for
  * the result (only if nDPI had not decided yet). */

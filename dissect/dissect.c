@@ -925,7 +925,8 @@ static void classify_segment(struct dissector *d, struct flow *f, const struct t
     if (classifier_wants(&f->cls)) {
         struct class_flow_info where = flow_info(f); /* roles known: TLS is reported with its server */
         bool first = !f->cls.cell; /* where nDPI runs is settled by the first packet */
-        classifier_packet(d->classifier, &f->cls, s->l3, s->l3_len, s->ts, &where, first && may_be_websocket(f, s));
+        struct class_packet p = {s->l3, s->l3_len, s->payload, s->payload_len, s->ts};
+        classifier_packet(d->classifier, &f->cls, &p, &where, first && may_be_websocket(f, s));
     }
     recharge(d, before, classifier_flow_cost(&f->cls));
 }

@@ -15,6 +15,10 @@
 #     refuses (a text frame in Latin-1), followed by pieces of a large frame,
 #     is picked up only because nDPI's verdict lets the pickup look further
 #     (32 segments instead of 8).
+#   - nDPI's guess by port counts a flow as TLS only when its payload
+#     began as a TLS record does (not SSH or random bytes on port 443);
+#   - with all of nDPI's dissectors on, names and TLS counts are the same
+#     on these captures and the corpus.
 # tshark checks the SNIs the clients really sent.
 SUITE=ndpi
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
@@ -112,16 +116,52 @@ else
     echo "ok - ndpi/corpus-midstream-picked-up # SKIP ../shared/corpus absent"
 fi
 
-# The packet loop's nDPI runs only the HTTP, WebSocket and TLS dissectors on
-# WebSocket candidates (classify.c): every name and TLS count must be what
-# nDPI gives with all of its dissectors on (WSSTATS_NDPI_ALL=1).
+# nDPI's guess by port counts a flow as TLS only when a payload began as a
+# TLS record does (classify.c): on port 443, SSH (a SYN seen) and random
+# bytes are not TLS; TLS records with no handshake (a connection picked up
+# mid-stream, and one whose SYN was seen) are.
+"$PY" - "$TMP/guess.pcap" "$ROOT/tests/tools" <<'PYEOF'
+import random, sys
+sys.path.insert(0, sys.argv[2])
+from pcapgen import Pcap, Conversation
+rng = random.Random(5)
+noise = lambda n: bytes(rng.getrandbits(8) for _ in range(n))  # noqa: E731
+record = lambda n: b"\x17\x03\x03" + n.to_bytes(2, "big") + noise(n)  # noqa: E731
+pcap = Pcap(sys.argv[1])
+ssh = Conversation(pcap, "10.0.0.1", 40001, "10.0.0.11", 443)
+ssh.syn()
+ssh.send("server", b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+ssh.send("client", b"SSH-2.0-OpenSSH_9.2p1\r\n")
+junk = Conversation(pcap, "10.0.0.1", 40002, "10.0.0.12", 443)
+junk.syn()
+mid = Conversation(pcap, "10.0.0.1", 40003, "10.0.0.13", 443)  # no SYN: mid-stream
+seen = Conversation(pcap, "10.0.0.1", 40004, "10.0.0.14", 443)
+seen.syn()
+for _ in range(6):
+    for c, data in ((ssh, noise(200)), (junk, noise(200)), (mid, record(200)), (seen, record(200))):
+        c.send("client", data)
+        c.send("server", noise(300) if c in (ssh, junk) else record(300))
+for c in (ssh, junk, mid, seen):
+    c.fin("client"); c.fin("server")
+pcap.close()
+PYEOF
+"$BIN/wsstatsd" -q -r "$TMP/guess.pcap" -w "$TMP/guess.db"
+got=$(sqlite3 "$TMP/guess.db" "SELECT group_concat(server_ip || '=' || connections, ' ') FROM
+    (SELECT server_ip, sum(connections) AS connections FROM tls_flows GROUP BY 1 ORDER BY 1)")
+[ "$got" = "10.0.0.13=1 10.0.0.14=1" ] && pass ndpi/tls-guess-needs-tls-records ||
+    fail ndpi/tls-guess-needs-tls-records "counted as TLS: ${got:-none}" \
+        "expected: 10.0.0.13=1 10.0.0.14=1 (not SSH or random bytes on 443)"
+
+# Both nDPI instances run only the HTTP, WebSocket and TLS dissectors
+# (classify.c): every name and TLS count must be what nDPI gives with all
+# of its dissectors on (WSSTATS_NDPI_ALL=1).
 names() { # DB: the names of the records, then the TLS counts
     sqlite3 "$1" "SELECT id || ' ' || coalesce(ndpi_protocol, '-') FROM connections ORDER BY id;
         SELECT hour || ' ' || server_ip || ' ' || server_port || ' ' || sni || ' ' || connections
         FROM tls_flows ORDER BY 1"
 }
 same=0 differ=
-for f in "$TMP/ndpi.pcap" "$CORPUS"/*.pcap "$CORPUS"/*.pcapng; do
+for f in "$TMP/ndpi.pcap" "$TMP/guess.pcap" "$CORPUS"/*.pcap "$CORPUS"/*.pcapng; do
     [ -f "$f" ] || continue
     rm -f "$TMP"/all.db* "$TMP"/few.db*
     WSSTATS_NDPI_ALL=1 "$BIN/wsstatsd" -q -r "$f" -w "$TMP/all.db" 2>/dev/null
