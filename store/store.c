@@ -63,6 +63,7 @@
 #define TICK_NS 1000000000     /* live housekeeping, and retries of a failing database */
 #define BUSY_TIMEOUT_MS 5000   /* the writer's wait for another process's lock */
 #define CACHE_KIB 16384        /* page cache: the indexes' upper levels stay in memory */
+#define PAGE_BYTES 8192        /* page size of a database this writer creates (see open_db_write) */
 #define RETENTION_BATCH 500    /* records deleted per transaction ... */
 #define RETENTION_BUDGET_NS 250000000 /* ... and batches for at most this long per tick */
 #define MAX_CAPTURES 64        /* captures rows per run (wsstatsd: one per source) */
@@ -422,12 +423,18 @@ static int open_db_write(struct store *st, char *err)
      * against other writers; this one binds outcome and initiator from
      * fixed tables (dissect/record.c). SQLite evaluates `outcome IN (five
      * values)` by building a temporary index on every INSERT: a third of
-     * the cost of writing a record. */
-    char pragmas[200];
+     * the cost of writing a record.
+     * page_size: applies only to a database created here (it must come
+     * before journal_mode, which writes the first page); an existing one
+     * keeps its own. 8 KiB instead of SQLite's 4 takes a sixth off each
+     * record's B-tree inserts (the table and 12 indexes: fewer levels and
+     * splits); the query times of bench/queries.sh stay as they were but
+     * one, and 16 KiB pages slowed more of them. */
+    char pragmas[240];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+             "PRAGMA page_size=%d; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
              " PRAGMA ignore_check_constraints=ON; PRAGMA cache_size=-%d",
-             CACHE_KIB);
+             PAGE_BYTES, CACHE_KIB);
     if (exec(st->db, pragmas, err, what) < 0 || check_schema(st->db, path, true, err) < 0 ||
         prepare_statements(st, err) < 0)
         return -1;

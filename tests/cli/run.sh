@@ -450,7 +450,8 @@ cp "$T/big.db" "$T/bad.db"
 sqlite3 "$T/bad.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 leaves=$(sqlite3 "$T/bad.db" "SELECT pageno FROM dbstat WHERE name = 'connections' AND pagetype = 'leaf' ORDER BY pageno")
 mid=$(echo "$leaves" | sed -n "$(($(echo "$leaves" | wc -l) / 2))p")
-head -c 12288 /dev/zero | tr '\0' '\377' | dd of="$T/bad.db" bs=4096 seek=$((mid - 1)) conv=notrunc 2>/dev/null
+page=$(sqlite3 "$T/bad.db" "PRAGMA page_size")
+head -c $((3 * page)) /dev/zero | tr '\0' '\377' | dd of="$T/bad.db" bs="$page" seek=$((mid - 1)) conv=notrunc 2>/dev/null
 for fmt in json table; do
     expect "mid-read-error-$fmt" 1 "bad\.db: database disk image is malformed" -- \
         "$BIN/wsstats" --db "$T/bad.db" connections --limit 0 --format $fmt
