@@ -23,8 +23,8 @@
 # seconds, peak RSS, and the ratios to the floor and to tshark against the
 # targets (wsstatsd at least 50% of the floor's throughput and 50 times
 # tshark's). Times are wall clock around each process (start-up included),
-# the median of RUNS runs for the floor and wsstatsd, with the files in the
-# page cache. Also: the memory per open WebSocket connection, the outcomes
+# the median of RUNS runs for the floor and wsstatsd (the two taking turns),
+# with the files in the page cache. Also: the memory per open WebSocket connection, the outcomes
 # and terminations recorded against what gentap.py planned, and tshark's
 # close codes against wsstatsd's on the prefix.
 #
@@ -119,18 +119,25 @@ echo
 echo "== speed ($RUNS runs each, median; wall clock around the process)"
 printf '%-34s %9s %8s %8s %7s %11s %9s %8s\n' RUN PACKETS MB SECONDS CPU PACKETS/S MB/S "RSS MiB"
 
-r=$(runs "$RUNS" "$OUT/floor.log" "$FLOOR" -v "$TAP")
-read -r floor_s floor_cpu _ <<<"$r"
+# The floor and wsstatsd take turns (floor, wsstatsd, floor, ...): this VM's
+# speed drifts by more than 15% within minutes, and a ratio of two medians
+# taken minutes apart would carry that drift.
+median_line() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
+floor_runs=() ws_runs=()
+for ((k = 0; k < RUNS; k++)); do
+    DB=
+    floor_runs+=("$(runs 1 "$OUT/floor.log" "$FLOOR" -v "$TAP")")
+    DB=$OUT/speed.db
+    ws_runs+=("$(runs 1 "$OUT/speed.log" "$BIN/wsstatsd" -v -r "$TAP" -w "$DB")")
+done
+read -r floor_s floor_cpu _ <<<"$(median_line "${floor_runs[@]}")"
 read -r _ fp _ _ _ floor_inner <"$OUT/floor.log"
 if [ "$fp" != "$tap_packets" ]; then
     echo "speed.sh: the floor read $fp packets, tap.json says $tap_packets" >&2
     exit 1
 fi
 row "floor (bare pcap_next_ex loop)" "$tap_packets" "$tap_bytes" "$floor_s" "$(peak_kib "$OUT/floor.log")" "$floor_cpu"
-
-DB=$OUT/speed.db
-r=$(runs "$RUNS" "$OUT/speed.log" "$BIN/wsstatsd" -v -r "$TAP" -w "$DB")
-read -r ws_s ws_cpu _ <<<"$r"
+read -r ws_s ws_cpu _ <<<"$(median_line "${ws_runs[@]}")"
 row "wsstatsd -r" "$tap_packets" "$tap_bytes" "$ws_s" "$(peak_kib "$OUT/speed.log")" "$ws_cpu"
 
 DB=$OUT/speed-ws.db
