@@ -24,9 +24,9 @@
 # targets (wsstatsd at least 50% of the floor's throughput and 50 times
 # tshark's). Times are wall clock around each process (start-up included),
 # the median of RUNS runs for the floor and wsstatsd (the two taking turns),
-# with the files in the page cache. Also: the memory per open WebSocket connection, the outcomes
-# and terminations recorded against what gentap.py planned, and tshark's
-# close codes against wsstatsd's on the prefix.
+# with the files in the page cache. Also: the memory per open WebSocket
+# connection, the outcomes and terminations recorded against what gentap.py
+# planned, and tshark's close codes against wsstatsd's on the prefix.
 #
 # Environment: BIN (default build), RUNS (5), TSHARK_MB (50; a new value
 # regenerates the files), PROFILE=1 (also perf record wsstatsd and print the

@@ -7,7 +7,8 @@
  *
  * Records are copied into a queue. A writer thread, once the database is
  * open the only user of the connection, commits the queue whenever a batch
- * is full or its oldest record has waited MAX_WAIT_NS; the captures rows go
+ * is full, the TLS tally is half full (on TLS-heavy traffic most commits)
+ * or its oldest record has waited MAX_WAIT_NS; the captures rows go
  * in the same transactions. Live, it also wakes once a second (TICK_NS) to
  * write the captures row and delete old records (--retention, a few
  * batches within RETENTION_BUDGET_NS). So SQLite's work — and its waits:
