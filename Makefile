@@ -35,32 +35,27 @@ ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -pthread -DWSSTATS_VERSION='"$(VERSION)"
              $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS  := $(PKG_LIBS) -lm -pthread
 
-CAPTURE := capture/decode.c capture/source.c
-DISSECT := dissect/classify.c dissect/codes.c dissect/dissect.c dissect/http.c dissect/ring.c \
-           dissect/reasm.c dissect/record.c dissect/utf8.c dissect/ws.c dissect/wsconn.c
-STORE   := store/store.c store/tally.c store/query.c
-CLI     := cli/duration.c cli/output.c cli/filters.c cli/stats.c cli/common.c \
-           cli/cmd_codes.c cli/cmd_connections.c cli/cmd_timeline.c cli/cmd_groups.c \
-           cli/cmd_durations.c cli/cmd_summary.c
+# One static library per folder; the folders are the architecture
+# (docs/design.md). A folder's library holds every .c file in it (and in
+# its subfolders); programs and tests link the libraries they need, in
+# layer order, and the linker takes only what is referenced.
+LAYERS  := daemon cli engine app flow capture query store model common
+lib_src  = $(wildcard $(1)/*.c $(1)/*/*.c)
+CLI_MAIN    := cli/wsstats.c
+DAEMON_MAIN := daemon/wsstatsd.c
+LIB_SRC  = $(filter-out $(CLI_MAIN) $(DAEMON_MAIN),$(call lib_src,$(1)))
+lib      = $(BUILD)/lib/lib$(1).a
+# the libraries of the given layers, in link order
+libs     = $(foreach l,$(filter $(1),$(LAYERS)),$(call lib,$(l)))
+DAEMON_LIBS := $(call libs,daemon engine app flow capture store model common)
+QUERY_LIBS  := $(call libs,cli query store model common)
+ALL_LIBS    := $(call libs,$(LAYERS))
 
-DAEMON_SRC := daemon/wsstatsd.c daemon/log.c daemon/privdrop.c $(CAPTURE) $(DISSECT) $(STORE) cli/duration.c
-QUERY_SRC  := cli/wsstats.c $(CLI) $(STORE) dissect/codes.c dissect/record.c dissect/utf8.c
+# gcc's archiver keeps the LTO symbols an archive of -flto objects needs.
+AR_FOR_CC = $(if $(findstring -flto,$(CFLAGS)),$(shell command -v gcc-ar || echo ar),ar)
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
-# what each unit test links besides itself
-test_decode_SRC   := capture/decode.c
-test_http_SRC     := dissect/http.c
-test_ws_SRC       := dissect/ws.c dissect/utf8.c
-test_wsconn_SRC   := dissect/wsconn.c dissect/ws.c dissect/http.c dissect/codes.c dissect/record.c dissect/utf8.c
-test_reasm_SRC    := dissect/reasm.c
-test_dissect_SRC  := $(DISSECT) capture/decode.c
-test_duration_SRC := cli/duration.c
-test_output_SRC   := cli/output.c dissect/utf8.c
-test_filters_SRC  := cli/filters.c dissect/record.c
-test_stats_SRC    := cli/stats.c
-test_tally_SRC    := store/tally.c
-test_ring_SRC     := dissect/ring.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -71,14 +66,20 @@ $(BUILD)/obj/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BUILD)/wsstatsd: $(call obj,$(DAEMON_SRC))
+$(foreach l,$(LAYERS),$(eval $(call lib,$(l)): $(call obj,$(call LIB_SRC,$(l)))))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	$(AR_FOR_CC) rcs $@ $^
+
+$(BUILD)/wsstatsd: $(call obj,$(DAEMON_MAIN)) $(DAEMON_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/wsstats: $(call obj,$(QUERY_SRC))
+$(BUILD)/wsstats: $(call obj,$(CLI_MAIN)) $(QUERY_LIBS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-.SECONDEXPANSION:
-$(BUILD)/tests/%: $$(call obj,tests/unit/%.c $$($$*_SRC))
+# A unit test links every library: the linker takes what it refers to.
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

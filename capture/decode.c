@@ -12,7 +12,7 @@
 #include <pcap/pcap.h>
 #include <string.h>
 
-#include "bytes.h"
+#include "../common/bytes.h"
 
 /* EtherTypes (IEEE 802 numbers registry). */
 enum {

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Timestamps are microseconds since the Unix epoch throughout. */
-typedef int64_t ts_us_t;
+#include "../common/timestamp.h"
+
 
 struct packet {
     const uint8_t *data;

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../store/query.h"
+#include "../query/query.h"
 #include "filters.h"
 #include "output.h"
 

@@ -1,13 +1,13 @@
 /*
  * cli/cmd_codes.c — `top-codes` (the headline report), `codes` and
- * `explain CODE` (the registry of DESIGN §3, from dissect/codes.c).
+ * `explain CODE` (the registry of DESIGN §3, from model/codes.c).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../dissect/codes.h"
+#include "../model/codes.h"
 #include "cli.h"
 
 #define TOP_BAR_WIDTH 20

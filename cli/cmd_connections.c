@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "duration.h"
+#include "../common/duration.h"
 
 /* Table columns. Addresses are never cut (an address cut short names
  * another, or none); a table of long IPv6 addresses may be wider than 80

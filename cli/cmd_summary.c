@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../dissect/record.h"
+#include "../model/record.h"
 #include "cli.h"
 
 #define SUMMARY_BAR 16

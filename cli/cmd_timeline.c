@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "duration.h"
+#include "../common/duration.h"
 
 #define CODE_COLUMNS 4       /* codes shown as columns; the rest is "other" */
 #define TIMELINE_BAR 18

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../dissect/codes.h"
+#include "../model/codes.h"
 #include "cli.h"
 
 int fail(int code, const char *fmt, ...)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../dissect/record.h"
+#include "../model/record.h"
 
 /* A decimal number in [lo, hi] spanning exactly [s, s+len). */
 static bool parse_number(const char *s, size_t len, long lo, long hi, long *out)

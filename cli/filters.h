@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "../store/query.h"
+#include "../query/query.h"
 
 /* Address text normalised by the filter parsers lives here. */
 struct filter_text {

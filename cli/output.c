@@ -15,7 +15,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include "../dissect/utf8.h"
+#include "../common/utf8.h"
 
 /* Searching for the cut that keeps values apart costs (cells x widths x
  * log cells) comparisons: beyond this many cells x widths it is skipped. */

@@ -22,7 +22,7 @@
 
 #include "../store/store.h"
 #include "cli.h"
-#include "duration.h"
+#include "../common/duration.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"

@@ -29,10 +29,10 @@
 
 #include "../capture/decode.h"
 #include "../capture/source.h"
-#include "../dissect/classify.h"
-#include "../dissect/dissect.h"
+#include "../app/classify.h"
+#include "../engine/dissect.h"
 #include "../store/store.h"
-#include "../cli/duration.h"
+#include "../common/duration.h"
 #include "log.h"
 #include "privdrop.h"
 

@@ -4,8 +4,8 @@
  * Four targets, each a file of its own (see fuzz/fuzz.mk for how they are
  * built and run):
  *   fuzz_decode.c    capture/decode.c: one link-layer frame -> TCP segment
- *   fuzz_http.c      dissect/http.c and the handshake half of wsconn.c
- *   fuzz_ws.c        dissect/ws.c and the frame half of wsconn.c
+ *   fuzz_http.c      app/websocket/http.c and the handshake half of wsconn.c
+ *   fuzz_ws.c        app/websocket/frame.c and the frame half of wsconn.c
  *   fuzz_pipeline.c  a whole capture file through libpcap, the decoder and
  *                    the dissector (reassembly, wsconn, nDPI) to records,
  *                    one input in four into a real store (store/), ended
@@ -26,8 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../dissect/record.h"
-#include "../dissect/wsconn.h"
+#include "../model/record.h"
+#include "../app/websocket/session.h"
 
 /* libFuzzer's entry points (declared here for -Wmissing-prototypes). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -34,7 +34,7 @@ FUZZ_ARGS          ?=
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -DWSSTATS_VERSION='"$(VERSION)"' $(WARN) $(PKG_CFLAGS) \
                -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP
-FUZZ_LIB    := capture/decode.c capture/source.c $(DISSECT) fuzz/fuzz_common.c
+FUZZ_LIB    := $(foreach l,engine app flow capture model common,$(call LIB_SRC,$(l))) fuzz/fuzz_common.c
 FUZZ_BINS   := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 fuzz_obj     = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(1))
 
@@ -50,7 +50,7 @@ $(FUZZ_BINS): $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(call fuzz_
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 # fuzz_pipeline writes its records through a real store, as the daemon does.
-$(FUZZ_BUILD)/fuzz_pipeline: $(call fuzz_obj,store/store.c store/tally.c)
+$(FUZZ_BUILD)/fuzz_pipeline: $(call fuzz_obj,$(call LIB_SRC,store))
 
 # Rebuilt when the builder or pcapgen change; FUZZ_SEED_PCAPS=... adds more.
 $(FUZZ_BUILD)/seeds/.stamp: fuzz/mkseeds.py tests/tools/pcapgen.py

@@ -1,6 +1,6 @@
 /*
  * fuzz/fuzz_http.c — libFuzzer target for the HTTP upgrade parser:
- * dissect/http.c on its own, then the opening handshake in dissect/wsconn.c.
+ * app/websocket/http.c on its own, then the opening handshake in app/websocket/session.c.
  *
  * Input: byte 0 = header-array capacity (low 5 bits) and flags (bit 5:
  * gaps in the wsconn run), bytes 1-2 = length of the client's part (LE,
@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "../dissect/http.h"
+#include "../app/websocket/http.h"
 #include "fuzz.h"
 
 #define MAX_HEADERS 32

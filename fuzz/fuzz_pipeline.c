@@ -36,7 +36,7 @@
 
 #include "../capture/decode.h"
 #include "../capture/source.h"
-#include "../dissect/dissect.h"
+#include "../engine/dissect.h"
 #include "../store/store.h"
 #include "fuzz.h"
 

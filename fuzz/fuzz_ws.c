@@ -1,6 +1,6 @@
 /*
  * fuzz/fuzz_ws.c — libFuzzer target for the WebSocket frame parser,
- * dissect/ws.c, and the frame half of dissect/wsconn.c.
+ * app/websocket/frame.c, and the frame half of app/websocket/session.c.
  *
  * Input: byte 0 = flags (bit 0: gaps in the chunked runs), bytes 1-2 =
  * length of the client's stream (LE, clamped), bytes 3-6 = seed for chunk
@@ -24,7 +24,7 @@
  */
 #include <string.h>
 
-#include "../dissect/ws.h"
+#include "../app/websocket/frame.h"
 #include "fuzz.h"
 
 /* What the events said, folded so that two runs can be compared. */

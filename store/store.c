@@ -422,7 +422,7 @@ static int open_db_write(struct store *st, char *err)
     snprintf(what, sizeof what, "cannot use database %s", path);
     /* ignore_check_constraints: the schema's CHECKs guard the database
      * against other writers; this one binds outcome and initiator from
-     * fixed tables (dissect/record.c). SQLite evaluates `outcome IN (five
+     * fixed tables (model/record.c). SQLite evaluates `outcome IN (five
      * values)` by building a temporary index on every INSERT: a third of
      * the cost of writing a record.
      * page_size: applies only to a database created here (it must come

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../dissect/dissect.h"
-#include "../dissect/record.h"
+#include "../engine/dissect.h"
+#include "../model/record.h"
 
 #define STORE_SCHEMA_VERSION 3
 /* Readers take older schemas whose tables hold the same records (v1 lacks
@@ -118,7 +118,7 @@ long long store_expire(struct store *st);
 /* The last error, one line. */
 const char *store_error(const struct store *st);
 
-/* The connection, for query functions (store/query.c); readers only. */
+/* The connection, for query functions (query/query.c); readers only. */
 sqlite3 *store_db(struct store *st);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_dissect.c — dissect/dissect.c: flows, lifecycle, records.
+ * tests/unit/test_dissect.c — engine/dissect.c: flows, lifecycle, records.
  *
  * Proves, feeding hand-built TCP segments to a dissector without a
  * classifier: a whole connection (handshake, 101, frames, close frames both
@@ -34,8 +34,8 @@
 
 #include "unit.h"
 
-#include "../../dissect/dissect.h"
-#include "../../dissect/ws.h"
+#include "../../engine/dissect.h"
+#include "../../app/websocket/frame.h"
 
 /* ---- records as copies ----------------------------------------------------- */
 

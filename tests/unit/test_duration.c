@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_duration.c — cli/duration.c, durations and ISO 8601 times.
+ * tests/unit/test_duration.c — common/duration.c, durations and ISO 8601 times.
  *
  * Proves: duration_parse() turns "90s", "15m", "1h", "7d", "2w", "500ms",
  * sums like "1h30m" and bare numbers (seconds) into exact microseconds, and
@@ -16,7 +16,7 @@
 
 #include "unit.h"
 
-#include "../../cli/duration.h"
+#include "../../common/duration.h"
 
 #define S 1000000LL
 

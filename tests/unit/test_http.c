@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_http.c — dissect/http.c, the HTTP/1.x head parser.
+ * tests/unit/test_http.c — app/websocket/http.c, the HTTP/1.x head parser.
  *
  * Proves: request and status lines are split into method / target / version /
  * status exactly; header names and values come out trimmed and are found
@@ -16,7 +16,7 @@
 
 #include "unit.h"
 
-#include "../../dissect/http.h"
+#include "../../app/websocket/http.h"
 
 #define NH 16
 

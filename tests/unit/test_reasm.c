@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_reasm.c — dissect/reasm.c, per-direction TCP reassembly.
+ * tests/unit/test_reasm.c — flow/reasm.c, per-direction TCP reassembly.
  *
  * Proves: in-order bytes pass straight through; out-of-order segments are
  * held and delivered in sequence order once the hole fills; duplicates and
@@ -26,7 +26,7 @@
 #include "unit.h"
 
 #include "../../capture/packet.h"
-#include "../../dissect/reasm.h"
+#include "../../flow/reasm.h"
 
 /* ---- the sink ------------------------------------------------------------- */
 

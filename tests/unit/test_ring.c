@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_ring.c — dissect/ring.c, the SPSC ring between the packet
+ * tests/unit/test_ring.c — common/ring.c, the SPSC ring between the packet
  * loop and the classifier thread.
  *
  * Proves: records come out whole and in order, header and body joined,
@@ -16,7 +16,7 @@
 
 #include "unit.h"
 
-#include "../../dissect/ring.h"
+#include "../../common/ring.h"
 
 enum { RECORDS = 200000 };
 

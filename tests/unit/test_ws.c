@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_ws.c — dissect/ws.c, the incremental WebSocket frame parser.
+ * tests/unit/test_ws.c — app/websocket/frame.c, the incremental WebSocket frame parser.
  *
  * Proves: ws_decode_header reads FIN, RSV1-3, opcode, MASK and key, and the
  * 7-, 16- and 64-bit payload lengths exactly, flags non-minimal lengths and a
@@ -20,7 +20,7 @@
 
 #include "unit.h"
 
-#include "../../dissect/ws.h"
+#include "../../app/websocket/frame.h"
 
 /* ---- frame building ------------------------------------------------------ */
 

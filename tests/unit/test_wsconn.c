@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_wsconn.c — dissect/wsconn.c: handshake, frames, closes, record.
+ * tests/unit/test_wsconn.c — app/websocket/session.c: handshake, frames, closes, record.
  *
  * Proves, driving wsconn_data()/wsconn_gap() and reading wsconn_fill_record():
  *  - ws_accept_for_key() gives RFC 6455 §1.3's accept value for its key;
@@ -45,9 +45,9 @@
 
 #include "unit.h"
 
-#include "../../dissect/codes.h"
-#include "../../dissect/record.h"
-#include "../../dissect/wsconn.h"
+#include "../../model/codes.h"
+#include "../../model/record.h"
+#include "../../app/websocket/session.h"
 
 #define T_REQ 1000000
 #define T_RESP 2000000

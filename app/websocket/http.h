@@ -1,5 +1,5 @@
 /*
- * dissect/http.h — zero-copy, allocation-free HTTP/1.x message-head parser.
+ * app/websocket/http.h — zero-copy, allocation-free HTTP/1.x message-head parser.
  *
  * In the manner of picohttpparser: the caller hands in the bytes it has; the
  * parser returns the length of the complete head (request or status line plus

@@ -1,5 +1,5 @@
 /*
- * dissect/ws.h — incremental, zero-copy WebSocket frame parser (RFC 6455 §5.2).
+ * app/websocket/frame.h — incremental, zero-copy WebSocket frame parser (RFC 6455 §5.2).
  *
  * One parser per direction. Bytes go in as the reassembler delivers them, in
  * any split; the parser keeps at most one frame header (14 bytes) of its own

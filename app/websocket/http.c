@@ -1,5 +1,5 @@
 /*
- * dissect/http.c — zero-copy HTTP/1.x message-head parser (RFC 9112 §2-§5).
+ * app/websocket/http.c — zero-copy HTTP/1.x message-head parser (RFC 9112 §2-§5).
  *
  * Only what a WebSocket opening handshake (RFC 6455 §4) needs: request line,
  * status line and header fields. Bodies are not our business. The parser is

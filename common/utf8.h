@@ -1,5 +1,5 @@
 /*
- * dissect/utf8.h — UTF-8 well-formedness (RFC 3629), for close reasons
+ * common/utf8.h — UTF-8 well-formedness (RFC 3629), for close reasons
  * (RFC 6455 §5.5.1) and for escaping text in JSON output.
  */
 #ifndef WSSTATS_UTF8_H

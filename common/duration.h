@@ -1,5 +1,5 @@
 /*
- * cli/duration.h — durations ("90s", "15m", "1h", "7d") and times (ISO 8601)
+ * common/duration.h — durations ("90s", "15m", "1h", "7d") and times (ISO 8601)
  * as typed on command lines, shared by wsstats and wsstatsd.
  */
 #ifndef WSSTATS_DURATION_H

@@ -1,5 +1,5 @@
 /*
- * dissect/reasm.h — per-direction TCP stream reassembly.
+ * flow/reasm.h — per-direction TCP stream reassembly.
  *
  * Segments go in as captured, in any order; bytes come out in sequence
  * order through a sink, exactly once, each piece with its sequence number and

@@ -1,5 +1,5 @@
 /*
- * dissect/utf8.c — UTF-8 well-formedness (RFC 3629 §3-§4).
+ * common/utf8.c — UTF-8 well-formedness (RFC 3629 §3-§4).
  */
 #include "utf8.h"
 

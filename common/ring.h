@@ -1,5 +1,5 @@
 /*
- * dissect/ring.h — a single-producer, single-consumer byte ring between two
+ * common/ring.h — a single-producer, single-consumer byte ring between two
  * threads, with blocking on both ends.
  *
  * The producer pushes records (a header and a body, copied in as one

@@ -1,5 +1,5 @@
 /*
- * store/query.c — filters, time windows and the queries behind wsstats.
+ * query/query.c — filters, time windows and the queries behind wsstats.
  *
  * Every statement is built from the fixed fragments below plus '?'
  * placeholders; user values only ever reach SQLite through sqlite3_bind_*.
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../dissect/record.h"
+#include "../model/record.h"
 
 /* ---- WHERE clauses -------------------------------------------------------- */
 

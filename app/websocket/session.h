@@ -1,5 +1,5 @@
 /*
- * dissect/wsconn.h — one WebSocket connection: handshake, frames, closes.
+ * app/websocket/session.h — one WebSocket connection: handshake, frames, closes.
  *
  * Fed the in-order byte streams of both directions (from reasm.c via
  * dissect.c), it parses the HTTP/1.1 opening handshake (RFC 6455 §4), then
@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "record.h"
-#include "utf8.h"
-#include "ws.h"
+#include "../../model/record.h"
+#include "../../common/utf8.h"
+#include "frame.h"
 
 enum wsconn_state {
     WSC_AWAIT_REQUEST,  /* client's upgrade request not complete yet */

@@ -1,5 +1,5 @@
 /*
- * store/query.h — the read side: filters, time windows and the queries
+ * query/query.h — the read side: filters, time windows and the queries
  * behind the wsstats commands (DESIGN §5).
  *
  * SQL text is assembled only from fixed fragments of this module; every
@@ -128,7 +128,7 @@ typedef void (*duration_fn)(void *arg, const struct duration_row *d);
 int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, void *arg);
 
 /* The totals of `summary`. Indexes are enum outcome and enum termination
- * values (dissect/record.h). */
+ * values (model/record.h). */
 struct summary_counts {
     long long total, handshake_seen;
     long long outcomes[5];

@@ -1,5 +1,5 @@
 /*
- * capture/bytes.h — bounds-checked reads of untrusted packet bytes.
+ * common/bytes.h — bounds-checked reads of untrusted packet bytes.
  *
  * Every packet byte the dissector looks at goes through these helpers, in
  * the manner of tcpdump's extract.h: the caller names the buffer, its length

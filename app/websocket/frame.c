@@ -1,17 +1,17 @@
 /*
- * dissect/ws.c — incremental, zero-copy WebSocket frame parser (RFC 6455 §5.2).
+ * app/websocket/frame.c — incremental, zero-copy WebSocket frame parser (RFC 6455 §5.2).
  *
  * Base framing protocol:
  *   byte 0: FIN, RSV1-3, opcode(4)       byte 1: MASK, payload len(7)
  *   len 126 -> 16-bit length follows; 127 -> 64-bit length follows
  *   then a 4-byte masking key when MASK is set, then the payload.
  */
-#include "ws.h"
+#include "frame.h"
 
 #include <string.h>
 
-#include "../capture/bytes.h"
-#include "utf8.h"
+#include "../../common/bytes.h"
+#include "../../common/utf8.h"
 
 void ws_parser_init(struct ws_parser *p)
 {

@@ -1,5 +1,5 @@
 /*
- * dissect/dissect.h — from TCP segments to connection records.
+ * engine/dissect.h — from TCP segments to connection records.
  *
  * The dissector owns the flow table. Each TCP segment finds (or makes) its
  * flow, goes through per-direction reassembly, and the in-order bytes drive
@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 #include "../capture/packet.h"
-#include "classify.h"
-#include "reasm.h"
-#include "record.h"
+#include "../app/classify.h"
+#include "../flow/reasm.h"
+#include "../model/record.h"
 
 struct dissect_config {
     ts_us_t idle_timeout;  /* an open flow silent this long is expired */

@@ -1,5 +1,5 @@
 /*
- * dissect/classify.c — the adapter to nDPI (built against Debian's 4.2),
+ * app/classify.c — the adapter to nDPI (built against Debian's 4.2),
  * and the thread that runs it (see classify.h).
  *
  * Everything version-specific is here, switched on nDPI's own NDPI_MAJOR /
@@ -47,8 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../capture/bytes.h"
-#include "ring.h"
+#include "../common/bytes.h"
+#include "../common/ring.h"
 
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
 #define SNI_MAX 255             /* RFC 6066 §3: a host name, at most 255 bytes */

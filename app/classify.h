@@ -1,5 +1,5 @@
 /*
- * dissect/classify.h — flow classification; the one adapter to nDPI.
+ * app/classify.h — flow classification; the one adapter to nDPI.
  *
  * nDPI's API changes between releases (4.2 here; 4.6-4.10 changed packet
  * processing, give-up and initialisation), so nothing else includes its
@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../capture/packet.h"
+#include "../common/timestamp.h"
 
 struct classifier;
 struct class_cell; /* shared by the packet loop and the classifier thread */

@@ -1,5 +1,5 @@
 /*
- * cli/duration.c — parsing and printing of durations and ISO 8601 times.
+ * common/duration.c — parsing and printing of durations and ISO 8601 times.
  */
 #include "duration.h"
 

@@ -1,5 +1,5 @@
 /*
- * dissect/wsconn.c — one WebSocket connection: handshake, frames, closes.
+ * app/websocket/session.c — one WebSocket connection: handshake, frames, closes.
  *
  * Handshake: RFC 6455 §4.1 (client request: GET, Upgrade: websocket,
  * Connection: Upgrade, Sec-WebSocket-Key) and §4.2.2 (server response: 101,
@@ -15,13 +15,13 @@
  * to the memcap (dissect.c). A head is kept up to WSCONN_HEAD_MAX bytes a
  * direction; a longer one is cut there (see "oversized heads").
  */
-#include "wsconn.h"
+#include "session.h"
 
 #include <gcrypt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "codes.h"
+#include "../../model/codes.h"
 #include "http.h"
 
 #define HEAD_MAX WSCONN_HEAD_MAX  /* head bytes kept per direction (wsconn.h) */

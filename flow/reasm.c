@@ -1,5 +1,5 @@
 /*
- * dissect/reasm.c — per-direction TCP stream reassembly (RFC 9293 §3.4, §3.10).
+ * flow/reasm.c — per-direction TCP stream reassembly (RFC 9293 §3.4, §3.10).
  *
  * Sequence arithmetic is modulo 2^32 (RFC 9293 §3.4): "a before b" is the
  * sign of the 32-bit difference. The first copy of a byte wins: bytes already

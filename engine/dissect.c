@@ -1,5 +1,5 @@
 /*
- * dissect/dissect.c — flow table, connection lifecycle, record emission.
+ * engine/dissect.c — flow table, connection lifecycle, record emission.
  *
  * A flow is one TCP connection (RFC 9293 §3.5), keyed by both endpoints and
  * the outer VLAN id, whichever way a segment travels. The client is the side
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "wsconn.h"
+#include "../app/websocket/session.h"
 
 #define SWEEP_INTERVAL_US 1000000 /* expiry runs at most once a second of packet time */
 #define MIDSTREAM_TRIES 8         /* data segments examined for frames before giving up */

@@ -1,5 +1,5 @@
 /*
- * dissect/record.h — the connection record (DESIGN §2), as handed to store/.
+ * model/record.h — the connection record (DESIGN §2), as handed to store/.
  *
  * One per WebSocket connection. Strings are borrowed from the dissector and
  * only valid during the emit callback; NULL means SQL NULL. Integers use -1
@@ -11,9 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../capture/packet.h"
-
-#define TS_NONE INT64_MIN
+#include "../common/timestamp.h"
 
 /* Violations (DESIGN §4), one bit each. The names table in wsconn.c is in
  * alphabetical order so that joined lists come out sorted. */

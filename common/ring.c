@@ -1,5 +1,5 @@
 /*
- * dissect/ring.c — the SPSC byte ring (see ring.h).
+ * common/ring.c — the SPSC byte ring (see ring.h).
  *
  * Each record is an 8-byte length followed by its bytes, padded to 8. A
  * record never wraps: when it does not fit before the end of the buffer,

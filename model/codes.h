@@ -1,5 +1,5 @@
 /*
- * dissect/codes.h — the WebSocket close-code registry, in one place.
+ * model/codes.h — the WebSocket close-code registry, in one place.
  *
  * Names and ranges as in DESIGN §3 (RFC 6455 §7.4, the IANA "WebSocket Close
  * Code Number Registry", and CloseEvent.code). Used by the dissector to judge
