@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "../common/bytes.h"
+#include "../common/mem.h"
 #include "../common/ring.h"
 
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
@@ -61,12 +62,11 @@
  * and the buffer its TLS dissector reassembles handshake messages in
  * (2 KiB when allocated, at the first TLS-like record; ndpi_search_tls_tcp_memory
  * in nDPI's tls.c); afterwards the cell alone. Each block with malloc's own
- * header, as reasm.c and dissect.c count it. Measured with 100,000
+ * header (common/mem.h). Measured with 100,000
  * one-packet TLS-like flows: about 2.7 KiB each besides the flow table. */
-#define BLOCK_OVERHEAD 16
 #define NDPI_TLS_BUFFER 2048
-#define CELL_COST (sizeof(struct class_cell) + BLOCK_OVERHEAD)
-#define STATE_COST (SIZEOF_FLOW_STRUCT + BLOCK_OVERHEAD + NDPI_TLS_BUFFER + BLOCK_OVERHEAD)
+#define CELL_COST mem_block(sizeof(struct class_cell))
+#define STATE_COST (mem_block(SIZEOF_FLOW_STRUCT) + mem_block(NDPI_TLS_BUFFER))
 /* A flow the packet loop gives up leaves its charge with it, but a state
  * the thread holds is freed only when the thread reaches the "release":
  * behind a backlog in the ring (a flood outruns nDPI), tens of thousands

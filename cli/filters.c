@@ -3,12 +3,12 @@
  */
 #include "filters.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/ipaddr.h"
 #include "../model/record.h"
 
 /* A decimal number in [lo, hi] spanning exactly [s, s+len). */
@@ -26,25 +26,6 @@ static bool parse_number(const char *s, size_t len, long lo, long hi, long *out)
         return false;
     *out = v;
     return true;
-}
-
-/* The address in its stored text form; false if it is none. */
-static bool normalise_ip(const char *s, size_t len, char *out, size_t outlen)
-{
-    char buf[64];
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    uint8_t a[16];
-    if (inet_pton(AF_INET, buf, a) == 1)
-        return inet_ntop(AF_INET, a, out, (socklen_t)outlen) != NULL;
-    if (inet_pton(AF_INET6, buf, a) != 1)
-        return false;
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(a, v4mapped, 12) == 0)
-        return inet_ntop(AF_INET, a + 12, out, (socklen_t)outlen) != NULL;
-    return inet_ntop(AF_INET6, a, out, (socklen_t)outlen) != NULL;
 }
 
 /* IP, IP:PORT, [IPv6]:PORT, [IPv6], IPv6, :PORT. */
@@ -72,7 +53,7 @@ static const char *parse_endpoint(const char *s, char *ip, size_t iplen, const c
     *ip_out = NULL;
     *port_out = -1;
     if (hostlen > 0) {
-        if (!normalise_ip(host, hostlen, ip, iplen))
+        if (!ipaddr_normalise(host, hostlen, ip, iplen))
             return "not an IPv4 or IPv6 address (write IPv6 with a port as [ADDR]:PORT)";
         *ip_out = ip;
     }

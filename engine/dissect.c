@@ -10,13 +10,14 @@
  */
 #include "dissect.h"
 
-#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../app/websocket/session.h"
+#include "../common/ipaddr.h"
+#include "../common/mem.h"
 
 #define SWEEP_INTERVAL_US 1000000 /* expiry runs at most once a second of packet time */
 #define MIDSTREAM_TRIES 8         /* data segments examined for frames before giving up */
@@ -313,8 +314,8 @@ static struct flow *lru_oldest(struct dissector *d, int l)
  * each flow's classification, nDPI's state included, by the classifier's
  * estimate (classifier_flow_cost()). The last two change inside calls into
  * wsconn.c and classify.c: every such call is followed by a recharge from
- * the figure before it. Each block is charged with malloc's own header. */
-#define MALLOC_OVERHEAD 16
+ * the figure before it. Each block is charged with malloc's own header
+ * (common/mem.h). */
 
 static void update_reasm_budget(struct dissector *d)
 {
@@ -368,8 +369,6 @@ static void drop_wsconn(struct dissector *d, struct flow *f)
     f->ws = NULL;
 }
 
-static void format_ip(const uint8_t addr[16], char out[46]);
-
 /* What the classifier is told of a flow: its server side, for TLS reports. */
 static struct class_flow_info flow_info(const struct flow *f)
 {
@@ -384,7 +383,7 @@ static void report_tls(void *arg, const struct class_flow_info *where, const cha
 {
     struct dissector *d = arg;
     struct tls_flow t = {.sensor = where->sensor, .server_port = where->server_port, .sni = sni, .ts = ts};
-    format_ip(where->server_addr, t.server_ip);
+    ipaddr_format(where->server_addr, t.server_ip);
     d->tls_emit(d->tls_arg, &t);
 }
 
@@ -406,20 +405,11 @@ static void flow_remove(struct dissector *d, struct flow *f)
         recharge(d, before, classifier_flow_cost(&f->cls));
     }
     d->nflows--;
-    charge(d, sizeof *f + MALLOC_OVERHEAD, false);
+    charge(d, mem_block(sizeof *f), false);
     free(f);
 }
 
 /* ---- records ------------------------------------------------------------ */
-
-static void format_ip(const uint8_t addr[16], char out[46])
-{
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(addr, v4mapped, 12) == 0)
-        inet_ntop(AF_INET, addr + 12, out, 46);
-    else
-        inet_ntop(AF_INET6, addr, out, 46);
-}
 
 static bool is_teardown(uint8_t t)
 {
@@ -444,8 +434,8 @@ static void emit_record(struct dissector *d, struct flow *f, enum termination wh
     char proto[64];
     memset(&r, 0, sizeof r);
     r.sensor = f->sensor;
-    format_ip(f->ep[DIR_CLIENT].addr, r.client_ip);
-    format_ip(f->ep[DIR_SERVER].addr, r.server_ip);
+    ipaddr_format(f->ep[DIR_CLIENT].addr, r.client_ip);
+    ipaddr_format(f->ep[DIR_SERVER].addr, r.server_ip);
     r.client_port = f->ep[DIR_CLIENT].port;
     r.server_port = f->ep[DIR_SERVER].port;
     r.vlan = f->vlan == VLAN_NONE ? -1 : f->vlan;
@@ -686,7 +676,7 @@ static void make_room(struct dissector *d)
 {
     if (d->nflows >= d->cfg.max_flows)
         evict_one(d);
-    while (d->state_mem + sizeof(struct flow) + MALLOC_OVERHEAD + d->reasm.mem_used > d->cfg.memcap && evict_one(d))
+    while (d->state_mem + mem_block(sizeof(struct flow)) + d->reasm.mem_used > d->cfg.memcap && evict_one(d))
         d->stats.memcap_evictions++;
 }
 
@@ -697,7 +687,7 @@ static struct flow *flow_create(struct dissector *d, const struct tcp_segment *s
     struct flow *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    charge(d, sizeof *f + MALLOC_OVERHEAD, true);
+    charge(d, mem_block(sizeof *f), true);
     f->hash = hash;
     f->vlan = s->vlan;
     f->first_ts = f->last_ts = s->ts;

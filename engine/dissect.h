@@ -17,6 +17,7 @@
 #include "../app/classify.h"
 #include "../flow/reasm.h"
 #include "../model/record.h"
+#include "../model/tls.h"
 
 struct dissect_config {
     ts_us_t idle_timeout;  /* an open flow silent this long is expired */
@@ -55,15 +56,6 @@ enum flow_list {
 
 typedef void (*record_fn)(void *arg, const struct ws_record *r);
 
-/* A TCP flow nDPI classified as TLS: its content cannot be seen, so it is
- * counted (DESIGN §2's records cover what can be decoded). */
-struct tls_flow {
-    const char *sensor;
-    char server_ip[46];
-    uint16_t server_port;
-    const char *sni; /* "" if the ClientHello named none */
-    ts_us_t ts;      /* when it was classified */
-};
 typedef void (*tls_fn)(void *arg, const struct tls_flow *t);
 
 struct flow;

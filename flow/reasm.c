@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../capture/packet.h"
+#include "../common/mem.h"
 
 struct reasm_chunk {
     struct reasm_chunk *next;
@@ -67,12 +68,10 @@ static void deliver(struct reasm_ctx *ctx, struct reasm_dir *d, const struct rea
     d->next_seq = in->seq + in->wire_len;
 }
 
-/* What a held chunk costs: malloc adds about 16 bytes to every block,
- * which for 1-byte segments is a third of the total. */
-#define CHUNK_OVERHEAD 16
+/* What a held chunk costs (common/mem.h). */
 static size_t chunk_cost(uint32_t caplen)
 {
-    return sizeof(struct reasm_chunk) + caplen + CHUNK_OVERHEAD;
+    return mem_block(sizeof(struct reasm_chunk) + caplen);
 }
 
 static void free_chunk(struct reasm_ctx *ctx, struct reasm_dir *d, struct reasm_chunk *c)

@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../engine/dissect.h"
 #include "../model/record.h"
+#include "../model/tls.h"
 
 #define STORE_SCHEMA_VERSION 3
 /* Readers take older schemas whose tables hold the same records (v1 lacks

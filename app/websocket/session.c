@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../common/mem.h"
 #include "../../model/codes.h"
 #include "http.h"
 
@@ -28,8 +29,6 @@
 #define HEAD_MAX_HEADERS 512     /* browsers send 10-30; a proxy chain adds some: room to spare */
 #define FIELD_MAX 1024           /* longest handshake value kept in the record */
 #define CLOSE_PAYLOAD_MAX 4096   /* close payload bytes kept (legal ones are <= 125) */
-/* What malloc adds to every block, as reasm.c and dissect.c count it. */
-#define BLOCK_OVERHEAD 16
 
 static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; /* §1.3 */
 
@@ -39,7 +38,7 @@ static void *conn_alloc(struct wsconn *c, size_t n)
 {
     void *p = malloc(n);
     if (p)
-        c->mem += n + BLOCK_OVERHEAD;
+        c->mem += mem_block(n);
     return p;
 }
 
@@ -49,7 +48,7 @@ static void conn_free(struct wsconn *c, void *p, size_t n)
     if (!p)
         return;
     free(p);
-    c->mem -= n + BLOCK_OVERHEAD;
+    c->mem -= mem_block(n);
 }
 
 static char *conn_strdup(struct wsconn *c, const char *p, size_t n)
@@ -72,7 +71,7 @@ struct wsconn *wsconn_new(void)
     struct wsconn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->mem = sizeof *c + BLOCK_OVERHEAD;
+    c->mem = mem_block(sizeof *c);
     c->state = WSC_AWAIT_REQUEST;
     c->handshake_seen = true;
     c->http_status = -1;
@@ -397,7 +396,7 @@ static bool head_reserve(struct wsconn *c, int dir, size_t need)
     uint8_t *p = realloc(h->p, cap);
     if (!p)
         return false;
-    c->mem += cap - h->cap + (h->p ? 0 : BLOCK_OVERHEAD);
+    c->mem += cap - h->cap + (h->p ? 0 : MEM_BLOCK_OVERHEAD);
     h->p = p;
     h->cap = cap;
     return true;
