@@ -4,6 +4,8 @@
  */
 #include "record.h"
 
+#include "columns.h"
+
 #include <string.h>
 
 static const char *const violation_names[V_COUNT] = {
@@ -45,33 +47,36 @@ void violations_format(uint32_t bits, char *buf, size_t len)
     }
 }
 
-/* The record's string fields, in one order for sizing and copying. */
-#define RECORD_STRINGS(r)                                                                              \
-    {&(r)->sensor,       &(r)->host,         &(r)->path,            &(r)->origin,                  \
-     &(r)->user_agent,   &(r)->subprotocol,  &(r)->extensions,      &(r)->close_reason,            \
-     &(r)->close[0].reason, &(r)->close[1].reason, &(r)->ndpi_protocol}
-enum { RECORD_NSTRINGS = 11 };
+/* A record's strings are its COL_TEXT columns (model/columns.h). */
+static const char **string_field(struct ws_record *r, const struct record_column *c)
+{
+    return (const char **)record_field_mut(r, c);
+}
 
 size_t ws_record_strings_size(const struct ws_record *r)
 {
-    const char *const *strs[RECORD_NSTRINGS] = RECORD_STRINGS(r);
     size_t need = 0;
-    for (int i = 0; i < RECORD_NSTRINGS; i++)
-        need += *strs[i] ? strlen(*strs[i]) + 1 : 0;
+    for (int i = 0; i < RECORD_NCOLUMNS; i++) {
+        if (record_columns[i].kind != COL_TEXT)
+            continue;
+        const char *s = *(const char *const *)record_field(r, &record_columns[i]);
+        need += s ? strlen(s) + 1 : 0;
+    }
     return need;
 }
 
 void ws_record_copy(struct ws_record *dst, const struct ws_record *src, char *strings)
 {
     *dst = *src;
-    const char *const *from[RECORD_NSTRINGS] = RECORD_STRINGS(src);
-    const char **to[RECORD_NSTRINGS] = RECORD_STRINGS(dst);
-    for (int i = 0; i < RECORD_NSTRINGS; i++) {
-        if (!*from[i])
+    for (int i = 0; i < RECORD_NCOLUMNS; i++) {
+        if (record_columns[i].kind != COL_TEXT)
             continue;
-        size_t n = strlen(*from[i]) + 1;
-        memcpy(strings, *from[i], n);
-        *to[i] = strings;
+        const char **to = string_field(dst, &record_columns[i]);
+        if (!*to)
+            continue;
+        size_t n = strlen(*to) + 1;
+        memcpy(strings, *to, n);
+        *to = strings;
         strings += n;
     }
 }

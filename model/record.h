@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../common/ipaddr.h"
 #include "../common/timestamp.h"
 
 /* Violations (DESIGN §4), one bit each. The names table in wsconn.c is in
@@ -64,7 +65,7 @@ struct close_info {
 
 struct ws_record {
     const char *sensor;
-    char client_ip[46], server_ip[46];
+    char client_ip[IPADDR_TEXT_MAX], server_ip[IPADDR_TEXT_MAX];
     uint16_t client_port, server_port;
     int vlan; /* -1: none */
     ts_us_t started_at, upgraded_at, ended_at;
