@@ -52,11 +52,10 @@
 #include "../common/ring.h"
 
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
-#define SNI_MAX 255             /* RFC 6066 §3: a host name, at most 255 bytes */
 #define RING_BYTES (8u << 20)   /* packets in flight to the thread */
 #define WAIT_SPINS 200          /* checks before sleeping on an answer */
 
-/* What classifying a flow costs, for the packet loop's memcap (dissect.c):
+/* What classifying a flow costs, for the packet loop's memcap (engine/):
  * a fixed estimate, since nDPI's allocations are its own. While nDPI
  * examines the flow: its flow state (SIZEOF_FLOW_STRUCT, 688 bytes in 4.2)
  * and the buffer its TLS dissector reassembles handshake messages in
@@ -128,8 +127,9 @@ struct classifier {
     struct ring ring;
     pthread_t thread;
     bool running;
-    class_tls_fn tls_fn;
-    void *tls_arg;
+    pthread_mutex_t tls_lock;        /* guards `found` */
+    struct class_tls_batch found;    /* TLS flows not yet taken */
+    _Atomic size_t tls_waiting;      /* found.n, for a check without the lock */
     _Atomic uint64_t syncs; /* SYNC messages handled */
     uint64_t syncs_sent;    /* the packet loop's */
     _Atomic int waiting;    /* the packet loop sleeps on an answer ... */
@@ -139,6 +139,7 @@ struct classifier {
     _Atomic uint32_t limbo;        /* releases sent and not yet handled (LIMBO_MAX) */
     struct class_cell limbo_mark;  /* `awaited` while the packet loop waits on them */
     int thread_ndpi;               /* under `lock`: 0 while the thread builds its nDPI, 1 built, -1 failed */
+    uint64_t tls_lost;             /* under `tls_lock`: TLS flows lost for want of memory */
 };
 
 /* ---- nDPI, on the classifier thread ---------------------------------------- */
@@ -154,21 +155,41 @@ static void keep_result(struct class_cell *c, ndpi_protocol p)
     c->app = p.app_protocol;
 }
 
-/* A TLS flow is reported once, with the server name from nDPI's state. */
+/* Keeps a TLS flow for the packet loop to take. Out of memory, it is lost
+ * (and counted). */
+static void note_tls(struct classifier *cl, const struct class_tls *t)
+{
+    pthread_mutex_lock(&cl->tls_lock);
+    struct class_tls_batch *b = &cl->found;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        struct class_tls *v = realloc(b->v, cap * sizeof *v);
+        if (!v) {
+            cl->tls_lost++;
+            pthread_mutex_unlock(&cl->tls_lock);
+            return;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = *t;
+    atomic_store_explicit(&cl->tls_waiting, b->n, memory_order_relaxed);
+    pthread_mutex_unlock(&cl->tls_lock);
+}
+
+/* A TLS flow is noted once, with the server name from nDPI's state. */
 static void report_tls(struct classifier *cl, struct class_cell *c, const struct msg *m)
 {
     if (c->tls_reported || !is_tls(c) || !c->state)
         return;
     c->tls_reported = true;
-    if (!cl->tls_fn)
-        return;
-    char sni[SNI_MAX + 1];
+    struct class_tls t = {.server_port = m->server_port, .sensor = m->sensor, .ts = m->ts};
+    memcpy(t.server_addr, m->server_addr, sizeof t.server_addr);
     size_t n = strnlen(c->state->host_server_name, sizeof c->state->host_server_name);
-    n = n > SNI_MAX ? SNI_MAX : n;
-    memcpy(sni, c->state->host_server_name, n);
-    sni[n] = '\0';
-    struct class_flow_info where = {.server_addr = m->server_addr, .server_port = m->server_port, .sensor = m->sensor};
-    cl->tls_fn(cl->tls_arg, &where, sni, m->ts);
+    n = n > CLASS_SNI_MAX ? CLASS_SNI_MAX : n;
+    memcpy(t.sni, c->state->host_server_name, n);
+    t.sni[n] = '\0';
+    note_tls(cl, &t);
 }
 
 static bool is_known(const struct class_cell *c)
@@ -381,6 +402,7 @@ struct classifier *classifier_new(char *err, size_t errlen)
         return NULL;
     }
     pthread_mutex_init(&cl->lock, NULL);
+    pthread_mutex_init(&cl->tls_lock, NULL);
     pthread_cond_init(&cl->answered, NULL);
     ensure_gcrypt();
     if (pthread_create(&cl->thread, NULL, classifier_main, cl) != 0) {
@@ -402,10 +424,34 @@ struct classifier *classifier_new(char *err, size_t errlen)
     return cl;
 }
 
-void classifier_on_tls(struct classifier *cl, class_tls_fn fn, void *arg)
+bool classifier_tls_waiting(struct classifier *cl)
 {
-    cl->tls_fn = fn;
-    cl->tls_arg = arg;
+    return atomic_load_explicit(&cl->tls_waiting, memory_order_relaxed) != 0;
+}
+
+void classifier_take_tls(struct classifier *cl, struct class_tls_batch *b)
+{
+    pthread_mutex_lock(&cl->tls_lock);
+    struct class_tls_batch emptied = *b;
+    emptied.n = 0;
+    *b = cl->found;
+    cl->found = emptied;
+    atomic_store_explicit(&cl->tls_waiting, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&cl->tls_lock);
+}
+
+uint64_t classifier_tls_lost(struct classifier *cl)
+{
+    pthread_mutex_lock(&cl->tls_lock);
+    uint64_t n = cl->tls_lost;
+    pthread_mutex_unlock(&cl->tls_lock);
+    return n;
+}
+
+void classifier_batch_free(struct class_tls_batch *b)
+{
+    free(b->v);
+    memset(b, 0, sizeof *b);
 }
 
 void classifier_free(struct classifier *cl)
@@ -422,7 +468,9 @@ void classifier_free(struct classifier *cl)
     if (cl->running)
         pthread_join(cl->thread, NULL);
     ring_free(&cl->ring);
+    classifier_batch_free(&cl->found);
     pthread_cond_destroy(&cl->answered);
+    pthread_mutex_destroy(&cl->tls_lock);
     pthread_mutex_destroy(&cl->lock);
     free(cl);
 }

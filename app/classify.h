@@ -8,7 +8,7 @@
  * nDPI runs on a thread of its own, beside the packet loop, for the flows
  * that cannot be WebSocket: a flow's first packets are copied to it
  * through a ring (ring.h), it writes the result into the flow's shared
- * cell and reports TLS flows itself. Flows that may be WebSocket are
+ * cell and notes TLS flows for the engine to take. Flows that may be WebSocket are
  * classified in line by the packet loop (their answers are needed at
  * once). Either way the answers are those of running nDPI packet for
  * packet in capture order, so runs are deterministic.
@@ -45,18 +45,43 @@ struct class_flow_info {
     ts_us_t last_seen;  /* the flow's newest packet (a TLS guess made at the end is dated so) */
 };
 
-/* A TLS flow, reported once, on the classifier thread, when nDPI says TLS
- * (or guesses it at the end): sni "" if the ClientHello named none; ts the
- * packet that decided it. */
-typedef void (*class_tls_fn)(void *arg, const struct class_flow_info *where, const char *sni, ts_us_t ts);
+#define CLASS_SNI_MAX 255 /* RFC 6066 §3: a host name, at most 255 bytes */
+
+/* A TLS flow, found once, when nDPI says TLS (or guesses it at the end,
+ * from a payload that began as a TLS record does): its server, the name
+ * its ClientHello asked for ("" if none) and when it was decided (the
+ * packet's time; for a guess, the flow's newest packet). */
+struct class_tls {
+    uint8_t server_addr[16];
+    uint16_t server_port;
+    const char *sensor;
+    ts_us_t ts;
+    char sni[CLASS_SNI_MAX + 1];
+};
 
 /* NULL on failure, with a message in err. */
 struct classifier *classifier_new(char *err, size_t errlen);
 void classifier_free(struct classifier *cl);
 
-/* Where TLS flows are reported (NULL: nowhere). Called on the classifier
- * thread: fn must be safe to call from there. Set it before any packet. */
-void classifier_on_tls(struct classifier *cl, class_tls_fn fn, void *arg);
+/* TLS flows found and not yet taken. */
+struct class_tls_batch {
+    struct class_tls *v;
+    size_t n, cap;
+};
+
+/* TLS flows are found on either thread and wait in the classifier until
+ * the packet loop takes them: whether any wait (one relaxed load, cheap
+ * enough for every packet), and all of them, swapped into *b, whose own
+ * (taken, emptied: n 0) array the classifier keeps for the next ones.
+ * What waits is at most one per message the thread handled since the last
+ * take (the ring's worth) and one per flow the packet loop classified in
+ * line since. Once classifier_sync() has returned, every TLS flow of the
+ * flows given up so far waits. Free a batch with classifier_batch_free(). */
+bool classifier_tls_waiting(struct classifier *cl);
+void classifier_take_tls(struct classifier *cl, struct class_tls_batch *b);
+void classifier_batch_free(struct class_tls_batch *b);
+/* TLS flows found that could not be kept, for want of memory. */
+uint64_t classifier_tls_lost(struct classifier *cl);
 
 /* Whether the flow's next packet is still of use to nDPI. */
 bool classifier_wants(struct flow_class *fc);
@@ -110,7 +135,7 @@ size_t classifier_flow_cost(const struct flow_class *fc);
 void classifier_flush(struct classifier *cl);
 
 /* Waits until the thread has handled everything sent so far (every TLS
- * report made). */
+ * flow of the flows released so far found). */
 void classifier_sync(struct classifier *cl);
 
 #endif

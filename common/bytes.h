@@ -1,7 +1,7 @@
 /*
  * common/bytes.h — bounds-checked reads of untrusted packet bytes.
  *
- * Every packet byte the dissector looks at goes through these helpers, in
+ * Every packet byte the daemon looks at goes through these helpers, in
  * the manner of tcpdump's extract.h: the caller names the buffer, its length
  * and the offset, and gets false instead of a read past the end. Multi-byte
  * values are read in network byte order one byte at a time, so no packed or

@@ -1,7 +1,7 @@
 /*
  * daemon/wsstatsd.c — the capture daemon: options, the packet loop, wiring.
  *
- * capture/ (libpcap, link/IP/TCP decoding) -> dissect/ (flows, reassembly,
+ * capture/ (libpcap, link/IP/TCP decoding) -> engine/ (flows, reassembly,
  * WebSocket) -> store/ (SQLite). Exit codes (DESIGN §1): 0 success, 1 a
  * runtime error, 2 a usage error; every error is one line on stderr.
  *
@@ -30,7 +30,7 @@
 #include "../capture/decode.h"
 #include "../capture/source.h"
 #include "../app/classify.h"
-#include "../engine/dissect.h"
+#include "../engine/engine.h"
 #include "../store/store.h"
 #include "../common/duration.h"
 #include "log.h"
@@ -57,7 +57,7 @@ struct options {
     const char *iface;
     const char *db;
     struct live_options live;
-    struct dissect_config dissect;
+    struct flow_config flow;
     int verbosity; /* 0 quiet, 1 normal, 2 verbose */
     const char *user;      /* -u: drop to this user after start-up */
     bool syslog;
@@ -71,7 +71,7 @@ struct daemon {
     int nsources;
     struct classifier *classifier;
     struct store *store;
-    struct dissector dis;
+    struct engine *engine;
     struct logger log;
     uint64_t records_written; /* handed to the store (committed or queued) */
     uint64_t lost_reported;
@@ -212,7 +212,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->live.timeout_ms = LIVE_POLL_MS;
     o->live.buffer_size = DEFAULT_BUFFER;
     o->stats_interval = DEFAULT_STATS_US;
-    dissect_config_defaults(&o->dissect);
+    flow_config_defaults(&o->flow);
     opterr = 0;
     int c;
     uint64_t v;
@@ -238,7 +238,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_NO_PROMISC: o->live.promisc = false; break;
         case OPT_IDLE:
-            if (duration_option("--idle-timeout", optarg, false, &o->dissect.idle_timeout))
+            if (duration_option("--idle-timeout", optarg, false, &o->flow.idle_timeout))
                 return 2;
             break;
         case OPT_STATS:
@@ -254,17 +254,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_MAX_FLOWS:
             if (!parse_size(optarg, &v) || v == 0 || v > (1u << 30))
                 return usage_error("--max-flows: '%s' is not a count from 1 to 1G", optarg);
-            o->dissect.max_flows = (uint32_t)v;
+            o->flow.max_flows = (uint32_t)v;
             break;
         case OPT_STREAM_CAP:
             if (!parse_size(optarg, &v) || v < 4096 || v > (1u << 30))
                 return usage_error("--stream-cap: '%s' is not a size from 4K to 1G", optarg);
-            o->dissect.dir_cap = (uint32_t)v;
+            o->flow.dir_cap = (uint32_t)v;
             break;
         case OPT_MEMCAP:
             if (!parse_size(optarg, &v) || v < (1u << 16))
                 return usage_error("--memcap: '%s' is not a size of at least 64K", optarg);
-            o->dissect.memcap = (size_t)v;
+            o->flow.memcap = (size_t)v;
             break;
         case 'q': o->verbosity = 0; break;
         case 'v': o->verbosity = 2; break;
@@ -326,8 +326,8 @@ static void on_record(void *arg, const struct ws_record *r)
         note_lost(dm);
 }
 
-/* Called on the classifier thread: only the store, which locks, is touched
- * (a flow not counted is counted in store_tls_lost(), told at the end). */
+/* A TLS flow nDPI found, counted per hour (a flow not counted is counted
+ * in store_tls_lost(), told at the end). */
 static void on_tls(void *arg, const struct tls_flow *t)
 {
     const struct daemon *dm = arg;
@@ -401,7 +401,7 @@ static void capture_row_fill(struct daemon *dm, struct capture_source *s, struct
     row->received = pc.received;
     row->drops = pc.dropped;
     row->if_drops = pc.if_dropped;
-    row->tcp_flows = dm->dis.stats.flows - flows0;
+    row->tcp_flows = flow_table_stats(engine_flows(dm->engine))->flows - flows0;
 }
 
 /* ---- the live timer ------------------------------------------------------ */
@@ -411,17 +411,18 @@ static void log_stats(struct daemon *dm, struct capture_source *s, bool asked)
 {
     struct source_counters pc;
     source_counters(s, &pc);
-    const struct dissect_stats *d = &dm->dis.stats;
+    const struct flow_table *ft = engine_flows(dm->engine);
+    const struct flow_stats *d = flow_table_stats(ft);
     char line[768];
     snprintf(line, sizeof line,
              "stats: packets %llu (+%llu), bytes %llu, flows %llu (%u in the table), records %llu (%zu queued, "
              "%llu lost), received %llu, drops %llu kernel %llu interface, memcap hits %llu, evicted %llu",
              (unsigned long long)s->packets, (unsigned long long)(s->packets - dm->stats_packets),
-             (unsigned long long)s->bytes, (unsigned long long)d->flows, dm->dis.nflows,
+             (unsigned long long)s->bytes, (unsigned long long)d->flows, flow_table_count(ft),
              (unsigned long long)dm->records_written, store_queued(dm->store),
              (unsigned long long)store_lost(dm->store), (unsigned long long)pc.received,
              (unsigned long long)pc.dropped, (unsigned long long)pc.if_dropped,
-             (unsigned long long)(dm->dis.reasm.stats.memcap_hits + d->memcap_evictions),
+             (unsigned long long)(flow_table_reasm_stats(ft)->memcap_hits + d->memcap_evictions),
              (unsigned long long)(d->evicted + d->evicted_other));
     if (asked)
         log_asked(&dm->log, LOG_INFO, "%s", line);
@@ -445,7 +446,7 @@ static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
         log_stats(dm, s, true);
     }
     if (now >= dm->next_tick) {
-        dissect_expire(&dm->dis, now);
+        engine_expire(dm->engine, now);
         capture_row_fill(dm, s, &dm->row, flows0);
         store_capture_update(dm->store, dm->capture, &dm->row);
         note_lost(dm);
@@ -465,7 +466,7 @@ static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
 static int run_source(struct daemon *dm, struct capture_source *s)
 {
     dm->row = (struct capture_row){.started_at = wall_clock(), .first_packet_at = -1, .status = "running"};
-    uint64_t flows0 = dm->dis.stats.flows;
+    uint64_t flows0 = flow_table_stats(engine_flows(dm->engine))->flows;
     capture_row_fill(dm, s, &dm->row, flows0);
     dm->capture = store_capture_begin(dm->store, &dm->row); /* written by the store as soon as it can */
     if (dm->capture < 0)
@@ -490,7 +491,7 @@ static int run_source(struct daemon *dm, struct capture_source *s)
                 dm->row.first_packet_at = (double)pkt.ts / 1e6;
             dm->row.last_packet_at = (double)pkt.ts / 1e6;
             if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP)
-                dissect_segment(&dm->dis, &seg, s->sensor);
+                engine_segment(dm->engine, &seg, s->sensor);
         }
         if (s->live)
             live_tick(dm, s, flows0);
@@ -504,9 +505,9 @@ static int run_source(struct daemon *dm, struct capture_source *s)
          * ending when it ended (DESIGN §2) — for a live capture now, not at
          * its last packet, which may be long ago on a quiet link. */
         ts_us_t end = wall_us();
-        if (s->live && end > dm->dis.now)
-            dm->dis.now = end;
-        dissect_finish(&dm->dis);
+        if (s->live && end > flow_table_now(engine_flows(dm->engine)))
+            engine_set_clock(dm->engine, end);
+        engine_finish(dm->engine);
     }
     capture_row_fill(dm, s, &dm->row, flows0);
     dm->row.ended_at = wall_clock();
@@ -520,13 +521,14 @@ static int run_source(struct daemon *dm, struct capture_source *s)
 /* What the flow table and reassembly did, and how often a limit bit. */
 static void report_tracking(struct daemon *dm)
 {
-    const struct dissect_stats *s = &dm->dis.stats;
-    const struct reasm_stats *r = &dm->dis.reasm.stats;
+    const struct flow_stats *s = flow_table_stats(engine_flows(dm->engine));
+    const struct reasm_stats *r = flow_table_reasm_stats(engine_flows(dm->engine));
+    const struct engine_stats *e = engine_stats(dm->engine);
     log_msg(&dm->log, LOG_DEBUG,
             "flows: %llu seen, %llu WebSocket, %llu not WebSocket, %llu port reuses, %llu expired idle, "
             "%llu segments out of window; "
             "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
-            (unsigned long long)s->flows, (unsigned long long)s->websocket, (unsigned long long)s->ignored,
+            (unsigned long long)s->flows, (unsigned long long)e->followed, (unsigned long long)s->ignored,
             (unsigned long long)s->port_reuse, (unsigned long long)s->idle_expired,
             (unsigned long long)s->out_of_window, (unsigned long long)s->evicted, (unsigned long long)s->evicted_other,
             (unsigned long long)s->memcap_evictions);
@@ -539,7 +541,7 @@ static void report_tracking(struct daemon *dm)
             (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
             (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
     log_msg(&dm->log, LOG_DEBUG, "anomalies: %llu handshake heads over 16 KiB, %llu frame lengths with the top bit set",
-            (unsigned long long)s->heads_oversized, (unsigned long long)s->frames_len_msb);
+            (unsigned long long)e->anomalies.heads_oversized, (unsigned long long)e->anomalies.frames_len_msb);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         log_msg(&dm->log, LOG_DEBUG, "memory: peak RSS %ld KiB", ru.ru_maxrss);
@@ -548,8 +550,8 @@ static void report_tracking(struct daemon *dm)
 /* Without -v: one line when a limit cost records or data. */
 static void warn_limits(struct daemon *dm)
 {
-    const struct dissect_stats *s = &dm->dis.stats;
-    const struct reasm_stats *r = &dm->dis.reasm.stats;
+    const struct flow_stats *s = flow_table_stats(engine_flows(dm->engine));
+    const struct reasm_stats *r = flow_table_reasm_stats(engine_flows(dm->engine));
     if (s->evicted)
         log_msg(&dm->log, LOG_WARNING,
                 "warning: %llu WebSocket connections were evicted before they ended "
@@ -616,11 +618,11 @@ static int setup(struct daemon *dm)
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
-    if (dissector_init(&dm->dis, &dm->opt.dissect, dm->classifier, on_record, dm) < 0) {
-        log_msg(&dm->log, LOG_ERR, "out of memory for %u flows (lower --max-flows)", dm->opt.dissect.max_flows);
+    struct engine_output out = {.record = on_record, .tls = on_tls, .arg = dm};
+    if (!(dm->engine = engine_new(&dm->opt.flow, dm->classifier, &out))) {
+        log_msg(&dm->log, LOG_ERR, "out of memory for %u flows (lower --max-flows)", dm->opt.flow.max_flows);
         return -1;
     }
-    dissector_on_tls(&dm->dis, on_tls, dm);
     struct store_options so = {.report = on_store_report,
                                .report_arg = dm,
                                .live = dm->opt.iface != NULL,
@@ -634,14 +636,18 @@ static int setup(struct daemon *dm)
 }
 
 /* Closes the database; records that still could not be written are an
- * error, named with their number. The dissector and the classifier go
- * first: releasing the flows left in the table makes nDPI give up on them,
- * and a TLS flow it guesses then is still counted in the open store. */
+ * error, named with their number. The engine and the classifier go first:
+ * releasing the flows left in the table makes nDPI give up on them, and a
+ * TLS flow it guesses then is still counted in the open store. */
 static int teardown(struct daemon *dm)
 {
     int failed = 0;
-    dissector_free(&dm->dis);
-    classifier_free(dm->classifier); /* joins the thread: every report made */
+    engine_free(dm->engine); /* the last TLS flows nDPI finds, counted in the store */
+    dm->engine = NULL;
+    uint64_t tls_unkept = dm->classifier ? classifier_tls_lost(dm->classifier) : 0;
+    if (tls_unkept)
+        log_msg(&dm->log, LOG_ERR, "%llu TLS flows were not counted: out of memory", (unsigned long long)tls_unkept);
+    classifier_free(dm->classifier); /* joins the thread */
     dm->classifier = NULL;
     if (dm->store) {
         size_t queued = store_queued(dm->store);
@@ -694,7 +700,7 @@ int main(int argc, char **argv)
     if (dm.opt.retention > 0 && !dm.opt.iface && store_expire(dm.store) < 0)
         log_msg(&dm.log, LOG_ERR, "%s: %s", dm.opt.db, store_error(dm.store));
     log_msg(&dm.log, LOG_INFO, "%llu packets, %llu TCP flows, %llu WebSocket connections written to %s",
-            (unsigned long long)packets, (unsigned long long)dm.dis.stats.flows,
+            (unsigned long long)packets, (unsigned long long)flow_table_stats(engine_flows(dm.engine))->flows,
             (unsigned long long)dm.records_written, dm.opt.db);
     failed |= teardown(&dm);
     return failed ? 1 : 0;

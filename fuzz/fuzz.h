@@ -7,7 +7,7 @@
  *   fuzz_http.c      app/websocket/http.c and the handshake half of wsconn.c
  *   fuzz_ws.c        app/websocket/frame.c and the frame half of wsconn.c
  *   fuzz_pipeline.c  a whole capture file through libpcap, the decoder and
- *                    the dissector (reassembly, wsconn, nDPI) to records,
+ *                    the engine (reassembly, the WebSocket parser, nDPI) to records,
  *                    one input in four into a real store (store/), ended
  *                    in the daemon's teardown order
  *

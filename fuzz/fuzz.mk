@@ -19,7 +19,7 @@
 # libFuzzer flags, e.g. -use_value_profile=1).
 #
 # One fuzz target in one file: fuzz/fuzz_TARGET.c, linked with the decoder,
-# the dissector and fuzz/fuzz_common.c (fuzz_pipeline also with store/), all built by clang with
+# the engine's layers and fuzz/fuzz_common.c (fuzz_pipeline also with store/), all built by clang with
 # -fsanitize=fuzzer,address,undefined and the project's warnings (-Werror)
 # into their own object directory.
 

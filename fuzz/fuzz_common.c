@@ -129,7 +129,7 @@ void fuzz_drive_wsconn(struct wsconn *c, const uint8_t *cli, size_t clen, const 
         pos[dir] += n;
         ts += r >> 20;
         if (c->state == WSC_NOT_WEBSOCKET)
-            break; /* dissect.c stops feeding such a connection */
+            break; /* the engine stops feeding such a connection */
     }
     torn_down = (*rng & 1) != 0;
     wsconn_finish(c, ts);

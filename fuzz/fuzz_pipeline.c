@@ -1,25 +1,25 @@
 /*
  * fuzz/fuzz_pipeline.c — libFuzzer target for the whole pipeline: a capture
- * file's bytes through libpcap, capture/decode.c and dissect/ (flow table,
- * reassembly, wsconn, nDPI classification) to connection records.
+ * file's bytes through libpcap, capture/decode.c and engine/ (flow table,
+ * reassembly, the WebSocket parser, nDPI classification) to connection
+ * records.
  *
  * Input: the bytes of a pcap or pcapng file. They are opened from memory
  * (fmemopen + pcap_fopen_offline, as capture/source.c opens a file), read
  * to the end or the first error through source_next() (capture/source.c),
- * every TCP segment goes to the dissector as in daemon/wsstatsd.c, then
- * dissect_finish() writes what is still open.
- * Records go to a callback that reads and checks every field; so do the TLS
- * flow reports (dissector_on_tls), which come from the classifier thread.
- * One input in STORE_ONE_IN (by its length, so a replay does the same) also
- * hands them to a real store (store/store.c: an SQLite database in memory,
- * with its writer thread), as the daemon's callbacks do, and ends in the
- * daemon's teardown order (daemon/wsstatsd.c teardown(): the dissector,
- * whose leftover flows nDPI may still report as TLS while they are
- * released, before the store), so that a report into a closed store is a
- * use-after-free ASan sees; store_close() must succeed. (A store costs
- * about 3 ms an input, twice the dissection of a typical one.)
- * After every segment the dissector's state and held bytes are within the
- * memcap, and once it is freed every charge has been taken back.
+ * every TCP segment goes to the engine as in daemon/wsstatsd.c, then
+ * engine_finish() writes what is still open.
+ * Records go to an output that reads and checks every field; so do the TLS
+ * flows nDPI finds. One input in STORE_ONE_IN (by its length, so a replay
+ * does the same) also hands them to a real store (store/: an SQLite
+ * database in memory, with its writer thread), as the daemon's output
+ * does, and ends in the daemon's teardown order (daemon/wsstatsd.c
+ * teardown(): the engine, whose leftover flows nDPI may still find TLS in
+ * while they are released, before the store), so that a TLS count into a
+ * closed store is a use-after-free ASan sees; store_close() must succeed.
+ * (A store costs about 3 ms an input, twice the dissection of a typical
+ * one.) After every segment the engine's state and held bytes are within
+ * the memcap, and once its flows are freed every charge has been taken back.
  * Everything is freed afterwards: LeakSanitizer is on.
  *
  * The flow table and memcap are small (FUZZ_MAX_FLOWS, FUZZ_MEMCAP), so that
@@ -36,7 +36,7 @@
 
 #include "../capture/decode.h"
 #include "../capture/source.h"
-#include "../engine/dissect.h"
+#include "../engine/engine.h"
 #include "../store/store.h"
 #include "fuzz.h"
 
@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pcap_close(pcap);
         return 0;
     }
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.max_flows = FUZZ_MAX_FLOWS;
     cfg.memcap = FUZZ_MEMCAP;
     cfg.dir_cap = FUZZ_DIR_CAP;
@@ -120,14 +120,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_pipeline: %s\n", err);
         abort();
     }
-    struct dissector dis;
-    if (dissector_init(&dis, &cfg, classifier, on_record, &sink) < 0) {
+    struct engine_output out = {.record = on_record, .tls = on_tls, .arg = &sink};
+    struct engine *eng = engine_new(&cfg, classifier, &out);
+    if (!eng) {
         pcap_close(pcap);
         if (sink.store)
             store_close(sink.store, err, sizeof err);
         return 0;
     }
-    dissector_on_tls(&dis, on_tls, &sink);
     /* packets are read as the daemon reads them (capture/source.c) */
     struct capture_source src;
     memset(&src, 0, sizeof src);
@@ -144,16 +144,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break; /* the end, or a damaged file: what was read stands */
         fuzz_check(pkt.linktype == linktype);
         if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP) {
-            dissect_segment(&dis, &seg, src.sensor);
-            fuzz_check(dis.state_mem + dis.reasm.mem_used <= cfg.memcap);
+            engine_segment(eng, &seg, src.sensor);
+            const struct flow_table *t = engine_flows(eng);
+            fuzz_check(flow_table_state_bytes(t) + flow_table_held_bytes(t) <= cfg.memcap);
         }
     }
-    dissect_finish(&dis);
-    fuzz_check(dis.lru_head[LIST_WEBSOCKET] == NULL);
-    fuzz_check(sink.records == dis.stats.records);
-    /* the daemon's teardown order: dissector (and its last TLS reports), then the store */
-    dissector_free(&dis);
-    fuzz_check(dis.state_mem == 0);
+    engine_finish(eng);
+    fuzz_check(!flow_table_any_followed(engine_flows(eng)));
+    fuzz_check(sink.records == engine_stats(eng)->records);
+    fuzz_check(sink.tls == engine_stats(eng)->tls);
+    /* the daemon's teardown order: the engine's flows (and the last TLS
+     * flows nDPI finds as they go), the engine, then the store */
+    engine_release_flows(eng);
+    fuzz_check(flow_table_state_bytes(engine_flows(eng)) == 0); /* every charge taken back */
+    engine_free(eng);
     if (sink.store && store_close(sink.store, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz invariant failed: store_close: %s\n", err);
         abort();

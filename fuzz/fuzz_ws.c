@@ -17,7 +17,7 @@
  *    every byte fed or skipped;
  *  - ws_decode_header(), ws_frame_plausible() and ws_frames_tile() at the
  *    first offsets.
- * Then both streams go through a mid-stream wsconn (as dissect.c picks up a
+ * Then both streams go through a mid-stream wsconn (as the engine picks up a
  * connection whose handshake the capture missed) and its record is checked.
  *
  * Seeds (fuzz/mkseeds.py): the frame streams of the project's captures.

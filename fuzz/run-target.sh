@@ -46,7 +46,7 @@ signature() {
     what=$(grep -m1 -E '^fuzz invariant failed|^SUMMARY: |^==[0-9]+== ?ERROR: libFuzzer' "$1")
     local frames
     frames=$(grep -E '^ +#[0-9]+ 0x[0-9a-f]+ in ' "$1")
-    where=$(grep -m1 -E "$root/(capture|dissect|store)/" <<<"$frames")
+    where=$(grep -m1 -E "$root/(common|model|capture|flow|app|engine|store|query)/" <<<"$frames")
     [ -n "$where" ] || where=$(grep -m1 -E "$root/fuzz/fuzz_[a-z]+\.c" <<<"$frames")
     where=$(sed -E "s/^ +#[0-9]+ 0x[0-9a-f]+ in //; s|$root/||g" <<<"$where")
     echo "${what:-exit without a report}${where:+ | at $where}"

@@ -1,7 +1,7 @@
 /*
  * model/record.h — the connection record (DESIGN §2), as handed to store/.
  *
- * One per WebSocket connection. Strings are borrowed from the dissector and
+ * One per WebSocket connection. Strings are borrowed from the engine and
  * only valid during the emit callback; NULL means SQL NULL. Integers use -1
  * and timestamps TS_NONE for NULL.
  */

@@ -12,7 +12,7 @@
  *
  * Memory: every block the connection allocates goes through conn_alloc /
  * conn_free / head_append, which keep c->mem, the figure its owner charges
- * to the memcap (dissect.c). A head is kept up to WSCONN_HEAD_MAX bytes a
+ * to the memcap (engine/). A head is kept up to WSCONN_HEAD_MAX bytes a
  * direction; a longer one is cut there (see "oversized heads").
  */
 #include "session.h"

@@ -2,7 +2,7 @@
  * app/websocket/session.h — one WebSocket connection: handshake, frames, closes.
  *
  * Fed the in-order byte streams of both directions (from reasm.c via
- * dissect.c), it parses the HTTP/1.1 opening handshake (RFC 6455 §4), then
+ * engine/), it parses the HTTP/1.1 opening handshake (RFC 6455 §4), then
  * the frames of each direction (§5), applies the protocol rules that bear on
  * how connections end (§5, §7) and fills the record's columns.
  */

@@ -462,7 +462,7 @@ has_problems "${p[@]}" && p+=("reproduce: python3 $H tlsflows OUT $TF_N; $BIN/ws
 check "ndpi-state-$TF_N-flows-under-memcap" "${took}s, $ev evicted by the memcap, $TF_N counted as TLS; $(rss_text "$T/tf.log")" "${p[@]}"
 
 # ---- g) flows left for nDPI at exit (the use-after-free of commit 4de8cfb)
-# A flow nDPI has not decided on is given up when the dissector is freed at
+# A flow nDPI has not decided on is given up when the engine is freed at
 # exit, and nDPI's guess (TLS) is counted then: the store must still be
 # open. One such flow, and 10,000; under ASan the old order was a
 # heap-use-after-free.

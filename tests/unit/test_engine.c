@@ -1,15 +1,16 @@
 /*
- * tests/unit/test_dissect.c — engine/dissect.c: flows, lifecycle, records.
+ * tests/unit/test_engine.c — engine/ with flow/ and the WebSocket parser:
+ * flows, lifecycle, records.
  *
- * Proves, feeding hand-built TCP segments to a dissector without a
+ * Proves, feeding hand-built TCP segments to an engine without a
  * classifier: a whole connection (handshake, 101, frames, close frames both
  * ways, FIN/FIN) gives exactly ONE record with the right endpoints, times,
  * handshake fields, close columns, counters and termination fin_client; a
  * RST without close gives 1006 / abnormal / rst_client (or rst_server); a
  * rejected upgrade gives outcome rejected with its status; a second SYN on a
- * finished 4-tuple (port reuse) gives a second record; dissect_finish()
+ * finished 4-tuple (port reuse) gives a second record; engine_finish()
  * writes open connections as unfinished / capture_end; idle expiry (explicit
- * dissect_expire() or the packet clock) gives idle_timeout with ended_at =
+ * engine_expire() or the packet clock) gives idle_timeout with ended_at =
  * last packet + timeout; eviction at max_flows gives evicted; non-HTTP and
  * non-upgrade HTTP flows give no record; out-of-order, duplicated and
  * snaplen-cut segments, lost segments (gap), VLAN ids and IPv6 addresses
@@ -34,7 +35,8 @@
 
 #include "unit.h"
 
-#include "../../engine/dissect.h"
+#include "../../engine/engine.h"
+#include "../../flow/flow_internal.h"
 #include "../../app/websocket/frame.h"
 
 /* ---- records as copies ----------------------------------------------------- */
@@ -160,7 +162,7 @@ static const char RESP[] =
 #define STEP 1000
 
 struct conn {
-    struct dissector *d;
+    struct engine *d;
     struct endpoint ep[2]; /* DIR_CLIENT, DIR_SERVER */
     uint32_t seq[2];
     uint16_t vlan;
@@ -168,7 +170,7 @@ struct conn {
     ts_us_t t;
 };
 
-static void conn_init(struct conn *k, struct dissector *d, uint16_t cport, uint16_t sport)
+static void conn_init(struct conn *k, struct engine *d, uint16_t cport, uint16_t sport)
 {
     memset(k, 0, sizeof *k);
     k->d = d;
@@ -205,7 +207,7 @@ static void seg_at(struct conn *k, int dir, uint32_t seq, uint8_t flags, const v
     s.payload_wire = wire;
     s.ts = k->t;
     k->t += STEP;
-    dissect_segment(k->d, &s, "unit0");
+    engine_segment(k->d, &s, "unit0");
 }
 
 /* The next segment of direction dir. */
@@ -249,12 +251,34 @@ static void fin_fin(struct conn *k, int first)
     seg(k, first, TCP_ACK, NULL, 0);
 }
 
-static void setup(struct dissector *d, struct sink *k, const struct dissect_config *cfg)
+static struct engine *new_engine(const struct flow_config *cfg, struct classifier *cl,
+                                 void (*fn)(void *, const struct ws_record *), void *arg)
 {
-    struct dissect_config def;
-    dissect_config_defaults(&def);
+    struct flow_config def;
+    flow_config_defaults(&def);
+    struct engine_output out = {.record = fn, .arg = arg};
+    struct engine *e = engine_new(cfg ? cfg : &def, cl, &out);
+    assert_non_null(e);
+    return e;
+}
+
+static struct engine *setup(struct sink *k, const struct flow_config *cfg)
+{
     memset(k, 0, sizeof *k);
-    assert_int_equal(dissector_init(d, cfg ? cfg : &def, NULL, on_record, k), 0);
+    return new_engine(cfg, NULL, on_record, k);
+}
+
+/* The engine's figures. */
+#define FLOWS(e) flow_table_stats(engine_flows(e))
+#define ENGINE(e) engine_stats(e)
+#define TABLE(e) ((const struct flow_table *)engine_flows(e))
+
+/* Every flow freed: every charge taken back. */
+static void assert_all_charges_back(struct engine *e)
+{
+    engine_release_flows(e);
+    assert_int_equal(flow_table_count(engine_flows(e)), 0);
+    assert_int_equal(flow_table_state_bytes(engine_flows(e)), 0);
 }
 
 /* ---- whole connections ---------------------------------------------------------- */
@@ -262,11 +286,11 @@ static void setup(struct dissector *d, struct sink *k, const struct dissect_conf
 static void full_connection(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 8080);
+    conn_init(&c, d, 51000, 8080);
     handshake_tcp(&c);                 /* T0 .. T0+2 */
     upgrade(&c);                       /* request T0+3, response T0+4 */
     text(&c, DIR_CLIENT, "hello");     /* T0+5 */
@@ -316,25 +340,25 @@ static void full_connection(void **state)
     assert_int_equal(r->last_data_at, T0 + 6 * STEP);
     assert_int_equal(r->violations, 0);
     assert_null(r->ndpi_protocol);
-    assert_int_equal(d.stats.flows, 1);
-    assert_int_equal(d.stats.websocket, 1);
-    assert_int_equal(d.stats.records, 1);
+    assert_int_equal(FLOWS(d)->flows, 1);
+    assert_int_equal(ENGINE(d)->followed, 1);
+    assert_int_equal(ENGINE(d)->records, 1);
     /* the last ACK and a retransmitted FIN are absorbed */
     seg_at(&c, DIR_SERVER, c.seq[DIR_SERVER] - 1, TCP_FIN | TCP_ACK, NULL, 0, 0);
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 1);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void server_fin_first(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     send_close(&c, DIR_SERVER, 1001, "restart");
@@ -347,7 +371,7 @@ static void server_fin_first(void **state)
     assert_opt_str(r->close_reason, "restart");
     assert_int_equal(r->close_initiator, DIR_SERVER);
     assert_int_equal(r->outcome, OUTCOME_CLEAN);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -355,17 +379,17 @@ static void rst_without_close(void **state)
 {
     (void)state;
     for (int who = 0; who < 2; who++) {
-        struct dissector d;
+        struct engine *d;
         struct sink k;
-        setup(&d, &k, NULL);
+        d = setup(&k, NULL);
         struct conn c;
-        conn_init(&c, &d, 51000, 80);
+        conn_init(&c, d, 51000, 80);
         handshake_tcp(&c);
         upgrade(&c);
         text(&c, DIR_SERVER, "tick");
         seg(&c, who, TCP_RST | TCP_ACK, NULL, 0); /* T0+6 */
         assert_int_equal(k.n, 0); /* data sent before a RST may still arrive ... */
-        dissect_expire(&d, c.t + d.cfg.rst_linger);
+        engine_expire(d, c.t + flow_table_config(engine_flows(d))->rst_linger);
         assert_int_equal(k.n, 1); /* ... until rst_linger has passed */
         const struct ws_record *r = &k.rec[0].r;
         assert_int_equal(r->close_code, 1006);
@@ -375,9 +399,9 @@ static void rst_without_close(void **state)
         assert_int_equal(r->termination, who == DIR_CLIENT ? TERM_RST_CLIENT : TERM_RST_SERVER);
         assert_int_equal(r->ended_at, T0 + 6 * STEP);
         assert_int_equal(r->frames[DIR_SERVER], 1);
-        dissect_finish(&d);
+        engine_finish(d);
         assert_int_equal(k.n, 1);
-        dissector_free(&d);
+        engine_free(d);
         sink_free(&k);
     }
 }
@@ -386,32 +410,32 @@ static void fin_without_close_then_capture_end(void **state)
 {
     (void)state;
     /* only the server's FIN: torn down (1006) although TCP never finished */
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     seg(&c, DIR_SERVER, TCP_FIN | TCP_ACK, NULL, 0);
     assert_int_equal(k.n, 0);
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 1);
     assert_int_equal(k.rec[0].r.close_code, 1006);
     assert_int_equal(k.rec[0].r.outcome, OUTCOME_ABNORMAL);
     assert_int_equal(k.rec[0].r.termination, TERM_FIN_SERVER);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void rejected_upgrade(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     seg(&c, DIR_CLIENT, TCP_ACK | TCP_PSH, REQ, strlen(REQ));
     static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
@@ -424,7 +448,7 @@ static void rejected_upgrade(void **state)
     assert_int_equal(r->close_code, -1);
     assert_int_equal(r->upgraded_at, TS_NONE);
     assert_int_equal(r->termination, TERM_FIN_SERVER);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -434,11 +458,11 @@ static void close_reordered_after_rst(void **state)
     /* A tap may deliver a close frame after the RST that followed it; the
      * close is still counted (data before the RST's sequence number), and
      * data at or after it is not. */
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51002, 80);
+    conn_init(&c, d, 51002, 80);
     handshake_tcp(&c);
     upgrade(&c);
     struct bb b = {.n = 0};
@@ -450,7 +474,7 @@ static void close_reordered_after_rst(void **state)
     seg(&c, DIR_CLIENT, TCP_ACK, "\x88\x80zzzzzzzzzz", 12);
     text(&c, DIR_CLIENT, "after the reset"); /* at or after the RST's sequence number: ignored */
     assert_int_equal(k.n, 0);
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 1);
     const struct ws_record *r = &k.rec[0].r;
     assert_int_equal(r->close_code, 4002);
@@ -458,7 +482,7 @@ static void close_reordered_after_rst(void **state)
     assert_int_equal(r->outcome, OUTCOME_HALF_CLOSED);
     assert_int_equal(r->termination, TERM_RST_CLIENT);
     assert_int_equal(r->frames[DIR_CLIENT], 1);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -469,11 +493,11 @@ static void acked_hole_released_early(void **state)
      * server's ACKs show it got those bytes. The data behind the hole must
      * not wait for the end of the connection: it is delivered (and its
      * memory released) once the ACK has passed the hole for a while. */
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51003, 80);
+    conn_init(&c, d, 51003, 80);
     handshake_tcp(&c);
     upgrade(&c);
     struct bb lost = {.n = 0};
@@ -484,7 +508,7 @@ static void acked_hole_released_early(void **state)
         text(&c, DIR_CLIENT, "after the loss");
         seg(&c, DIR_SERVER, TCP_ACK, NULL, 0); /* acknowledges everything */
     }
-    size_t held = d.reasm.mem_used;
+    size_t held = flow_table_held_bytes(engine_flows(d));
     send_close(&c, DIR_CLIENT, 1000, "bye");
     send_close(&c, DIR_SERVER, 1000, "");
     fin_fin(&c, DIR_CLIENT);
@@ -495,18 +519,18 @@ static void acked_hole_released_early(void **state)
     assert_int_equal(r->outcome, OUTCOME_CLEAN);
     assert_true(r->violations & V_GAP);
     assert_int_equal(r->frames[DIR_CLIENT], 41); /* 40 texts and the close */
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void port_reuse_two_records(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     send_close(&c, DIR_CLIENT, 1000, "one");
@@ -521,7 +545,7 @@ static void port_reuse_two_records(void **state)
     upgrade(&c);
     send_close(&c, DIR_SERVER, 4001, "two");
     seg(&c, DIR_CLIENT, TCP_RST, NULL, 0);
-    dissect_expire(&d, c.t + d.cfg.rst_linger);
+    engine_expire(d, c.t + flow_table_config(engine_flows(d))->rst_linger);
     assert_int_equal(k.n, 2);
     assert_int_equal(k.rec[0].r.close_code, 1000);
     assert_opt_str(k.rec[0].r.close_reason, "one");
@@ -531,31 +555,31 @@ static void port_reuse_two_records(void **state)
     assert_int_equal(k.rec[1].r.termination, TERM_RST_CLIENT);
     assert_int_equal(k.rec[1].r.started_at, second);
     assert_int_equal(k.rec[1].r.client_port, 51000);
-    assert_int_equal(d.stats.port_reuse, 1);
-    dissect_finish(&d);
+    assert_int_equal(FLOWS(d)->port_reuse, 1);
+    engine_finish(d);
     assert_int_equal(k.n, 2);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void finish_gives_unfinished(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     text(&c, DIR_CLIENT, "still open");
     ts_us_t last = c.t - STEP;
     /* another flow moves the packet clock on */
     struct conn o;
-    conn_init(&o, &d, 40000, 443);
+    conn_init(&o, d, 40000, 443);
     o.t = last + 5 * STEP;
     seg(&o, DIR_CLIENT, TCP_SYN, NULL, 0);
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 1);
     const struct ws_record *r = &k.rec[0].r;
     assert_int_equal(r->close_code, -1);
@@ -565,18 +589,18 @@ static void finish_gives_unfinished(void **state)
     assert_int_equal(r->termination, TERM_CAPTURE_END);
     assert_int_equal(r->ended_at, last + 5 * STEP); /* the moment the capture ended */
     assert_int_equal(r->frames[DIR_CLIENT], 1);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void non_websocket_flows_give_no_record(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 443);
+    conn_init(&c, d, 51000, 443);
     handshake_tcp(&c);
     static const uint8_t tls[] = {0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00};
     seg(&c, DIR_CLIENT, TCP_ACK | TCP_PSH, tls, sizeof tls);
@@ -584,7 +608,7 @@ static void non_websocket_flows_give_no_record(void **state)
     fin_fin(&c, DIR_CLIENT);
 
     struct conn h;
-    conn_init(&h, &d, 51001, 80);
+    conn_init(&h, d, 51001, 80);
     handshake_tcp(&h);
     static const char get[] = "GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n";
     static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
@@ -592,122 +616,122 @@ static void non_websocket_flows_give_no_record(void **state)
     seg(&h, DIR_SERVER, TCP_ACK | TCP_PSH, ok, strlen(ok));
 
     struct conn e; /* a bare SYN, never answered */
-    conn_init(&e, &d, 51002, 80);
+    conn_init(&e, d, 51002, 80);
     seg(&e, DIR_CLIENT, TCP_SYN, NULL, 0);
 
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 0);
-    assert_int_equal(d.stats.records, 0);
-    assert_int_equal(d.stats.ignored, 1 + 1);
-    dissector_free(&d);
+    assert_int_equal(ENGINE(d)->records, 0);
+    assert_int_equal(FLOWS(d)->ignored, 1 + 1);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void idle_expiry(void **state)
 {
     (void)state;
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.idle_timeout = 10 * 1000000LL;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     text(&c, DIR_SERVER, "x");
     ts_us_t last = c.t - STEP;
-    dissect_expire(&d, last + cfg.idle_timeout - 1);
+    engine_expire(d, last + cfg.idle_timeout - 1);
     assert_int_equal(k.n, 0);
-    dissect_expire(&d, last + cfg.idle_timeout);
+    engine_expire(d, last + cfg.idle_timeout);
     assert_int_equal(k.n, 1);
     const struct ws_record *r = &k.rec[0].r;
     assert_int_equal(r->termination, TERM_IDLE_TIMEOUT);
     assert_int_equal(r->outcome, OUTCOME_UNFINISHED);
     assert_int_equal(r->close_code, -1);
     assert_int_equal(r->ended_at, last + cfg.idle_timeout);
-    assert_int_equal(d.stats.idle_expired, 1);
-    assert_int_equal(d.nflows, 0);
-    dissect_finish(&d);
+    assert_int_equal(FLOWS(d)->idle_expired, 1);
+    assert_int_equal(flow_table_count(engine_flows(d)), 0);
+    engine_finish(d);
     assert_int_equal(k.n, 1);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void idle_expiry_by_packet_clock(void **state)
 {
     (void)state;
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.idle_timeout = 10 * 1000000LL;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     ts_us_t last = c.t - STEP;
     struct conn o;
-    conn_init(&o, &d, 40000, 443);
+    conn_init(&o, d, 40000, 443);
     o.t = last + 60 * 1000000LL; /* a minute later, another flow's packet */
     seg(&o, DIR_CLIENT, TCP_SYN, NULL, 0);
     assert_int_equal(k.n, 1);
     assert_int_equal(k.rec[0].r.termination, TERM_IDLE_TIMEOUT);
     assert_int_equal(k.rec[0].r.ended_at, last + cfg.idle_timeout);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void eviction(void **state)
 {
     (void)state;
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.max_flows = 1;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     struct conn o;
-    conn_init(&o, &d, 40000, 80);
+    conn_init(&o, d, 40000, 80);
     o.t = c.t;
     seg(&o, DIR_CLIENT, TCP_SYN, NULL, 0);
     assert_int_equal(k.n, 1);
     assert_int_equal(k.rec[0].r.termination, TERM_EVICTED);
     assert_int_equal(k.rec[0].r.outcome, OUTCOME_UNFINISHED);
     assert_int_equal(k.rec[0].r.client_port, 51000);
-    assert_int_equal(d.stats.evicted, 1);
-    dissector_free(&d);
+    assert_int_equal(FLOWS(d)->evicted, 1);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void linger_then_removed(void **state)
 {
     (void)state;
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.closed_linger = 5 * 1000000LL;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     fin_fin(&c, DIR_CLIENT);
     assert_int_equal(k.n, 1);
-    assert_int_equal(d.nflows, 1); /* kept to absorb stragglers */
+    assert_int_equal(flow_table_count(engine_flows(d)), 1); /* kept to absorb stragglers */
     seg_at(&c, DIR_CLIENT, c.seq[0], TCP_ACK, NULL, 0, 0);
     assert_int_equal(k.n, 1);
-    dissect_expire(&d, c.t + cfg.closed_linger);
-    assert_int_equal(d.nflows, 0);
+    engine_expire(d, c.t + cfg.closed_linger);
+    assert_int_equal(flow_table_count(engine_flows(d)), 0);
     assert_int_equal(k.n, 1);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -716,11 +740,11 @@ static void fin_order_from_ack_field(void **state)
     (void)state;
     /* The tap shows the server's FIN first, but that FIN acknowledges the
      * client's FIN (RFC 9293 §3.6): the client closed first. */
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     send_close(&c, DIR_CLIENT, 1000, "");
@@ -732,25 +756,25 @@ static void fin_order_from_ack_field(void **state)
     seg_at(&c, DIR_CLIENT, cfin, TCP_FIN | TCP_ACK, NULL, 0, 0);
     c.seq[DIR_SERVER] = sfin + 1;
     seg_at(&c, DIR_CLIENT, cfin + 1, TCP_ACK, NULL, 0, 0);
-    dissect_finish(&d);
+    engine_finish(d);
     int n = k.n;
     enum termination t = n ? k.rec[0].r.termination : TERM_NONE;
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
     assert_int_equal(n, 1);
     assert_int_equal(t, TERM_FIN_CLIENT);
 }
 
-/* ---- reassembly through the dissector ------------------------------------------- */
+/* ---- reassembly through the engine ----------------------------------------------- */
 
 static void out_of_order_and_duplicates(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     /* the request in two segments, second first, first twice */
     uint32_t s0 = c.seq[0];
@@ -782,19 +806,19 @@ static void out_of_order_and_duplicates(void **state)
     assert_opt_str(r->close_reason, "moving");
     assert_int_equal(r->outcome, OUTCOME_CLEAN);
     assert_int_equal(r->violations, 0);
-    assert_int_equal(d.reasm.mem_used, 0);
-    dissector_free(&d);
+    assert_int_equal(flow_table_held_bytes(engine_flows(d)), 0);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void lost_segment_is_gap(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     c.seq[DIR_SERVER] += 100; /* 100 bytes never captured */
@@ -802,25 +826,25 @@ static void lost_segment_is_gap(void **state)
     fin_fin(&c, DIR_CLIENT);
     /* the server's FIN lies beyond the hole: the flow waits, then the end
      * of the capture flushes it with an explicit gap */
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 1);
     assert_int_equal(k.rec[0].r.violations, V_GAP);
     assert_int_equal(k.rec[0].r.close_code, 1006);
     assert_int_equal(k.rec[0].r.termination, TERM_FIN_CLIENT);
     assert_int_equal(k.rec[0].r.frames[DIR_SERVER], 1); /* resynchronised after the gap */
-    assert_int_equal(d.reasm.mem_used, 0);
-    dissector_free(&d);
+    assert_int_equal(flow_table_held_bytes(engine_flows(d)), 0);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void snaplen_truncated(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     upgrade(&c);
     uint8_t big[1000];
@@ -836,18 +860,18 @@ static void snaplen_truncated(void **state)
     assert_int_equal(r->violations, V_TRUNCATED);
     assert_int_equal(r->frames[DIR_SERVER], 2); /* the cut frame is still followed */
     assert_int_equal(r->close_code, 1000);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void vlan_and_ipv6(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     c.vlan = 42;
     c.ipv = 6;
     inet_pton(AF_INET6, "2001:db8::1", c.ep[0].addr);
@@ -862,7 +886,7 @@ static void vlan_and_ipv6(void **state)
 
     /* the same 4-tuple on another VLAN is another connection */
     struct conn c2;
-    conn_init(&c2, &d, 51000, 80);
+    conn_init(&c2, d, 51000, 80);
     memcpy(c2.ep, c.ep, sizeof c.ep);
     c2.ipv = 6;
     c2.vlan = 43;
@@ -872,13 +896,13 @@ static void vlan_and_ipv6(void **state)
     c.t = c2.t;
     handshake_tcp(&c); /* VLAN 42 again: port reuse there */
     upgrade(&c);
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 3);
     int v43 = 0;
     for (int i = 1; i < 3; i++)
         v43 += k.rec[i].r.vlan == 43;
     assert_int_equal(v43, 1);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -888,18 +912,18 @@ static void roles_from_request_without_syn(void **state)
 {
     (void)state;
     /* the client uses the LOWER port: the request, not the ports, decides */
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 1234, 50000);
+    conn_init(&c, d, 1234, 50000);
     upgrade(&c);
     send_close(&c, DIR_CLIENT, 1000, "");
     send_close(&c, DIR_SERVER, 1000, "");
-    dissect_finish(&d);
+    engine_finish(d);
     int n = k.n;
     if (n != 1) {
-        dissector_free(&d); /* before failing: nothing leaks */
+        engine_free(d); /* before failing: nothing leaks */
         sink_free(&k);
         print_error("%d records, want 1\n", n);
         fail();
@@ -910,27 +934,27 @@ static void roles_from_request_without_syn(void **state)
     assert_string_equal(r->client_ip, "192.0.2.10");
     assert_int_equal(r->close_initiator, DIR_CLIENT);
     assert_int_equal(r->violations, 0);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
 static void midstream_roles_from_masking(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 1234, 50000); /* the client has the lower port again */
+    conn_init(&c, d, 1234, 50000); /* the client has the lower port again */
     text(&c, DIR_SERVER, "unmasked, so from the server");
     text(&c, DIR_CLIENT, "masked, so from the client");
     send_close(&c, DIR_CLIENT, 1000, "done");
     send_close(&c, DIR_SERVER, 1000, "");
     fin_fin(&c, DIR_CLIENT);
-    dissect_finish(&d); /* the record may wait for the end of the capture */
+    engine_finish(d); /* the record may wait for the end of the capture */
     int n = k.n;
     if (n != 1) {
-        dissector_free(&d);
+        engine_free(d);
         sink_free(&k);
         print_error("%d records, want 1\n", n);
         fail();
@@ -947,7 +971,7 @@ static void midstream_roles_from_masking(void **state)
     assert_int_equal(r->outcome, OUTCOME_CLEAN);
     assert_int_equal(r->termination, TERM_FIN_CLIENT);
     assert_int_equal(r->violations, 0);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -957,18 +981,18 @@ static void request_in_tiny_segments(void **state)
     /* a client writing its request in small pieces: "GET" then the rest,
      * and one byte per segment */
     for (size_t first = 1; first <= 4; first++) {
-        struct dissector d;
+        struct engine *d;
         struct sink k;
-        setup(&d, &k, NULL);
+        d = setup(&k, NULL);
         struct conn c;
-        conn_init(&c, &d, 51000, 80);
+        conn_init(&c, d, 51000, 80);
         handshake_tcp(&c);
         seg(&c, DIR_CLIENT, TCP_ACK, REQ, first);
         seg(&c, DIR_CLIENT, TCP_ACK | TCP_PSH, REQ + first, strlen(REQ) - first);
         seg(&c, DIR_SERVER, TCP_ACK | TCP_PSH, RESP, strlen(RESP));
         fin_fin(&c, DIR_CLIENT);
         int n = k.n, status = n ? k.rec[0].r.http_status : 0;
-        dissector_free(&d); /* before asserting: nothing leaks when this fails */
+        engine_free(d); /* before asserting: nothing leaks when this fails */
         sink_free(&k);
         if (n != 1) {
             print_error("request split after %zu bytes: %d records\n", first, n);
@@ -992,7 +1016,7 @@ static void filler(struct conn *e, ts_us_t t, int n)
  * text frame each in the order 51003, 51001, 51004, 51002, `gap` filler
  * packets before each (few: the lists are only noted; many: moved at
  * once). The last touch carries an older packet time than the others. */
-static void touch_in_order(struct dissector *d, struct conn c[4], int gap)
+static void touch_in_order(struct engine *d, struct conn c[4], int gap)
 {
     for (int i = 0; i < 4; i++) {
         conn_init(&c[i], d, (uint16_t)(51001 + i), 80);
@@ -1025,23 +1049,23 @@ static void assert_ports(const struct sink *k, int from, const int *ports, int n
  * those touched before it. */
 static void expiry_follows_touch_order(int gap)
 {
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.idle_timeout = 200 * 1000000LL;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c[4];
-    touch_in_order(&d, c, gap);
-    assert_int_equal(d.stats.websocket, 4);
-    dissect_expire(&d, T0 + 260 * 1000000LL); /* 51002 is idle, 51003 (touched before it) is not */
+    touch_in_order(d, c, gap);
+    assert_int_equal(ENGINE(d)->followed, 4);
+    engine_expire(d, T0 + 260 * 1000000LL); /* 51002 is idle, 51003 (touched before it) is not */
     assert_int_equal(k.n, 0);
-    dissect_expire(&d, T0 + 302 * 1000000LL);
+    engine_expire(d, T0 + 302 * 1000000LL);
     assert_int_equal(k.n, 4);
     static const int want[4] = {51003, 51001, 51004, 51002};
     assert_ports(&k, 0, want, 4);
     assert_int_equal(k.rec[3].r.ended_at, T0 + 50 * 1000000LL + cfg.idle_timeout);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -1061,32 +1085,32 @@ static void expiry_order_moved_touches(void **state)
  * end of the capture writes the rest in the same order. */
 static void eviction_follows_touch_order(int gap)
 {
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.max_flows = 5; /* four connections and the filler flow */
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c[4], n[5];
-    touch_in_order(&d, c, gap);
+    touch_in_order(d, c, gap);
     for (int i = 0; i < 5; i++) { /* each new connection evicts one: the filler first (no data) */
-        conn_init(&n[i], &d, (uint16_t)(52001 + i), 80);
+        conn_init(&n[i], d, (uint16_t)(52001 + i), 80);
         n[i].t = T0 + 103 * 1000000LL + i * 10 * STEP;
         handshake_tcp(&n[i]);
         upgrade(&n[i]);
     }
-    assert_int_equal(d.stats.evicted_other, 1);
-    assert_int_equal(d.stats.evicted, 4);
+    assert_int_equal(FLOWS(d)->evicted_other, 1);
+    assert_int_equal(FLOWS(d)->evicted, 4);
     assert_int_equal(k.n, 4);
     static const int evicted[4] = {51003, 51001, 51004, 51002};
     assert_ports(&k, 0, evicted, 4);
     for (int i = 0; i < 4; i++)
         assert_int_equal(k.rec[i].r.termination, TERM_EVICTED);
-    dissect_finish(&d);
+    engine_finish(d);
     assert_int_equal(k.n, 9);
     static const int open[5] = {52001, 52002, 52003, 52004, 52005};
     assert_ports(&k, 4, open, 5);
-    dissector_free(&d);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -1107,29 +1131,29 @@ static void eviction_order_moved_touches(void **state)
 static void table_grows(void **state)
 {
     (void)state;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
-    uint32_t first = d.nbuckets;
+    d = setup(&k, NULL);
+    uint32_t first = TABLE(d)->nbuckets;
     enum { FLOWS = 20000 };
     struct conn c;
-    conn_init(&c, &d, 0, 80);
+    conn_init(&c, d, 0, 80);
     for (int i = 0; i < FLOWS; i++) {
         c.ep[DIR_CLIENT].port = (uint16_t)(1024 + i % 50000);
         c.ep[DIR_CLIENT].addr[15] = (uint8_t)(i / 50000);
         seg(&c, DIR_CLIENT, TCP_SYN, NULL, 0);
     }
-    assert_true(d.nbuckets > first);
-    assert_true(d.nbuckets >= FLOWS / 2);
+    assert_true(TABLE(d)->nbuckets > first);
+    assert_true(TABLE(d)->nbuckets >= FLOWS / 2);
     for (int i = FLOWS - 1; i >= 0; i--) {
         c.ep[DIR_CLIENT].port = (uint16_t)(1024 + i % 50000);
         c.ep[DIR_CLIENT].addr[15] = (uint8_t)(i / 50000);
         seg_at(&c, DIR_SERVER, 7, TCP_SYN | TCP_ACK, NULL, 0, 0);
     }
-    assert_int_equal(d.stats.flows, FLOWS);
-    assert_int_equal(d.nflows, FLOWS);
-    assert_int_equal(d.stats.port_reuse, 0);
-    dissector_free(&d);
+    assert_int_equal(FLOWS(d)->flows, FLOWS);
+    assert_int_equal(flow_table_count(engine_flows(d)), FLOWS);
+    assert_int_equal(FLOWS(d)->port_reuse, 0);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -1137,22 +1161,22 @@ static void table_grows(void **state)
 static void table_stays_within_max_flows(void **state)
 {
     (void)state;
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.max_flows = 3000;
-    struct dissector d;
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, &cfg);
+    d = setup(&k, &cfg);
     struct conn c;
-    conn_init(&c, &d, 0, 80);
+    conn_init(&c, d, 0, 80);
     for (int i = 0; i < 10000; i++) {
         c.ep[DIR_CLIENT].port = (uint16_t)(1024 + i);
         seg(&c, DIR_CLIENT, TCP_SYN, NULL, 0);
     }
-    assert_int_equal(d.nflows, 3000);
-    assert_true(d.nbuckets <= 4096);
-    assert_int_equal(d.stats.evicted_other, 10000 - 3000);
-    dissector_free(&d);
+    assert_int_equal(flow_table_count(engine_flows(d)), 3000);
+    assert_true(TABLE(d)->nbuckets <= 4096);
+    assert_int_equal(FLOWS(d)->evicted_other, 10000 - 3000);
+    engine_free(d);
     sink_free(&k);
 }
 
@@ -1165,10 +1189,12 @@ static void count_record(void *arg, const struct ws_record *r)
 }
 
 /* state_mem + held reassembly bytes within the memcap, after every segment */
-static void assert_within_memcap(const struct dissector *d)
+static void assert_within_memcap(const struct engine *e)
 {
-    if (d->state_mem + d->reasm.mem_used > d->cfg.memcap) {
-        print_error("%zu bytes of state and %zu held, memcap %zu\n", d->state_mem, d->reasm.mem_used, d->cfg.memcap);
+    const struct flow_table *t = engine_flows(e);
+    size_t state = flow_table_state_bytes(t), held = flow_table_held_bytes(t), cap = flow_table_config(t)->memcap;
+    if (state + held > cap) {
+        print_error("%zu bytes of state and %zu held, memcap %zu\n", state, held, cap);
         fail();
     }
 }
@@ -1178,31 +1204,31 @@ static void memcap_covers_handshake_heads(void **state)
     (void)state;
     /* 40 upgrade requests that never end, 14 KB each: the head buffers
      * (16 KiB each) fill a 256 KiB memcap and the oldest are evicted */
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.memcap = 256u << 10;
-    struct dissector d;
+    struct engine *d;
     uint64_t records = 0;
-    assert_int_equal(dissector_init(&d, &cfg, NULL, count_record, &records), 0);
+    d = new_engine(&cfg, NULL, count_record, &records);
     static char pad[1400];
     memset(pad, 'a', sizeof pad);
     for (int i = 0; i < 40; i++) {
         struct conn c;
-        conn_init(&c, &d, (uint16_t)(50000 + i), 80);
+        conn_init(&c, d, (uint16_t)(50000 + i), 80);
         handshake_tcp(&c);
         seg(&c, DIR_CLIENT, TCP_ACK, "GET /pad HTTP/1.1\r\nUpgrade: websocket\r\nX-Pad: ", 46);
         for (int j = 0; j < 10; j++) {
             seg(&c, DIR_CLIENT, TCP_ACK, pad, sizeof pad);
-            assert_within_memcap(&d);
+            assert_within_memcap(d);
         }
     }
-    assert_true(d.stats.memcap_evictions > 0);
-    assert_int_equal(d.stats.evicted, d.stats.memcap_evictions); /* WebSocket connections, each recorded */
-    assert_int_equal(records, d.stats.evicted);
-    dissect_finish(&d);
+    assert_true(FLOWS(d)->memcap_evictions > 0);
+    assert_int_equal(FLOWS(d)->evicted, FLOWS(d)->memcap_evictions); /* WebSocket connections, each recorded */
+    assert_int_equal(records, FLOWS(d)->evicted);
+    engine_finish(d);
     assert_int_equal(records, 40);
-    dissector_free(&d);
-    assert_int_equal(d.state_mem, 0); /* every charge taken back */
+    assert_all_charges_back(d); /* every charge taken back */
+    engine_free(d);
 }
 
 /* One client segment of a flow with its IPv4 packet (for nDPI). */
@@ -1243,7 +1269,7 @@ static void seg_l3(struct conn *k, uint8_t flags, const uint8_t *p, uint16_t len
     s.l3_len = 40u + len;
     s.ts = k->t;
     k->t += STEP;
-    dissect_segment(k->d, &s, "unit0");
+    engine_segment(k->d, &s, "unit0");
     k->seq[DIR_CLIENT] += len + ((flags & TCP_SYN) ? 1u : 0u);
 }
 
@@ -1256,28 +1282,28 @@ static void memcap_covers_ndpi_state(void **state)
     char err[256];
     struct classifier *cl = classifier_new(err, sizeof err);
     assert_non_null(cl);
-    struct dissect_config cfg;
-    dissect_config_defaults(&cfg);
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
     cfg.memcap = 256u << 10;
-    struct dissector d;
+    struct engine *d;
     uint64_t records = 0;
-    assert_int_equal(dissector_init(&d, &cfg, cl, count_record, &records), 0);
+    d = new_engine(&cfg, cl, count_record, &records);
     uint8_t rec[63] = {0x17, 0x03, 0x03};
     for (size_t i = 3; i < sizeof rec; i++)
         rec[i] = (uint8_t)(i * 7);
     for (int i = 0; i < 300; i++) {
         struct conn c;
-        conn_init(&c, &d, (uint16_t)(30000 + i), 5000);
+        conn_init(&c, d, (uint16_t)(30000 + i), 5000);
         seg_l3(&c, TCP_SYN, NULL, 0);
         seg_l3(&c, TCP_ACK | TCP_PSH, rec, sizeof rec);
-        assert_within_memcap(&d);
+        assert_within_memcap(d);
     }
-    size_t held = d.nflows;
-    assert_true(d.stats.memcap_evictions > 0);
+    size_t held = flow_table_count(engine_flows(d));
+    assert_true(FLOWS(d)->memcap_evictions > 0);
     assert_true(held < 100); /* 280 + 2.8 KiB each */
-    dissect_finish(&d);
-    dissector_free(&d);
-    assert_int_equal(d.state_mem, 0);
+    engine_finish(d);
+    assert_all_charges_back(d);
+    engine_free(d);
     assert_int_equal(records, 0);
     classifier_free(cl);
 }
@@ -1286,12 +1312,12 @@ static void hostile_counts(void **state)
 {
     (void)state;
     /* an upgrade request of 20 KB, answered, and a frame claiming 2^63
-     * bytes: counted in the dissector's statistics, and recorded */
-    struct dissector d;
+     * bytes: counted in the engine's statistics, and recorded */
+    struct engine *d;
     struct sink k;
-    setup(&d, &k, NULL);
+    d = setup(&k, NULL);
     struct conn c;
-    conn_init(&c, &d, 51000, 80);
+    conn_init(&c, d, 51000, 80);
     handshake_tcp(&c);
     static char big[20000];
     size_t n = strlen(REQ) - 2;
@@ -1307,15 +1333,15 @@ static void hostile_counts(void **state)
     seg(&c, DIR_SERVER, TCP_ACK | TCP_PSH, RESP, strlen(RESP));
     static const uint8_t claim[] = {0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 'x', 'y'};
     seg(&c, DIR_SERVER, TCP_ACK | TCP_PSH, claim, sizeof claim);
-    assert_int_equal(d.stats.heads_oversized + d.stats.frames_len_msb, 0); /* counted when the state goes */
+    assert_int_equal(ENGINE(d)->anomalies.heads_oversized + ENGINE(d)->anomalies.frames_len_msb, 0); /* counted when the state goes */
     fin_fin(&c, DIR_CLIENT);
     assert_int_equal(k.n, 1);
     assert_int_equal(k.rec[0].r.http_status, 101);
     assert_opt_str(k.rec[0].r.path, "/feed");
-    assert_int_equal(d.stats.heads_oversized, 1);
-    assert_int_equal(d.stats.frames_len_msb, 1);
-    dissector_free(&d);
-    assert_int_equal(d.state_mem, 0);
+    assert_int_equal(ENGINE(d)->anomalies.heads_oversized, 1);
+    assert_int_equal(ENGINE(d)->anomalies.frames_len_msb, 1);
+    assert_all_charges_back(d);
+    engine_free(d);
     sink_free(&k);
 }
 

@@ -1,0 +1,65 @@
+/*
+ * engine/engine.h — from TCP segments to connection records: decode ->
+ * flow -> application parser, and the one place that emits.
+ *
+ * The engine owns the flow table (flow/) and follows, with the
+ * application parser (app/), the flows that parser wants; nDPI
+ * (app/classify.h) names each flow and finds the TLS ones. When a followed
+ * connection ends (both FINs delivered, a RST, idle expiry, eviction, or
+ * the end of the capture) the engine assembles its record — the flow's
+ * part (addresses, times, how TCP ended), the parser's, nDPI's name — and
+ * hands it to the output; TLS flows go there as counts. Nothing else emits.
+ * Everything here runs on the packet loop.
+ */
+#ifndef WSSTATS_ENGINE_H
+#define WSSTATS_ENGINE_H
+
+#include <stdint.h>
+
+#include "../app/app.h"
+#include "../app/classify.h"
+#include "../capture/packet.h"
+#include "../flow/flow.h"
+#include "../model/record.h"
+#include "../model/tls.h"
+
+/* Where records and TLS counts go. A record's strings are valid only during
+ * the call. Either function may be NULL (nothing goes there). */
+struct engine_output {
+    void (*record)(void *arg, const struct ws_record *r);
+    void (*tls)(void *arg, const struct tls_flow *t);
+    void *arg;
+};
+
+struct engine_stats {
+    uint64_t followed; /* flows the parser followed (WebSocket connections) */
+    uint64_t records;  /* records emitted */
+    uint64_t tls;      /* TLS flows counted */
+    struct app_anomalies anomalies; /* of the connections whose state has gone */
+};
+
+struct engine;
+
+/* cl may be NULL (no classification); it is the caller's, and must outlive
+ * the engine. NULL if out of memory. */
+struct engine *engine_new(const struct flow_config *cfg, struct classifier *cl, const struct engine_output *out);
+/* Frees every flow (nDPI gives up on those it still examines; the TLS
+ * flows that finds are emitted), and then the engine. */
+void engine_release_flows(struct engine *e);
+void engine_free(struct engine *e);
+
+/* One decoded TCP segment; `sensor` names its source (kept by pointer). */
+void engine_segment(struct engine *e, const struct tcp_segment *s, const char *sensor);
+
+/* Runs idle expiry against the packet clock (or a live clock). */
+void engine_expire(struct engine *e, ts_us_t now);
+
+/* The capture is over: every open connection is written as it stands,
+ * ending at the packet clock (engine_set_clock: a live capture ends now). */
+void engine_finish(struct engine *e);
+void engine_set_clock(struct engine *e, ts_us_t now);
+
+const struct engine_stats *engine_stats(const struct engine *e);
+const struct flow_table *engine_flows(const struct engine *e);
+
+#endif
