@@ -1,19 +1,6 @@
 /*
- * app/classify.c — the adapter to nDPI (built against Debian's 4.2),
- * and the thread that runs it (see classify.h).
- *
- * Everything version-specific is here, switched on nDPI's own NDPI_MAJOR /
- * NDPI_MINOR (ndpi_define.h), or forced with -DWSSTATS_NDPI_VERSION=410:
- *   4.2-4.4  init(prefs); process_packet(5 args); giveup(3 args + guessed)
- *   4.6-4.8  process_packet takes a flow-info pointer (NULL here); giveup
- *            lost enable_guess; init still takes prefs
- *   4.10     init takes a global context (NULL here)
- *   every 4.x: the protocol bitmask must be set before finalising (gone
- *            only in 5.0, which also changed giveup and the protocol
- *            struct: refused at compile time, as is 4.12's)
- * Only 4.2 is linked and tested here (Debian 12); tests/ndpi/api-check.sh
- * (in make check) compiles this file against stand-in headers with the
- * 4.6, 4.8 and 4.10 signatures, so the other branches at least build.
+ * app/classify.c — flow classification with nDPI (through its adapter,
+ * dpi.h), and the thread that runs it (see classify.h).
  *
  * Which flows go to the thread: those that cannot be WebSocket (TLS, SSH,
  * databases...: most flows, and nDPI's dearest, a TLS ClientHello with its
@@ -34,12 +21,11 @@
  * side builds and frees its own nDPI instance, the two at the same time
  * (tens of milliseconds each, at start and at the end of every run);
  * libgcrypt, which nDPI would otherwise initialise from both at once, is
- * set up before (ensure_gcrypt).
+ * set up before (dpi_init_once). TLS flows found on either thread wait in
+ * `found`, under its own lock, for the packet loop to take them.
  */
 #include "classify.h"
 
-#include <gcrypt.h>
-#include <ndpi/ndpi_api.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -50,6 +36,7 @@
 #include "../common/bytes.h"
 #include "../common/mem.h"
 #include "../common/ring.h"
+#include "dpi.h"
 
 #define CLASSIFY_MAX_PACKETS 12 /* nDPI decides HTTP/TLS well within this */
 #define RING_BYTES (8u << 20)   /* packets in flight to the thread */
@@ -57,7 +44,7 @@
 
 /* What classifying a flow costs, for the packet loop's memcap (engine/):
  * a fixed estimate, since nDPI's allocations are its own. While nDPI
- * examines the flow: its flow state (SIZEOF_FLOW_STRUCT, 688 bytes in 4.2)
+ * examines the flow: its flow state (dpi_flow_size(), 688 bytes in 4.2)
  * and the buffer its TLS dissector reassembles handshake messages in
  * (2 KiB when allocated, at the first TLS-like record; ndpi_search_tls_tcp_memory
  * in nDPI's tls.c); afterwards the cell alone. Each block with malloc's own
@@ -65,7 +52,7 @@
  * one-packet TLS-like flows: about 2.7 KiB each besides the flow table. */
 #define NDPI_TLS_BUFFER 2048
 #define CELL_COST mem_block(sizeof(struct class_cell))
-#define STATE_COST (mem_block(SIZEOF_FLOW_STRUCT) + mem_block(NDPI_TLS_BUFFER))
+#define STATE_COST (mem_block(dpi_flow_size()) + mem_block(NDPI_TLS_BUFFER))
 /* A flow the packet loop gives up leaves its charge with it, but a state
  * the thread holds is freed only when the thread reaches the "release":
  * behind a backlog in the ring (a flood outruns nDPI), tens of thousands
@@ -73,28 +60,6 @@
  * thread once LIMBO_MAX releases are pending, until half of them are done:
  * at most about LIMBO_MAX * STATE_COST (2.8 MiB) besides the memcap. */
 #define LIMBO_MAX 1024
-
-#ifndef WSSTATS_NDPI_VERSION
-#define WSSTATS_NDPI_VERSION (NDPI_MAJOR * 100 + NDPI_MINOR)
-#endif
-
-#if WSSTATS_NDPI_VERSION >= 412
-#error "nDPI 4.12 and later (ndpi_master_app_protocol, 5.0's giveup) are not supported by this adapter yet"
-#endif
-
-#if WSSTATS_NDPI_VERSION >= 410
-#define NDPI_INIT() ndpi_init_detection_module(NULL)
-#else
-#define NDPI_INIT() ndpi_init_detection_module(ndpi_no_prefs)
-#endif
-
-#if WSSTATS_NDPI_VERSION >= 406
-#define NDPI_PROCESS(n, f, p, l, t) ndpi_detection_process_packet(n, f, p, l, t, NULL)
-#define NDPI_GIVEUP(n, f, g) ndpi_detection_giveup(n, f, g)
-#else
-#define NDPI_PROCESS(n, f, p, l, t) ndpi_detection_process_packet(n, f, p, l, t)
-#define NDPI_GIVEUP(n, f, g) ndpi_detection_giveup(n, f, 1, g)
-#endif
 
 struct class_cell {
     _Atomic uint32_t handled; /* messages the thread has handled */
@@ -105,7 +70,7 @@ struct class_cell {
     uint8_t packets;
     bool tls_records; /* a packet's payload began as a TLS record does */
     /* the result */
-    uint16_t master, app;
+    struct dpi_answer answer;
     bool tls_reported;
 };
 
@@ -146,13 +111,7 @@ struct classifier {
 
 static bool is_tls(const struct class_cell *c)
 {
-    return c->master == NDPI_PROTOCOL_TLS || c->app == NDPI_PROTOCOL_TLS;
-}
-
-static void keep_result(struct class_cell *c, ndpi_protocol p)
-{
-    c->master = p.master_protocol;
-    c->app = p.app_protocol;
+    return dpi_is_tls(c->answer);
 }
 
 /* Keeps a TLS flow for the packet loop to take. Out of memory, it is lost
@@ -185,16 +144,13 @@ static void report_tls(struct classifier *cl, struct class_cell *c, const struct
     c->tls_reported = true;
     struct class_tls t = {.server_port = m->server_port, .sensor = m->sensor, .ts = m->ts};
     memcpy(t.server_addr, m->server_addr, sizeof t.server_addr);
-    size_t n = strnlen(c->state->host_server_name, sizeof c->state->host_server_name);
-    n = n > CLASS_SNI_MAX ? CLASS_SNI_MAX : n;
-    memcpy(t.sni, c->state->host_server_name, n);
-    t.sni[n] = '\0';
+    dpi_server_name(c->state, t.sni, CLASS_SNI_MAX);
     note_tls(cl, &t);
 }
 
 static bool is_known(const struct class_cell *c)
 {
-    return c->master != NDPI_PROTOCOL_UNKNOWN || c->app != NDPI_PROTOCOL_UNKNOWN;
+    return dpi_is_known(c->answer);
 }
 
 /* The flow's last word from nDPI: given up if undecided. nDPI then guesses
@@ -206,13 +162,13 @@ static void finish_cell(struct classifier *cl, struct ndpi_detection_module_stru
     if (atomic_load_explicit(&c->done, memory_order_relaxed))
         return;
     if (c->state && !is_known(c)) {
-        uint8_t guessed = 0;
-        keep_result(c, NDPI_GIVEUP(ndpi, c->state, &guessed));
+        bool guessed = false;
+        c->answer = dpi_give_up(ndpi, c->state, &guessed);
         if (!guessed || c->tls_records)
             report_tls(cl, c, m);
     }
     if (c->state) {
-        ndpi_free_flow(c->state);
+        dpi_flow_free(c->state);
         c->state = NULL;
     }
     atomic_store(&c->done, true);
@@ -224,16 +180,14 @@ static void examine_packet(struct classifier *cl, struct ndpi_detection_module_s
     if (atomic_load_explicit(&c->done, memory_order_relaxed))
         return;
     if (!c->state) {
-        c->state = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
+        c->state = dpi_flow_new();
         if (!c->state) {
             atomic_store(&c->done, true);
             return;
         }
-        memset(c->state, 0, SIZEOF_FLOW_STRUCT);
     }
     c->tls_records |= m->tls_record;
-    unsigned short n = len > 0xffff ? 0xffff : (unsigned short)len;
-    keep_result(c, NDPI_PROCESS(ndpi, c->state, l3, n, (uint64_t)(m->ts / 1000)));
+    c->answer = dpi_packet(ndpi, c->state, l3, len, (uint64_t)(m->ts / 1000));
     report_tls(cl, c, m);
     c->packets++;
     /* Classified is enough: nDPI's extra dissection (a TLS certificate, an
@@ -288,14 +242,12 @@ static void tell_limbo_waiter(struct classifier *cl)
         wake_waiter(cl);
 }
 
-static struct ndpi_detection_module_struct *new_ndpi(void);
-
 /* The thread builds its own nDPI instance while the packet loop builds its
  * (each costs tens of milliseconds, all before the first packet), and says
  * how it went. */
 static bool build_thread_ndpi(struct classifier *cl)
 {
-    struct ndpi_detection_module_struct *n = new_ndpi();
+    struct ndpi_detection_module_struct *n = dpi_new();
     pthread_mutex_lock(&cl->lock);
     cl->ndpi = n;
     cl->thread_ndpi = n ? 1 : -1;
@@ -327,60 +279,12 @@ static void *classifier_main(void *arg)
             tell_limbo_waiter(cl); /* (m.cell is freed: never compared) */
     }
     /* while the packet loop frees its own instance */
-    ndpi_exit_detection_module(cl->ndpi);
+    dpi_free(cl->ndpi);
     cl->ndpi = NULL;
     return NULL;
 }
 
 /* ---- set-up ------------------------------------------------------------------ */
-
-/* The dissectors both instances run. What a classification is used for:
- * the name on a WebSocket record (flows whose first bytes are an HTTP
- * request or response, or picked up mid-stream: nDPI names an HTTP flow
- * with its HTTP dissector, sub-protocols such as HTTP.Google or HTTP_Proxy
- * coming from the host and headers it parses; a mid-stream WebSocket flow
- * with its WebSocket dissector), and the count of TLS flows (its TLS
- * dissector). Nothing reads any other name nDPI could give. Running its
- * other ~250 dissectors cost a tenth of the packet loop and a quarter of
- * the classifier thread, and named nothing differently (bench capture,
- * corpus, real peers: tests/ndpi compares with WSSTATS_NDPI_ALL=1, which
- * turns them all on). What they did for the TLS count — a flow another
- * dissector claimed (SSH on port 443) was not guessed TLS by its port — is
- * done by the TLS-record test of the guess (finish_cell). */
-static void set_dissectors(NDPI_PROTOCOL_BITMASK *mask)
-{
-    NDPI_BITMASK_RESET(*mask);
-    NDPI_ADD_PROTOCOL_TO_BITMASK(*mask, NDPI_PROTOCOL_HTTP);
-    NDPI_ADD_PROTOCOL_TO_BITMASK(*mask, NDPI_PROTOCOL_WEBSOCKET);
-    NDPI_ADD_PROTOCOL_TO_BITMASK(*mask, NDPI_PROTOCOL_TLS);
-}
-
-static struct ndpi_detection_module_struct *new_ndpi(void)
-{
-    struct ndpi_detection_module_struct *n = NDPI_INIT();
-    if (!n)
-        return NULL;
-    NDPI_PROTOCOL_BITMASK mask;
-    if (!getenv("WSSTATS_NDPI_ALL"))
-        set_dissectors(&mask);
-    else
-        NDPI_BITMASK_SET_ALL(mask);
-    ndpi_set_protocol_detection_bitmask2(n, &mask);
-    ndpi_finalize_initialization(n);
-    return n;
-}
-
-/* nDPI initialises libgcrypt unless that is done (its QUIC dissector
- * decrypts): done here, once, before two instances are built at the same
- * time. The daemon has normally done it already (daemon/wsstatsd.c). */
-static void ensure_gcrypt(void)
-{
-    if (gcry_control(GCRYCTL_INITIALIZATION_FINISHED_P))
-        return;
-    gcry_check_version(NULL);
-    gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
-    gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
-}
 
 /* Waits for the thread's answer: is its nDPI instance built? */
 static bool thread_ndpi_built(struct classifier *cl)
@@ -404,14 +308,14 @@ struct classifier *classifier_new(char *err, size_t errlen)
     pthread_mutex_init(&cl->lock, NULL);
     pthread_mutex_init(&cl->tls_lock, NULL);
     pthread_cond_init(&cl->answered, NULL);
-    ensure_gcrypt();
+    dpi_init_once();
     if (pthread_create(&cl->thread, NULL, classifier_main, cl) != 0) {
         snprintf(err, errlen, "cannot start the classifier thread");
         classifier_free(cl);
         return NULL;
     }
     cl->running = true;
-    cl->ndpi_inline = new_ndpi(); /* while the thread builds its own */
+    cl->ndpi_inline = dpi_new(); /* while the thread builds its own */
     if (!thread_ndpi_built(cl)) {
         pthread_join(cl->thread, NULL); /* it has returned */
         cl->running = false;
@@ -463,8 +367,7 @@ void classifier_free(struct classifier *cl)
         ring_push(&cl->ring, &stop, sizeof stop, NULL, 0);
         ring_flush(&cl->ring);
     }
-    if (cl->ndpi_inline)
-        ndpi_exit_detection_module(cl->ndpi_inline);
+    dpi_free(cl->ndpi_inline);
     if (cl->running)
         pthread_join(cl->thread, NULL);
     ring_free(&cl->ring);
@@ -598,13 +501,7 @@ const char *classifier_name(struct classifier *cl, const struct flow_class *fc, 
     const struct class_cell *c = fc->cell;
     if (!c || !atomic_load(&c->done))
         return NULL; /* nDPI never saw a byte of it */
-    /* Examined and given up without a name: nDPI's own "Unknown" (its
-     * name for protocol 0), so the record says nDPI could not tell. */
-    ndpi_protocol p;
-    memset(&p, 0, sizeof p);
-    p.master_protocol = c->master;
-    p.app_protocol = c->app;
-    return ndpi_protocol2name(cl->ndpi_inline, p, buf, (u_int)len); /* the packet loop's own instance */
+    return dpi_name(cl->ndpi_inline, c->answer, buf, len); /* the packet loop's own instance */
 }
 
 bool classifier_says_websocket(struct classifier *cl, struct flow_class *fc)
@@ -614,7 +511,7 @@ bool classifier_says_websocket(struct classifier *cl, struct flow_class *fc)
         return false;
     if (!fc->in_line)
         wait_for(cl, all_handled, c, c);
-    return c->master == NDPI_PROTOCOL_WEBSOCKET || c->app == NDPI_PROTOCOL_WEBSOCKET;
+    return dpi_is_websocket(c->answer);
 }
 
 void classifier_release(struct classifier *cl, struct flow_class *fc, const struct class_flow_info *where)

@@ -2,7 +2,7 @@
 # tests/ndpi/api-check.sh — the nDPI adapter's branches for newer releases
 # compile (TAP output).
 #
-# app/classify.c is compiled with -fsyntax-only -Werror against
+# app/dpi.c is compiled with -fsyntax-only -Werror against
 # api-shim/, which declares the 4.6, 4.8 and 4.10 signatures of the calls
 # that changed after 4.4; 4.12 must be refused with the adapter's #error.
 # Only Debian's 4.2 is linked and run (tests/ndpi/run.sh).
@@ -15,13 +15,13 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$2"; }
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 for v in 406 408 410; do
-    if $CC $FLAGS -DSHIM_VER=$v -DWSSTATS_NDPI_VERSION=$v app/classify.c >"$log" 2>&1; then
-        ok "classify.c compiles against nDPI $v's signatures"
+    if $CC $FLAGS -DSHIM_VER=$v -DWSSTATS_NDPI_VERSION=$v app/dpi.c >"$log" 2>&1; then
+        ok "the nDPI adapter (app/dpi.c) compiles against nDPI $v's signatures"
     else
-        notok "classify.c compiles against nDPI $v's signatures" "$log"
+        notok "the nDPI adapter (app/dpi.c) compiles against nDPI $v's signatures" "$log"
     fi
 done
-if $CC $FLAGS -DSHIM_VER=410 -DWSSTATS_NDPI_VERSION=412 app/classify.c >"$log" 2>&1; then
+if $CC $FLAGS -DSHIM_VER=410 -DWSSTATS_NDPI_VERSION=412 app/dpi.c >"$log" 2>&1; then
     notok "nDPI 4.12 is refused at compile time" "$log"
 elif grep -q 'not supported by this adapter' "$log"; then
     ok "nDPI 4.12 is refused at compile time, with the adapter's message"

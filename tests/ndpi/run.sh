@@ -153,7 +153,7 @@ got=$(sqlite3 "$TMP/guess.db" "SELECT group_concat(server_ip || '=' || connectio
         "expected: 10.0.0.13=1 10.0.0.14=1 (not SSH or random bytes on 443)"
 
 # Both nDPI instances run only the HTTP, WebSocket and TLS dissectors
-# (classify.c): every name and TLS count must be what nDPI gives with all
+# (app/dpi.c): every name and TLS count must be what nDPI gives with all
 # of its dissectors on (WSSTATS_NDPI_ALL=1).
 names() { # DB: the names of the records, then the TLS counts
     sqlite3 "$1" "SELECT id || ' ' || coalesce(ndpi_protocol, '-') FROM connections ORDER BY id;

@@ -9,7 +9,7 @@
  *         ndpi_detection_giveup(module, flow, u_int8_t *protocol_was_guessed)
  *         int ndpi_finalize_initialization(module)
  *   4.10+ ndpi_init_detection_module(struct ndpi_global_context *)
- * so app/classify.c's branches for those releases are compiled
+ * so app/dpi.c's branches for those releases are compiled
  * (-fsyntax-only) against the calls they make.
  */
 #define ndpi_detection_process_packet ndpi42_detection_process_packet

@@ -1,0 +1,468 @@
+/*
+ * app/websocket/handshake.c — the opening handshake of a WebSocket
+ * connection (see session_internal.h).
+ *
+ * RFC 6455 §4.1 (client request: GET, Upgrade: websocket, Connection:
+ * Upgrade, Sec-WebSocket-Key) and §4.2.2 (server response: 101,
+ * Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), -Protocol,
+ * -Extensions). Each side's head is buffered (up to HEAD_MAX) until it is
+ * complete; the response may arrive in many segments or coalesced with the
+ * first frames, and bytes after a head go to that side's frames, each with
+ * the position it had on the wire. A head only one side of which was
+ * captured is settled at the end; an oversized one is read up to its cut.
+ */
+#include "session_internal.h"
+
+#include <gcrypt.h>
+
+#include "http.h"
+
+#define HEAD_MAX_HEADERS 512 /* browsers send 10-30; a proxy chain adds some: room to spare */
+#define FIELD_MAX 1024       /* longest handshake value kept in the record */
+
+static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; /* §1.3 */
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *dup_field(struct wsconn *c, struct http_str s)
+{
+    return conn_strdup(c, s.p, s.len < FIELD_MAX ? s.len : FIELD_MAX);
+}
+
+static char *dup_header(struct wsconn *c, const struct http_head *h, const char *name)
+{
+    const struct http_header *hd = http_find(h, name);
+    return hd ? dup_field(c, hd->value) : NULL;
+}
+
+/* True if any header called `name` lists `token` (repeated headers count). */
+static bool any_header_has_token(const struct http_head *h, const char *name, const char *token)
+{
+    for (size_t i = 0; i < h->num_headers; i++)
+        if (http_str_ieq(h->headers[i].name, name) && http_list_has_token(h->headers[i].value, token))
+            return true;
+    return false;
+}
+
+static void base64_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = tab[v >> 18 & 63];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? tab[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+void ws_accept_for_key(const char *key, size_t key_len, char out[29])
+{
+    uint8_t digest[20];
+    char buf[128 + sizeof WS_GUID];
+    if (key_len > 128)
+        key_len = 128;
+    memcpy(buf, key, key_len);
+    memcpy(buf + key_len, WS_GUID, sizeof WS_GUID - 1);
+    gcry_md_hash_buffer(GCRY_MD_SHA1, digest, buf, key_len + sizeof WS_GUID - 1);
+    base64_encode(digest, sizeof digest, out);
+}
+
+/* ---- head buffers ------------------------------------------------------- */
+
+/* Notes where the bytes about to be appended lie on the wire. */
+static void head_mark(struct head_buf *h, const struct ws_side *s)
+{
+    if (!s->chunk_known) {
+        h->nmarks = -1; /* one unknown piece spoils the mapping */
+        return;
+    }
+    if (h->nmarks < 0)
+        return;
+    if (h->nmarks == HEAD_MARKS) { /* full: the newest ACK covers the tail */
+        h->mark[HEAD_MARKS - 1].ack = s->chunk_ack;
+        h->mark[HEAD_MARKS - 1].has_ack = s->chunk_has_ack;
+        return;
+    }
+    h->mark[h->nmarks++] = (struct head_mark){h->len, s->chunk_seq, s->chunk_ack, s->chunk_has_ack};
+}
+
+/* Room for `need` bytes in side dir's head buffer (which doubles from 1 KiB). */
+static bool head_reserve(struct wsconn *c, int dir, size_t need)
+{
+    struct head_buf *h = &c->head[dir];
+    if (need <= h->cap)
+        return true;
+    size_t cap = h->cap ? h->cap : 1024;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(h->p, cap);
+    if (!p)
+        return false;
+    c->mem += cap - h->cap + (h->p ? 0 : MEM_BLOCK_OVERHEAD);
+    h->p = p;
+    h->cap = cap;
+    return true;
+}
+
+static bool head_append(struct wsconn *c, int dir, const uint8_t *data, size_t len)
+{
+    struct head_buf *h = &c->head[dir];
+    if (len == 0)
+        return true;
+    if (len > HEAD_MAX - h->len || !head_reserve(c, dir, h->len + len))
+        return false;
+    memcpy(h->p + h->len, data, len);
+    h->len += len;
+    return true;
+}
+
+void head_free(struct wsconn *c, int dir)
+{
+    struct head_buf *h = &c->head[dir];
+    conn_free(c, h->p, h->cap);
+    memset(h, 0, sizeof *h);
+}
+
+/* ---- request and response ----------------------------------------------- */
+
+/* RFC 6455 §4.1: is this request an opening handshake? Records its fields. */
+static bool take_request(struct wsconn *c, const struct http_head *h)
+{
+    if (!http_str_ieq(h->method, "GET") || !any_header_has_token(h, "Upgrade", "websocket"))
+        return false;
+    c->path = dup_field(c, h->target);
+    c->host = dup_header(c, h, "Host");
+    c->origin = dup_header(c, h, "Origin");
+    if (!c->origin)
+        c->origin = dup_header(c, h, "Sec-WebSocket-Origin"); /* drafts 8-13 */
+    c->user_agent = dup_header(c, h, "User-Agent");
+    const struct http_header *key = http_find(h, "Sec-WebSocket-Key");
+    if (key)
+        ws_accept_for_key(key->value.p, key->value.len, c->accept_expected);
+    return true;
+}
+
+/* RFC 6455 §4.2.2 / §4.1 (client's checks of the response). A response
+ * `cut` (oversized) may have had its Sec-WebSocket-Accept or -Extensions
+ * beyond the cut: what was not seen is no violation, and RSV1 is allowed. */
+static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t ts, bool cut)
+{
+    c->http_status = h->status;
+    if (h->status != 101) {
+        c->state = WSC_REJECTED;
+        return;
+    }
+    c->state = WSC_OPEN;
+    c->upgraded_at = ts;
+    c->subprotocol = dup_header(c, h, "Sec-WebSocket-Protocol");
+    c->extensions = dup_header(c, h, "Sec-WebSocket-Extensions");
+    c->deflate = c->extensions ? strstr(c->extensions, "permessage-deflate") != NULL : cut;
+    const struct http_header *accept = http_find(h, "Sec-WebSocket-Accept");
+    bool accept_ok = accept ? accept->value.len == 28 && memcmp(accept->value.p, c->accept_expected, 28) == 0 : cut;
+    if (c->accept_expected[0] && !accept_ok)
+        c->violations |= V_BAD_ACCEPT;
+}
+
+/* Parses a complete head in h; returns its length, 0 if incomplete, -1 bad. */
+static long parse_head(struct head_buf *hb, int dir, struct http_head *h)
+{
+    size_t end = http_head_end(hb->p, hb->len, hb->scanned);
+    hb->scanned = hb->len;
+    if (end == 0)
+        return 0;
+    long n = dir == DIR_CLIENT ? http_parse_request(hb->p, end, h) : http_parse_response(hb->p, end, h);
+    return n < 0 ? -1 : n;
+}
+
+/* Feeds buffered bytes [from, len) to the frame parser, each segment's
+ * part with the position it had on the wire. */
+static void feed_buffered(struct wsconn *c, int dir, size_t from, ts_us_t ts)
+{
+    struct head_buf *hb = &c->head[dir];
+    struct ws_side *s = &c->side[dir];
+    if (hb->nmarks <= 0) {
+        s->chunk_known = false;
+        if (hb->len > from)
+            feed_frames(c, dir, hb->p + from, hb->len - from, ts);
+        return;
+    }
+    for (int i = 0; i < hb->nmarks; i++) {
+        const struct head_mark *m = &hb->mark[i];
+        size_t end = i + 1 < hb->nmarks ? hb->mark[i + 1].off : hb->len;
+        size_t start = from > m->off ? from : m->off;
+        if (start >= end)
+            continue;
+        wsconn_position(c, dir, hb->mark[0].seq + (uint32_t)(start - hb->mark[0].off), m->ack, m->has_ack);
+        feed_frames(c, dir, hb->p + start, end - start, ts);
+    }
+}
+
+/* Hands what followed the heads to the frame parsers, then frees the heads. */
+static void enter_frames(struct wsconn *c, size_t client_used, size_t server_used, ts_us_t ts)
+{
+    size_t used[2] = {client_used, server_used};
+    for (int d = 0; d < 2; d++) {
+        if (c->state == WSC_OPEN)
+            feed_buffered(c, d, used[d], ts);
+        head_free(c, d);
+    }
+}
+
+/* An interim response (RFC 9110 §15.2) is dropped: the final one follows. */
+static bool is_interim(const struct http_head *h)
+{
+    return h->status >= 100 && h->status < 200 && h->status != 101;
+}
+
+/* Reads the server's buffered heads once the request is complete. */
+static void advance_response(struct wsconn *c, struct http_head *h, ts_us_t ts)
+{
+    for (;;) {
+        h->num_headers = HEAD_MAX_HEADERS;
+        long n = parse_head(&c->head[DIR_SERVER], DIR_SERVER, h);
+        if (n == 0)
+            return;
+        if (n < 0) { /* an upgrade was asked for; the answer was no HTTP */
+            c->state = WSC_REJECTED;
+            return;
+        }
+        if (is_interim(h)) { /* drop it, read on */
+            struct head_buf *hb = &c->head[DIR_SERVER];
+            memmove(hb->p, hb->p + n, hb->len - (size_t)n);
+            hb->len -= (size_t)n;
+            hb->scanned = 0;
+            continue;
+        }
+        take_response(c, h, ts, false);
+        enter_frames(c, c->head[DIR_CLIENT].end, (size_t)n, ts);
+        return;
+    }
+}
+
+/* Tries to complete the handshake with what is buffered. */
+static void advance_handshake(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    if (c->state == WSC_AWAIT_REQUEST) {
+        long n = parse_head(&c->head[DIR_CLIENT], DIR_CLIENT, &h);
+        if (n == 0)
+            return;
+        if (n < 0 || !take_request(c, &h)) {
+            c->state = WSC_NOT_WEBSOCKET;
+            return;
+        }
+        c->state = WSC_AWAIT_RESPONSE;
+        c->head[DIR_CLIENT].end = (size_t)n; /* later client bytes are frames */
+    }
+    advance_response(c, &h, ts);
+}
+
+/* Only one side of the handshake is in the capture. A response alone is
+ * taken as it stands; a request followed by client bytes means the server
+ * said yes (a client sends frames only after a 101). Returns true if the
+ * connection is now open or settled. */
+bool settle_one_sided(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    if (c->state == WSC_AWAIT_REQUEST && c->head[DIR_CLIENT].len == 0) {
+        struct head_buf *hb = &c->head[DIR_SERVER];
+        long n = http_head_end(hb->p, hb->len, 0) ? http_parse_response(hb->p, hb->len, &h) : HTTP_INCOMPLETE;
+        if (n < 0)
+            return false;
+        take_response(c, &h, ts, false);
+        enter_frames(c, 0, (size_t)n, ts);
+        return true;
+    }
+    if (c->state == WSC_AWAIT_RESPONSE && c->head[DIR_SERVER].len == 0 &&
+        (c->head[DIR_CLIENT].len > c->head[DIR_CLIENT].end || c->client_frames_early)) {
+        c->state = WSC_OPEN;
+        enter_frames(c, c->head[DIR_CLIENT].end, 0, ts);
+        return true;
+    }
+    return false;
+}
+
+struct chunk_at chunk_now(const struct ws_side *s)
+{
+    return (struct chunk_at){s->chunk_known, s->chunk_has_ack, s->chunk_seq, s->chunk_ack};
+}
+
+/* The position of the chunk's bytes from `skip` on. */
+void reposition(struct wsconn *c, int dir, const struct chunk_at *at, size_t skip)
+{
+    if (at->known)
+        wsconn_position(c, dir, at->seq + (uint32_t)skip, at->ack, at->has_ack);
+    else
+        c->side[dir].chunk_known = false;
+}
+
+/* ---- oversized heads ----------------------------------------------------
+ *
+ * A head that outgrows HEAD_MAX (10,000 headers, a 10 MB cookie) is not
+ * given up: padding a handshake must not hide a connection from the
+ * record. What was kept is read as a head ending at its last complete line
+ * (the request or status line and the header fields before the cut; an
+ * Upgrade header or Sec-WebSocket-Key beyond it is not seen, and without
+ * "Upgrade: websocket" in view the request is no upgrade), and the rest of
+ * the head is skipped, not kept, up to the blank line that ends it (RFC 9112
+ * §2.1); the bytes after it are frames as usual. Each is counted in
+ * c->heads_oversized.
+ */
+
+/* Where the search for the blank line stands after the buffered bytes. */
+static uint8_t trailing_newlines(const struct head_buf *hb)
+{
+    if (hb->len >= 1 && hb->p[hb->len - 1] == '\n')
+        return 1;
+    if (hb->len >= 2 && hb->p[hb->len - 2] == '\n' && hb->p[hb->len - 1] == '\r')
+        return 2;
+    return 0;
+}
+
+/* Consumes bytes of an oversized head's rest and returns how many: all of
+ * them, or up to the blank line, where skipping ends. The head ends where
+ * http_head_end() says: at "\n\n" or "\n\r\n". */
+size_t skip_head_rest(struct ws_side *s, const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = data[i];
+        if (b == '\n' && s->skip_newlines) {
+            s->skipping_head = false;
+            s->skip_newlines = 0;
+            return i + 1;
+        }
+        s->skip_newlines = b == '\n' ? 1 : (b == '\r' && s->skip_newlines == 1) ? 2 : 0;
+    }
+    return len;
+}
+
+/* Cuts the full buffer of side dir after its last complete line and ends
+ * it with a blank line; false if there is no complete line to keep. */
+static bool head_cut_to_lines(struct wsconn *c, int dir)
+{
+    struct head_buf *hb = &c->head[dir];
+    size_t kept = hb->len;
+    while (kept > 0 && hb->p[kept - 1] != '\n')
+        kept--;
+    if (kept == 0 || !head_reserve(c, dir, kept + 2))
+        return false;
+    memcpy(hb->p + kept, "\r\n", 2);
+    hb->len = kept + 2;
+    hb->scanned = 0;
+    hb->nmarks = 0; /* none of these bytes are frames */
+    return true;
+}
+
+/* The request's fields are taken from what was kept; then the buffer is
+ * emptied: what follows the head is frames. */
+static void request_overflow(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    if (!head_cut_to_lines(c, DIR_CLIENT) || parse_head(&c->head[DIR_CLIENT], DIR_CLIENT, &h) <= 0 ||
+        !take_request(c, &h)) {
+        c->state = WSC_NOT_WEBSOCKET;
+        return;
+    }
+    head_free(c, DIR_CLIENT);
+    c->state = WSC_AWAIT_RESPONSE;
+    advance_response(c, &h, ts); /* a response that came first */
+}
+
+/* The status line and the fields kept decide; an interim response is
+ * dropped and the final one awaited. */
+static void response_overflow(struct wsconn *c, ts_us_t ts)
+{
+    struct http_header hdrs[HEAD_MAX_HEADERS];
+    struct http_head h = {.headers = hdrs, .num_headers = HEAD_MAX_HEADERS};
+    long n = head_cut_to_lines(c, DIR_SERVER) ? parse_head(&c->head[DIR_SERVER], DIR_SERVER, &h) : -1;
+    if (n <= 0) {
+        c->state = WSC_REJECTED; /* no HTTP status line in 16 KiB */
+        return;
+    }
+    if (is_interim(&h)) {
+        head_free(c, DIR_SERVER);
+        return;
+    }
+    take_response(c, &h, ts, true);
+    enter_frames(c, c->head[DIR_CLIENT].end, c->head[DIR_SERVER].len, ts);
+}
+
+/* Side dir's head fills HEAD_MAX and has not ended. */
+static bool head_overflows(const struct wsconn *c, int dir)
+{
+    bool reading = dir == DIR_CLIENT ? c->state == WSC_AWAIT_REQUEST : c->state == WSC_AWAIT_RESPONSE;
+    return reading && c->head[dir].len == HEAD_MAX;
+}
+
+static void head_overflow(struct wsconn *c, int dir, ts_us_t ts)
+{
+    struct ws_side *s = &c->side[dir];
+    if (c->heads_oversized < UINT8_MAX)
+        c->heads_oversized++;
+    s->skip_newlines = trailing_newlines(&c->head[dir]);
+    s->skipping_head = true;
+    if (dir == DIR_CLIENT)
+        request_overflow(c, ts);
+    else
+        response_overflow(c, ts);
+}
+
+/* The request is complete and its response not yet seen, but the client
+ * sends more than the buffer holds: its frames are parsed now instead. */
+static void client_frames_early(struct wsconn *c, const struct chunk_at *at, const uint8_t *data, size_t skip,
+                                size_t len, ts_us_t ts)
+{
+    struct head_buf *hb = &c->head[DIR_CLIENT];
+    feed_buffered(c, DIR_CLIENT, hb->end, ts);
+    hb->end = hb->len;
+    c->client_frames_early = true;
+    reposition(c, DIR_CLIENT, at, skip);
+    feed_frames(c, DIR_CLIENT, data + skip, len - skip, ts);
+}
+
+/* Buffers head bytes up to HEAD_MAX. Bytes beyond that (a large first
+ * frame coalesced with a head, say) go on in whatever state the handshake
+ * reached: what is not taken here, wsconn_data() hands on. A head still not
+ * complete is oversized (see above), and a head of the other side still
+ * not complete is no handshake we can read. */
+size_t handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    struct head_buf *hb = &c->head[dir];
+    struct chunk_at at = chunk_now(&c->side[dir]);
+    size_t take = len < HEAD_MAX - hb->len ? len : HEAD_MAX - hb->len;
+    if (take)
+        head_mark(hb, &c->side[dir]);
+    if (!head_append(c, dir, data, take)) {
+        c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
+        return len;
+    }
+    advance_handshake(c, ts);
+    if (take == len)
+        return len;
+    if (head_overflows(c, dir)) {
+        head_overflow(c, dir, ts);
+        reposition(c, dir, &at, take);
+        return take;
+    }
+    if (c->state == WSC_AWAIT_RESPONSE && dir == DIR_CLIENT) {
+        client_frames_early(c, &at, data, take, len, ts);
+        return len;
+    }
+    bool waiting = c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE;
+    if (waiting && !settle_one_sided(c, ts)) {
+        c->state = c->state == WSC_AWAIT_REQUEST ? WSC_NOT_WEBSOCKET : WSC_REJECTED;
+        return len;
+    }
+    reposition(c, dir, &at, take);
+    return take;
+}
