@@ -1,23 +1,24 @@
 /*
- * daemon/wsstatsd.c — the capture daemon: options, the packet loop, wiring.
+ * daemon/wsstatsd.c — the capture daemon: the packet loop and the wiring
+ * (its options are daemon/options.c's).
  *
  * capture/ (libpcap, link/IP/TCP decoding) -> engine/ (flows, reassembly,
- * WebSocket) -> store/ (SQLite). Exit codes (DESIGN §1): 0 success, 1 a
- * runtime error, 2 a usage error; every error is one line on stderr.
+ * WebSocket, nDPI) -> store/ (SQLite). Exit codes (docs/design.md,
+ * "Programs"): 0 success, 1 a runtime error, 2 a usage error; every error
+ * is one line on stderr.
  *
  * Live capture runs a timer off the packet loop (libpcap wakes it at least
- * every LIVE_POLL_MS): once a second (TICK_US) idle connections expire and
- * the captures row's figures go to the store; stats lines are logged. The
- * packet loop never waits for SQLite: the store's writer thread commits the
- * records (within a second), writes the captures row, deletes old records
- * (--retention), reopens the file (SIGHUP) and retries a failing database,
- * and tells what happened through on_store_report().
- * Signal handlers only set flags (DESIGN §6): SIGINT/SIGTERM stop, SIGUSR1
- * logs stats, SIGHUP reopens the database.
+ * every 200 ms when idle): once a second (TICK_US) idle connections expire
+ * and the captures row's figures go to the store; stats lines are logged.
+ * The packet loop never waits for SQLite: the store's writer thread
+ * commits the records (within a second), writes the captures row, deletes
+ * old records (--retention), reopens the file (SIGHUP) and retries a
+ * failing database, and tells what happened through on_store_report().
+ * Signal handlers only set flags: SIGINT/SIGTERM stop, SIGUSR1 logs stats,
+ * SIGHUP reopens the database.
  */
 #include <errno.h>
 #include <gcrypt.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,38 +33,18 @@
 #include "../app/classify.h"
 #include "../engine/engine.h"
 #include "../store/store.h"
-#include "../common/duration.h"
 #include "log.h"
+#include "options.h"
 #include "privdrop.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
 #endif
 
-#define MAX_SOURCES 64
-#define LIVE_POLL_MS 200           /* libpcap returns at least this often when idle */
 #define TICK_US 1000000            /* live: expiry and the captures row's figures */
-#define DEFAULT_STATS_US (3600 * 1000000LL) /* a live stats line every hour */
-/* The kernel's capture ring: libpcap's 2 MiB holds only 8 packets of the
- * default 256 KiB snaplen in immediate mode, and a burst overflows it. */
-#define DEFAULT_BUFFER (64 << 20)
 
 /* Set by signal handlers, read by the loop: the only mutable statics. */
 static volatile sig_atomic_t stop_requested, stats_requested, reopen_requested;
-
-struct options {
-    const char *files[MAX_SOURCES];
-    int nfiles;
-    const char *iface;
-    const char *db;
-    struct live_options live;
-    struct flow_config flow;
-    int verbosity; /* 0 quiet, 1 normal, 2 verbose */
-    const char *user;      /* -u: drop to this user after start-up */
-    bool syslog;
-    int64_t stats_interval; /* µs; 0: none */
-    int64_t retention;      /* µs; 0: keep everything */
-};
 
 struct daemon {
     struct options opt;
@@ -81,207 +62,6 @@ struct daemon {
     uint64_t stats_packets; /* packets at the last stats line */
     char err[1024];
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: wsstatsd [OPTIONS] -r FILE [-r FILE ...]\n"
-            "       wsstatsd [OPTIONS] -i INTERFACE\n"
-            "\n"
-            "Follows every WebSocket connection in the traffic and writes one record per\n"
-            "connection (close code, reason, initiator, outcome, counters) to SQLite.\n"
-            "\n"
-            "Sources:\n"
-            "  -r, --read FILE         read a pcap or pcapng file (repeatable; - is stdin)\n"
-            "  -i, --interface IFACE   capture live from IFACE (needs root or CAP_NET_RAW)\n"
-            "  -f, --filter BPF        live capture filter (default: tcp)\n"
-            "      --snaplen BYTES     live capture length per packet (default: 262144)\n"
-            "      --buffer-size BYTES live capture buffer (default: 64M)\n"
-            "      --no-promisc        do not put the interface in promiscuous mode\n"
-            "\n"
-            "Output:\n"
-            "  -w, --db PATH           the database (default: $WSSTATS_DB or ./wsstats.db)\n"
-            "      --retention DUR     delete records that ended longer ago than DUR\n"
-            "                          (with -r: before the newest record)\n"
-            "\n"
-            "Tracking:\n"
-            "      --idle-timeout DUR  expire connections silent this long (default: 15m)\n"
-            "      --max-flows N       TCP flows tracked at once (default: 1048576)\n"
-            "      --memcap BYTES      memory for flows, connection state, nDPI's state and\n"
-            "                          out-of-order data, all together (default: 256M)\n"
-            "      --stream-cap BYTES  out-of-order data held per direction (default: 1M)\n"
-            "\n"
-            "Running:\n"
-            "  -u, --user USER         after opening the capture and the database, run as\n"
-            "                          USER (its group and supplementary groups)\n"
-            "      --stats-interval DUR  live: log a stats line this often (default: 1h;\n"
-            "                          0 = never); SIGUSR1 logs one at once\n"
-            "      --syslog            also log to syslog (facility daemon)\n"
-            "  -q, --quiet             print errors only (and stats asked for by SIGUSR1)\n"
-            "  -v, --verbose           print per-source statistics\n"
-            "  -h, --help              this help\n"
-            "  -V, --version           the version\n"
-            "\n"
-            "Signals: SIGINT/SIGTERM stop (open connections written as unfinished),\n"
-            "SIGUSR1 logs stats, SIGHUP reopens the database file.\n"
-            "Durations: 90s, 15m, 1h, 7d. Sizes: 512K, 64M, 1G.\n"
-            "Exit status: 0 success, 1 runtime error, 2 usage error. See wsstatsd(8).\n");
-}
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("wsstatsd: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see wsstatsd --help)\n", stderr);
-    va_end(ap);
-    return 2;
-}
-
-/* "64M" -> bytes; false if malformed. */
-static bool parse_size(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
-        return false;
-    uint64_t mult = 1;
-    if (*end == 'K' || *end == 'k')
-        mult = 1ull << 10, end++;
-    else if (*end == 'M' || *end == 'm')
-        mult = 1ull << 20, end++;
-    else if (*end == 'G' || *end == 'g')
-        mult = 1ull << 30, end++;
-    if (*end != '\0' || v > UINT64_MAX / mult)
-        return false;
-    *out = v * mult;
-    return true;
-}
-
-enum {
-    OPT_SNAPLEN = 256,
-    OPT_BUFFER,
-    OPT_NO_PROMISC,
-    OPT_IDLE,
-    OPT_MAX_FLOWS,
-    OPT_MEMCAP,
-    OPT_STREAM_CAP,
-    OPT_STATS,
-    OPT_SYSLOG,
-    OPT_RETENTION
-};
-
-/* A duration option: microseconds, > 0 unless zero_ok. */
-static int duration_option(const char *name, const char *value, bool zero_ok, int64_t *us)
-{
-    if (!duration_parse(value, us) || (*us == 0 && !zero_ok))
-        return usage_error("%s: '%s' is not a duration such as 90s, 15m, 1h, 7d", name, value);
-    return 0;
-}
-
-static int parse_options(int argc, char **argv, struct options *o)
-{
-    static const struct option longopts[] = {
-        {"read", required_argument, NULL, 'r'},
-        {"interface", required_argument, NULL, 'i'},
-        {"filter", required_argument, NULL, 'f'},
-        {"db", required_argument, NULL, 'w'},
-        {"snaplen", required_argument, NULL, OPT_SNAPLEN},
-        {"buffer-size", required_argument, NULL, OPT_BUFFER},
-        {"no-promisc", no_argument, NULL, OPT_NO_PROMISC},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE},
-        {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
-        {"memcap", required_argument, NULL, OPT_MEMCAP},
-        {"stream-cap", required_argument, NULL, OPT_STREAM_CAP},
-        {"user", required_argument, NULL, 'u'},
-        {"stats-interval", required_argument, NULL, OPT_STATS},
-        {"syslog", no_argument, NULL, OPT_SYSLOG},
-        {"retention", required_argument, NULL, OPT_RETENTION},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    memset(o, 0, sizeof *o);
-    o->verbosity = 1;
-    o->db = getenv("WSSTATS_DB") && *getenv("WSSTATS_DB") ? getenv("WSSTATS_DB") : "wsstats.db";
-    o->live = (struct live_options){.filter = "tcp", .snaplen = 262144, .promisc = true, .timeout_ms = 200};
-    o->live.timeout_ms = LIVE_POLL_MS;
-    o->live.buffer_size = DEFAULT_BUFFER;
-    o->stats_interval = DEFAULT_STATS_US;
-    flow_config_defaults(&o->flow);
-    opterr = 0;
-    int c;
-    uint64_t v;
-    while ((c = getopt_long(argc, argv, ":r:i:f:w:u:qvhV", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            if (o->nfiles == MAX_SOURCES)
-                return usage_error("too many -r files (at most %s)", "64");
-            o->files[o->nfiles++] = optarg;
-            break;
-        case 'i': o->iface = optarg; break;
-        case 'f': o->live.filter = optarg; break;
-        case 'w': o->db = optarg; break;
-        case OPT_SNAPLEN:
-            if (!parse_size(optarg, &v) || v < 64 || v > 262144)
-                return usage_error("--snaplen: '%s' is not a size from 64 to 262144", optarg);
-            o->live.snaplen = (int)v;
-            break;
-        case OPT_BUFFER:
-            if (!parse_size(optarg, &v) || v > (1u << 31) - 1)
-                return usage_error("--buffer-size: '%s' is not a size below 2G", optarg);
-            o->live.buffer_size = (int)v;
-            break;
-        case OPT_NO_PROMISC: o->live.promisc = false; break;
-        case OPT_IDLE:
-            if (duration_option("--idle-timeout", optarg, false, &o->flow.idle_timeout))
-                return 2;
-            break;
-        case OPT_STATS:
-            if (duration_option("--stats-interval", optarg, true, &o->stats_interval))
-                return 2;
-            break;
-        case OPT_RETENTION:
-            if (duration_option("--retention", optarg, false, &o->retention))
-                return 2;
-            break;
-        case OPT_SYSLOG: o->syslog = true; break;
-        case 'u': o->user = optarg; break;
-        case OPT_MAX_FLOWS:
-            if (!parse_size(optarg, &v) || v == 0 || v > (1u << 30))
-                return usage_error("--max-flows: '%s' is not a count from 1 to 1G", optarg);
-            o->flow.max_flows = (uint32_t)v;
-            break;
-        case OPT_STREAM_CAP:
-            if (!parse_size(optarg, &v) || v < 4096 || v > (1u << 30))
-                return usage_error("--stream-cap: '%s' is not a size from 4K to 1G", optarg);
-            o->flow.dir_cap = (uint32_t)v;
-            break;
-        case OPT_MEMCAP:
-            if (!parse_size(optarg, &v) || v < (1u << 16))
-                return usage_error("--memcap: '%s' is not a size of at least 64K", optarg);
-            o->flow.memcap = (size_t)v;
-            break;
-        case 'q': o->verbosity = 0; break;
-        case 'v': o->verbosity = 2; break;
-        case 'h': usage(stdout); exit(0);
-        case 'V': printf("wsstatsd %s\n", WSSTATS_VERSION); exit(0);
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
-    if (o->nfiles && o->iface)
-        return usage_error("%s", "give either -r FILE or -i INTERFACE, not both");
-    if (!o->nfiles && !o->iface)
-        return usage_error("%s", "no source: give -r FILE or -i INTERFACE");
-    return 0;
-}
 
 static double wall_clock(void)
 {
@@ -674,7 +454,7 @@ static int teardown(struct daemon *dm)
 int main(int argc, char **argv)
 {
     static struct daemon dm; /* lives for the whole run; not shared with anything */
-    int rc = parse_options(argc, argv, &dm.opt);
+    int rc = options_parse(argc, argv, &dm.opt);
     if (rc)
         return rc;
     log_open(&dm.log, dm.opt.verbosity, dm.opt.syslog);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tests/layout/run.sh — the folders are the architecture (docs/design.md,
+# "Modules"): a folder includes only the folders below it in the layers
+# (capture knows no flow, flow no application parser, nothing below the
+# engine the store, the CLI no SQLite), the system headers of a library
+# only where it belongs (pcap in capture/, nDPI in app/dpi.c, SQLite in
+# store/ and query/), no two source files call each other (directly or
+# round a longer cycle; from the objects' symbol tables of $BIN), and no
+# source file is longer than MAX_LINES (650). Each check is also run on a
+# small tree that breaks it, so that it is seen to fail.
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-build}
+PY=/usr/bin/python3
+L=tests/layout/layers.py
+MAX_LINES=650
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+FAILED=0
+pass() { echo "ok - $1"; }
+fail() { echo "not ok - $1"; shift; sed 's/^/#  /' "$@"; FAILED=1; }
+
+check() { # check NAME ARGS...: the real tree passes
+    local name=$1
+    shift
+    if "$PY" "$L" "$@" >"$T/out" 2>&1; then pass "$name"; else fail "$name" "$T/out"; fi
+}
+check_fails() { # check_fails NAME EXPECTED ARGS...: the broken tree is caught, with EXPECTED in the finding
+    local name=$1 expected=$2
+    shift 2
+    if "$PY" "$L" "$@" >"$T/out" 2>&1; then
+        echo "the check passed a tree that breaks it" >>"$T/out"
+        fail "$name" "$T/out"
+    elif grep -q -- "$expected" "$T/out"; then
+        pass "$name"
+    else
+        fail "$name" "$T/out"
+    fi
+}
+
+check layout/includes-follow-the-layers includes .
+check layout/no-call-cycle-between-files calls . "$BIN/obj"
+check "layout/no-source-file-over-$MAX_LINES-lines" lengths . "$MAX_LINES"
+
+# A tree that breaks each rule once.
+B=$T/bad
+mkdir -p "$B/common" "$B/flow" "$B/app" "$B/store" "$B/cli" "$B/obj/common"
+printf '#include "../app/app.h"\n' >"$B/flow/table.c"
+printf '/* x */\n' >"$B/app/app.h"
+printf '#include <sqlite3.h>\n' >"$B/cli/cli.c"
+printf '#include <pcap/pcap.h>\n' >"$B/store/s.c"
+check_fails layout/includes-check-catches-flow-including-app "flow/table.c: includes \"../app/app.h\" (app/)" includes "$B"
+check_fails layout/includes-check-catches-sqlite-in-the-cli "cli/cli.c: includes <sqlite3.h>" includes "$B"
+check_fails layout/includes-check-catches-pcap-outside-capture "store/s.c: includes <pcap/pcap.h>" includes "$B"
+rm -f "$B/flow/table.c" "$B/cli/cli.c" "$B/store/s.c"
+printf 'void b(void);\nvoid a(void);\nvoid a(void) { b(); }\n' >"$B/common/a.c"
+printf 'void a(void);\nvoid b(void);\nvoid b(void) { a(); }\n' >"$B/common/b.c"
+for f in a b; do cc -c -o "$B/obj/common/$f.o" "$B/common/$f.c"; done
+check_fails layout/calls-check-catches-a-cycle "call cycle between common/a.c, common/b.c" calls "$B" "$B/obj"
+seq 1 $((MAX_LINES + 1)) | sed 's#.*#/* line */#' >"$B/common/long.h"
+check_fails layout/lengths-check-catches-a-long-file "common/long.h: $((MAX_LINES + 1)) lines" lengths "$B" "$MAX_LINES"
+
+exit $FAILED
