@@ -6,6 +6,8 @@
 #   make check      install what is missing, build, run every test (also under
 #                   ASan+UBSan, and the threaded suites under TSan); ends with
 #                   "N passed, N failed"
+#   make quick      the edit-test loop (about a minute): build, then the unit
+#                   tests and the fast suites on the normal build only
 #   make bench      memory runs (a million-flow SYN flood, 100k concurrent
 #                   connections), queries over 1M records, speed against a
 #                   bare libpcap loop and tshark on a 1.2 GB tap capture
@@ -59,7 +61,7 @@ UNIT_BINS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-.PHONY: all deps demo check test unit install uninstall clean asan tsan bench
+.PHONY: all deps demo check test quick unit install uninstall clean asan tsan bench
 all: $(BUILD)/wsstatsd $(BUILD)/wsstats
 
 $(BUILD)/obj/%.o: %.c | pkgcheck
@@ -116,6 +118,9 @@ check: deps
 
 test: all unit
 	@tests/run.sh
+
+quick: all unit
+	@QUICK=1 tests/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/queries.sh — "queries over a million records answer in well under a
-# second" (DESIGN §5), measured: each must take less than half a second.
+# second" (docs/design.md §5), measured: each must take less than half a second.
 #
 #   1. Builds bench/out/queries-1m.db once (kept; skipped when it already
 #      holds 1,000,000 records): the schema exactly as wsstatsd creates it
@@ -12,7 +12,7 @@
 #      subprotocols; close codes as seen in the wild (1000 40 %, 1001 20 %,
 #      1006 25 %, 1011, 1008, 4xxx, 1005, 1002, 1009, and NULL for unfinished
 #      and rejected connections) with outcome, initiator, termination, both
-#      close frames and the timestamps consistent with DESIGN §3; 40 % of the
+#      close frames and the timestamps consistent with docs/design.md §3; 40 % of the
 #      1006s torn down after exactly 60 s of silence (a proxy's idle timeout),
 #      most 4000s closed by the server at a lifetime of one hour; violations
 #      on 1 %. No ANALYZE: the database is what wsstatsd would leave (a kept

@@ -1,5 +1,5 @@
 /*
- * daemon/privdrop.h — giving up privileges after start-up (DESIGN §6,
+ * daemon/privdrop.h — giving up privileges after start-up (docs/design.md §8,
  * after OpenBSD ntpd). Started as root with -u USER: once the capture and
  * the database are open, the user's uid, primary gid and supplementary
  * groups, the database files handed to that user first so that it can

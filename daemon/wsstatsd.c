@@ -282,7 +282,7 @@ static int run_source(struct daemon *dm, struct capture_source *s)
             (unsigned long long)dec.stats.truncated, (unsigned long long)dec.stats.invalid);
     if (s == &dm->sources[dm->nsources - 1] || stop_requested) {
         /* The capture is over: open connections are written unfinished,
-         * ending when it ended (DESIGN §2) — for a live capture now, not at
+         * ending when it ended (docs/design.md §2) — for a live capture now, not at
          * its last packet, which may be long ago on a quiet link. */
         ts_us_t end = wall_us();
         if (s->live && end > flow_table_now(engine_flows(dm->engine)))
@@ -476,7 +476,7 @@ int main(int argc, char **argv)
     uint64_t packets = 0;
     for (int i = 0; i < dm.nsources; i++)
         packets += dm.sources[i].packets;
-    /* --retention from files: against the newest record (DESIGN §5) */
+    /* --retention from files: against the newest record (docs/design.md §5) */
     if (dm.opt.retention > 0 && !dm.opt.iface && store_expire(dm.store) < 0)
         log_msg(&dm.log, LOG_ERR, "%s: %s", dm.opt.db, store_error(dm.store));
     log_msg(&dm.log, LOG_INFO, "%llu packets, %llu TCP flows, %llu WebSocket connections written to %s",

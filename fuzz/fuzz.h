@@ -91,7 +91,7 @@ void fuzz_init_gcrypt(void);
 void fuzz_touch_str(const char *s);
 
 /* Reads every field of a record the way store/ would (strings to their NUL)
- * and checks what DESIGN §2 promises of them. */
+ * and checks what docs/design.md §2 promises of them. */
 void fuzz_touch_record(const struct ws_record *r);
 
 /* The heap blocks of a connection as wsconn_mem() should count them (each

@@ -55,7 +55,7 @@ void fuzz_touch_record(const struct ws_record *r)
         fuzz_check(r->messages[d] <= r->frames[d]);
     }
     fuzz_check(r->pings + r->pongs <= r->frames[0] + r->frames[1]);
-    /* DESIGN §3: the first close frame decides; a rejected handshake has none */
+    /* docs/design.md §3: the first close frame decides; a rejected handshake has none */
     if (r->close_initiator >= 0)
         fuzz_check(r->close[r->close_initiator].at != TS_NONE);
     if (r->outcome == OUTCOME_REJECTED)

@@ -6,7 +6,7 @@
 Seeds are made at build time, never committed. Their source is the project's
 own captures: a set written here with tests/tools/pcapgen.py (every link
 layer the decoder knows, tunnels, IPv6 extension headers, the handshake
-variants, every violation of DESIGN §4, a tap's disorder, gaps, snaplen cuts,
+variants, every violation of docs/design.md §4, a tap's disorder, gaps, snaplen cuts,
 mid-stream pickup, a TLS ClientHello, pcapng and the other pcap magics), plus
 the captures named on the command line (real peers' recordings such as
 build/demo/demo.pcap; fuzz/fuzz.mk passes those it finds).

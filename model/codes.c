@@ -1,5 +1,5 @@
 /*
- * model/codes.c — the WebSocket close-code registry (DESIGN §3).
+ * model/codes.c — the WebSocket close-code registry (docs/design.md §3).
  *
  * RFC 6455 §7.4.1 defines 1000-1011 (1004-1006 and 1015 reserved, never to be
  * sent); IANA's registry adds 1012 Service Restart, 1013 Try Again Later and

@@ -1,7 +1,7 @@
 /*
  * model/codes.h — the WebSocket close-code registry, in one place.
  *
- * Names and ranges as in DESIGN §3 (RFC 6455 §7.4, the IANA "WebSocket Close
+ * Names and ranges as in docs/design.md §3 (RFC 6455 §7.4, the IANA "WebSocket Close
  * Code Number Registry", and CloseEvent.code). Used by the WebSocket parser to judge
  * codes on the wire and by the CLI to name them.
  */

@@ -1,5 +1,5 @@
 /*
- * model/record.c — names of the record's enumerated columns (DESIGN §2, §4),
+ * model/record.c — names of the record's enumerated columns (docs/design.md §2, §4),
  * and copies of a record that outlive the emit callback.
  */
 #include "record.h"

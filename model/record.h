@@ -1,5 +1,5 @@
 /*
- * model/record.h — the connection record (DESIGN §2), as handed to store/.
+ * model/record.h — the connection record (docs/design.md §2), as handed to store/.
  *
  * One per WebSocket connection. Strings are borrowed from the engine and
  * only valid during the emit callback; NULL means SQL NULL. Integers use -1
@@ -14,7 +14,7 @@
 #include "../common/ipaddr.h"
 #include "../common/timestamp.h"
 
-/* Violations (DESIGN §4), one bit each. The names table in wsconn.c is in
+/* Violations (docs/design.md §4), one bit each. The names table in model/record.c is in
  * alphabetical order so that joined lists come out sorted. */
 enum violation {
     V_BAD_ACCEPT = 1u << 0,
@@ -35,7 +35,7 @@ enum violation {
 };
 #define V_COUNT 15
 
-/* How the TCP connection ended (DESIGN §2 `termination`). */
+/* How the TCP connection ended (docs/design.md §2 `termination`). */
 enum termination {
     TERM_NONE = 0,
     TERM_FIN_CLIENT,

@@ -6,6 +6,11 @@
 # (build/) and with the ASan+UBSan build (build-asan/), where any sanitizer
 # report fails the suite. A suite that exits non-zero without a `not ok`
 # line (a crash, a sanitizer abort) counts as one failure.
+#
+# QUICK=1 (make quick) runs the normal build only and leaves out the slow
+# suites (live capture, hostile floods, fuzzing, the tap property runs,
+# concurrent readers, ThreadSanitizer): about a minute, for the edit-test
+# loop. BUILDS overrides which builds run (default: build build-asan).
 set -u
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:exitcode=86}
@@ -40,7 +45,11 @@ run_suite() {
     failed=$((failed + f))
 }
 
-for build in build build-asan; do
+QUICK=${QUICK:-0}
+BUILDS=${BUILDS:-$([ "$QUICK" = 1 ] && echo build || echo "build build-asan")}
+slow() { [ "$QUICK" != 1 ]; } # the suites `make quick` leaves out
+
+for build in $BUILDS; do
     tag=${build#build}
     tag=${tag:+asan/}
     for t in "$build"/tests/test_*; do
@@ -48,18 +57,18 @@ for build in build build-asan; do
     done
     run_suite "${tag}cli" env BIN="$build" tests/cli/run.sh
     run_suite "${tag}cli-commands" env BIN="$build" tests/cli/commands.sh
-    run_suite "${tag}cli-concurrent" env BIN="$build" tests/cli/concurrent.sh
+    slow && run_suite "${tag}cli-concurrent" env BIN="$build" tests/cli/concurrent.sh
     run_suite "${tag}proxy" env BIN="$build" tests/proxy/run.sh
     run_suite "${tag}store" env BIN="$build" tests/store/run.sh
-    run_suite "${tag}live" env BIN="$build" tests/live/run.sh
+    slow && run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
-    run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
-    run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh
+    slow && run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
+    slow && run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh
     [ -x tests/e2e/run.sh ] && run_suite "${tag}e2e" env BIN="$build" tests/e2e/run.sh
     run_suite "${tag}violations" env BIN="$build" tests/e2e/violations.sh
     [ -x tests/conformance/run.sh ] && run_suite "${tag}conformance" env BIN="$build" tests/conformance/run.sh
     run_suite "${tag}facts" env BIN="$build" tests/conformance/facts.sh
-    run_suite "${tag}tap" env BIN="$build" FLOOD_RSS_CHECK=$([ "$build" = build ] && echo 1 || echo 0) tests/tap/run.sh
+    slow && run_suite "${tag}tap" env BIN="$build" FLOOD_RSS_CHECK=$([ "$build" = build ] && echo 1 || echo 0) tests/tap/run.sh
 done
 
 # The nDPI adapter's branches for releases newer than Debian's (compiled
@@ -71,7 +80,7 @@ run_suite "ndpi-api" tests/ndpi/api-check.sh
 # threads work (TLS reports from the classifier thread, a failing database
 # retried by the writer, live capture with signals, rotation and retention
 # on the writer thread, records end to end). Any report fails the suite.
-if [ -x build-tsan/wsstatsd ]; then
+if [ -x build-tsan/wsstatsd ] && slow; then
     export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=88}
     run_suite "tsan/unit/test_ring" build-tsan/tests/test_ring
     run_suite "tsan/ndpi" env BIN=build-tsan tests/ndpi/run.sh

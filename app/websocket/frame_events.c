@@ -87,7 +87,7 @@ static void on_frame_start(void *arg, const struct ws_frame *f)
         c->violations |= V_MASKED_SERVER_FRAME;
     if (f->non_minimal)
         c->violations |= V_NON_MINIMAL_LENGTH;
-    if (f->len_msb_set) /* §5.2: no violation of DESIGN §4's, but counted */
+    if (f->len_msb_set) /* §5.2: no violation of docs/design.md §4, but counted */
         c->frames_len_msb++;
     if (!rsv_allowed(c, f))
         c->violations |= V_RSV_WITHOUT_EXTENSION;

@@ -28,7 +28,7 @@ static int close_initiator(const struct wsconn *c)
     return c->first_close;
 }
 
-/* DESIGN §3: outcome and close code from what the capture showed. */
+/* docs/design.md §3: outcome and close code from what the capture showed. */
 static void decide_outcome(const struct wsconn *c, bool torn_down, struct ws_record *r)
 {
     int first_close = close_initiator(c);

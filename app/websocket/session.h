@@ -96,7 +96,7 @@ struct wsconn {
      * counted with malloc's own header: what its owner charges to a memcap
      * (wsconn_mem). Only the wsconn_* calls below change it. */
     size_t mem;
-    /* Counted for the owner's statistics (not violations: DESIGN §4 names
+    /* Counted for the owner's statistics (not violations: docs/design.md §4 names
      * neither): heads over WSCONN_HEAD_MAX, and frame headers whose 64-bit
      * length has its most significant bit set (RFC 6455 §5.2: it "MUST
      * be 0"). */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli/commands.sh — every wsstats command (DESIGN §5) on a database
+# tests/cli/commands.sh — every wsstats command (docs/design.md §5) on a database
 # built from a capture of real peers, with exact expected numbers.
 #
 # The capture is tests/peers/record.sh's demo mix (120 connections of

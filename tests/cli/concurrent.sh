@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/cli/concurrent.sh — the CLI reads while wsstatsd writes, without
-# errors or lock waits beyond a second (DESIGN §5, store/: WAL, batched
+# errors or lock waits beyond a second (docs/design.md §5, store/: WAL, batched
 # commits of 1000 records).
 #
 # A capture of N sequential WebSocket connections (tests/tools/pcapgen.py,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/cli/run.sh — the command-line contract of wsstatsd and wsstats
-# (DESIGN §1, §5): exit codes 0/1/2, one clear stderr line naming the
+# (docs/design.md §1, §5): exit codes 0/1/2, one clear stderr line naming the
 # culprit, no partial garbage in the database, records kept up to damage,
 # json field names equal to the column names. Captures are made on the spot
 # by tests/tools/pcapgen.py. Prints `ok - NAME` / `not ok - NAME` lines.

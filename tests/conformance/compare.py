@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""tshark conformance check for wsstatsd's close codes (DESIGN.md section 7).
+"""tshark conformance check for wsstatsd's close codes (docs/design.md §7).
 
 For every capture file given, this script
   1. runs tshark and extracts every WebSocket close frame (the "oracle"),

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/conformance/run.sh - tshark conformance test for wsstatsd (DESIGN.md §7).
+# tests/conformance/run.sh - tshark conformance test for wsstatsd (docs/design.md §7).
 #
 # For every capture (*.pcap, *.pcapng) in the corpus folder, compares the close
 # codes, reasons and initiators that wsstatsd writes into `connections` with

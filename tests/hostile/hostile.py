@@ -37,7 +37,7 @@ reproduced with one command (run.sh prints it). Subcommands:
   hdrcut PCAP               packets cut inside their headers
   check-trunc SNAPLEN (LABEL UNCUT_DB CUT_DB CUT_PCAP)...   the snaplen checks
   check-big DB PCAP         byte counts of the length-claim records
-  sane DB                   invariants every record must keep (DESIGN §2-§4)
+  sane DB                   invariants every record must keep (docs/design.md §2-§4)
 
 Pcap writing: classic pcap, microsecond timestamps; tests/tools/pcapgen.py
 for conversations, struct directly for the floods (a million packets must be
@@ -794,7 +794,7 @@ def check_corrupt(base, clean_db, outdir, seeds, binary):
 # ---- checks --------------------------------------------------------------------
 
 def sane(db):
-    """Invariants of DESIGN §2-§4 that no input may break. Returns problems."""
+    """Invariants of docs/design.md §2-§4 that no input may break. Returns problems."""
     bad = []
     for r in rows(db):
         who = "id %s (%s:%s -> %s:%s %s)" % (r["id"], r["client_ip"], r["client_port"], r["server_ip"],

@@ -11,7 +11,7 @@
 #     connection: the decoder counts it as truncated instead); no record for
 #     a connection that was no WebSocket uncut; a close frame or an HTTP
 #     status line still captured whole is still recorded; every record keeps
-#     the invariants of DESIGN §2. Each of these checks fails if it found
+#     the invariants of docs/design.md §2. Each of these checks fails if it found
 #     nothing to check at some snaplen. Under valgrind too (normal build only).
 #  2. corruption: seeded random bytes changed in the packets (exit 0, quiet,
 #     sane records), and in the pcap record headers as well: exactly what
@@ -186,6 +186,7 @@ else
 fi
 have_editcap=0
 command -v editcap >/dev/null && have_editcap=1
+[ -d "$CORPUS" ] || echo "hostile: corpus folder not found: $CORPUS (snaplen cuts of the project's own captures only)" >&2
 if [ -d "$CORPUS" ] && [ $have_editcap = 1 ]; then
     for f in "$CORPUS"/*.pcap "$CORPUS"/*.pcapng; do
         [ -f "$f" ] || continue

@@ -98,7 +98,7 @@ cls=$(sqlite3 "$TMP/ndpi.db" "SELECT count(*) || ' ' || sum(ndpi_protocol IS NOT
     group_concat(DISTINCT ndpi_protocol) FROM connections")
 [ "$cls" = "3 3 HTTP" ] && pass ndpi/every-record-classified || fail ndpi/every-record-classified "records, classified, names: $cls"
 
-CORPUS=$ROOT/../shared/corpus
+CORPUS=${CORPUS:-$ROOT/../shared/corpus} # public captures, outside the repository (docs/design.md §7)
 if [ -f "$CORPUS/ndn-tools__ipv4-websocket-segmented.pcap" ]; then
     "$BIN/wsstatsd" -q -r "$CORPUS/ndn-tools__ipv4-websocket-segmented.pcap" -w "$TMP/mid.db"
     got=$(sqlite3 "$TMP/mid.db" "SELECT count(*) || ' ' || group_concat(ndpi_protocol) FROM connections
@@ -113,11 +113,12 @@ if [ -f "$CORPUS/ndn-tools__ipv4-websocket-segmented.pcap" ]; then
     [ "$got" = "1 0:WebSocket" ] && pass ndpi/corpus-ndpi-sees-websocket ||
         fail ndpi/corpus-ndpi-sees-websocket "records, handshake_seen:name: $got" "expected: 1 0:WebSocket"
 else
-    echo "ok - ndpi/corpus-midstream-picked-up # SKIP ../shared/corpus absent"
+    echo "ok - ndpi/corpus-midstream-picked-up # SKIP corpus folder not found: $CORPUS"
+    echo "ndpi: corpus folder not found: $CORPUS (its mid-stream checks skipped)" >&2
 fi
 
 # nDPI's guess by port counts a flow as TLS only when a payload began as a
-# TLS record does (classify.c): on port 443, SSH (a SYN seen) and random
+# TLS record does (app/classify.c): on port 443, SSH (a SYN seen) and random
 # bytes are not TLS; TLS records with no handshake (a connection picked up
 # mid-stream, and one whose SYN was seen) are.
 "$PY" - "$TMP/guess.pcap" "$ROOT/tests/tools" <<'PYEOF'

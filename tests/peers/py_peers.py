@@ -142,7 +142,7 @@ def frame_tuple(close):
 
 
 def derive(plan, obs):
-    """Expected DB values from the plan and what the client observed (DESIGN §3)."""
+    """Expected DB values from the plan and what the client observed (docs/design.md §3)."""
     exp = {"http_status": obs["http_status"], "handshake_seen": 1,
            "path": plan["path"], "host": obs["host"], "violations": None}
     exp["origin"] = plan.get("origin")

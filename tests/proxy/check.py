@@ -4,7 +4,7 @@
   check.py oracle --pcap P --ports NGINX BACKEND > oracle.tsv
       Rebuilds every WebSocket connection of the capture from tshark's
       dissection alone (HTTP decoded on both ports) and derives, by the rules
-      of DESIGN.md §3, what wsstatsd must record for it.  One TSV line per
+      of docs/design.md §3, what wsstatsd must record for it.  One TSV line per
       connection: client_port server_port path http_status close_frames
       (e.g. "client:1000,server:1000" or "-") outcome close_code (or "-")
       termination idle (ended_at - max(last_frame_at, upgraded_at), seconds).

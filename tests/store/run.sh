@@ -15,7 +15,7 @@
 #                  too), then chattr -i; needs a filesystem that stops writes
 #                  to an open immutable file (ext4 does, tmpfs does not)
 #   retention-from-newest  --retention with -r counts back from the newest
-#                  record (DESIGN §5), not from the clock
+#                  record (docs/design.md §5), not from the clock
 #
 # The capture is fed through a FIFO (wsstatsd -r -), so the test decides
 # when packets arrive: a quarter, then the damage and half of it (batch

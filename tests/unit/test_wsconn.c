@@ -6,11 +6,11 @@
  *  - the handshake fields (host, path, origin, user agent, subprotocol,
  *    extensions, http_status, upgraded_at) land in the record;
  *  - close_code / close_reason / close_initiator / outcome follow the table
- *    of DESIGN §3 (clean, half_closed, abnormal 1006, unfinished -1,
+ *    of docs/design.md §3 (clean, half_closed, abnormal 1006, unfinished -1,
  *    rejected with its http_status), per-side close codes and reasons from
  *    MASKED client frames, 1005 for an empty payload, only a side's first
  *    close frame counting;
- *  - each DESIGN §4 frame violation is raised by exactly the frame that
+ *  - each docs/design.md §4 frame violation is raised by exactly the frame that
  *    breaks the rule and not by its legal neighbours (close codes that may
  *    and may not be sent, UTF-8 reasons, control frames, continuation,
  *    opcodes, RSV with and without permessage-deflate, masking, minimal
@@ -370,7 +370,7 @@ static void looks_like_request(void **state)
     assert_false(wsconn_looks_like_request((const uint8_t *)"HTTP/1.1 101 X\r\n", 16));
 }
 
-/* ---- outcomes (DESIGN §3) ----------------------------------------------- */
+/* ---- outcomes (docs/design.md §3) ----------------------------------------------- */
 
 static void clean_close_client_first(void **state)
 {
@@ -677,7 +677,7 @@ static void close_payload_bytewise_masked(void **state)
     bb_free(&cb);
 }
 
-/* ---- violations (DESIGN §4) ---------------------------------------------- */
+/* ---- violations (docs/design.md §4) ---------------------------------------------- */
 
 static void control_frame_too_long(void **state)
 {
