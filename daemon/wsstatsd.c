@@ -257,7 +257,6 @@ static int run_source(struct daemon *dm, struct capture_source *s)
     dm->next_tick = wall_us() + TICK_US;
     while (!stop_requested) {
         struct packet pkt;
-        struct tcp_segment seg;
         enum source_status st = source_next(s, &pkt, dm->err, sizeof dm->err);
         if (st == SOURCE_END)
             break;
@@ -270,8 +269,7 @@ static int run_source(struct daemon *dm, struct capture_source *s)
             if (dm->row.first_packet_at < 0)
                 dm->row.first_packet_at = (double)pkt.ts / 1e6;
             dm->row.last_packet_at = (double)pkt.ts / 1e6;
-            if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP)
-                engine_segment(dm->engine, &seg, s->sensor);
+            engine_packet(dm->engine, &dec, &pkt, s->sensor);
         }
         if (s->live)
             live_tick(dm, s, flows0);

@@ -175,6 +175,13 @@ void engine_segment(struct engine *e, const struct tcp_segment *s, const char *s
     emit_tls_found(e);
 }
 
+void engine_packet(struct engine *e, struct decoder *dec, const struct packet *p, const char *sensor)
+{
+    struct tcp_segment seg;
+    if (decode_packet(dec, p, &seg) == DECODE_TCP)
+        engine_segment(e, &seg, sensor);
+}
+
 void engine_finish(struct engine *e)
 {
     flow_table_finish_all(e->flows);

@@ -1,5 +1,5 @@
 /*
- * engine/engine.h — from TCP segments to connection records: decode ->
+ * engine/engine.h — from packets to connection records: decode ->
  * flow -> application parser, and the one place that emits.
  *
  * The engine owns the flow table (flow/) and follows, with the
@@ -18,6 +18,7 @@
 
 #include "../app/app.h"
 #include "../app/classify.h"
+#include "../capture/decode.h"
 #include "../capture/packet.h"
 #include "../flow/flow.h"
 #include "../model/record.h"
@@ -48,7 +49,10 @@ struct engine *engine_new(const struct flow_config *cfg, struct classifier *cl, 
 void engine_release_flows(struct engine *e);
 void engine_free(struct engine *e);
 
-/* One decoded TCP segment; `sensor` names its source (kept by pointer). */
+/* One packet of a source, decoded with the source's decoder; a TCP segment
+ * goes on to engine_segment(). `sensor` names the source (kept by pointer). */
+void engine_packet(struct engine *e, struct decoder *dec, const struct packet *p, const char *sensor);
+/* One decoded TCP segment. */
 void engine_segment(struct engine *e, const struct tcp_segment *s, const char *sensor);
 
 /* Runs idle expiry against the packet clock (or a live clock). */

@@ -7,7 +7,7 @@
  * Input: the bytes of a pcap or pcapng file. They are opened from memory
  * (fmemopen + pcap_fopen_offline, as capture/source.c opens a file), read
  * to the end or the first error through source_next() (capture/source.c),
- * every TCP segment goes to the engine as in daemon/wsstatsd.c, then
+ * every packet goes to the engine as in daemon/wsstatsd.c, then
  * engine_finish() writes what is still open.
  * Records go to an output that reads and checks every field; so do the TLS
  * flows nDPI finds. One input in STORE_ONE_IN (by its length, so a replay
@@ -139,15 +139,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     decoder_init(&dec, linktype);
     for (int i = 0; i < FUZZ_MAX_PACKETS; i++) {
         struct packet pkt;
-        struct tcp_segment seg;
         if (source_next(&src, &pkt, err, sizeof err) != SOURCE_PACKET)
             break; /* the end, or a damaged file: what was read stands */
         fuzz_check(pkt.linktype == linktype);
-        if (decode_packet(&dec, &pkt, &seg) == DECODE_TCP) {
-            engine_segment(eng, &seg, src.sensor);
-            const struct flow_table *t = engine_flows(eng);
-            fuzz_check(flow_table_state_bytes(t) + flow_table_held_bytes(t) <= cfg.memcap);
-        }
+        engine_packet(eng, &dec, &pkt, src.sensor);
+        const struct flow_table *t = engine_flows(eng);
+        fuzz_check(flow_table_state_bytes(t) + flow_table_held_bytes(t) <= cfg.memcap);
     }
     engine_finish(eng);
     fuzz_check(!flow_table_any_followed(engine_flows(eng)));
