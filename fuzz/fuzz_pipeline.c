@@ -116,8 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.dir_cap = FUZZ_DIR_CAP;
     struct sink sink = {0};
     char err[256];
-    if (size % STORE_ONE_IN == 0 && !(sink.store = store_open_write(":memory:", err, sizeof err))) {
-        fprintf(stderr, "fuzz_pipeline: %s\n", err);
+    struct store_open_error e;
+    if (size % STORE_ONE_IN == 0 && !(sink.store = store_open(":memory:", STORE_WRITE, NULL, &e))) {
+        fprintf(stderr, "fuzz_pipeline: %s\n", e.msg);
         abort();
     }
     struct dissector dis;
