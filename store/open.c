@@ -127,6 +127,8 @@ int conn_open_write(struct store *st, char *err, enum store_open_code *code)
         return -1;
     }
     sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
+    if ((*code = schema_guard(*db, path, err)) != STORE_OPENED)
+        return -1;
     if (set_pragmas(st, err) < 0) {
         *code = open_code_of(*db, 0);
         return -1;

@@ -74,12 +74,15 @@ int record_sql_time(double seconds, ts_us_t *us)
     if (!(fabs(seconds) < 9e12)) /* about 285,000 years either way, and not NaN */
         return -1;
     ts_us_t near = llround(seconds * 1e6);
-    /* seconds * 1e6 is rounded twice: the exact inverse is near or beside it */
-    const ts_us_t tries[3] = {near, near - 1, near + 1};
-    for (int i = 0; i < 3; i++) {
-        if ((double)tries[i] / 1e6 == seconds) {
-            *us = tries[i];
-            return 0;
+    /* seconds * 1e6 is rounded twice (the division that made it, this
+     * product): the exact inverse is near or within two of it */
+    for (ts_us_t d = 0; d <= 2; d++) {
+        for (int sign = 1; sign >= -1; sign -= 2) {
+            ts_us_t c = near + sign * d;
+            if ((double)c / 1e6 == seconds) {
+                *us = c;
+                return 0;
+            }
         }
     }
     *us = near; /* not written by record_sql_bind(): the nearest */

@@ -11,7 +11,9 @@
  *   COL_BOOL        integer 0 or 1
  *   COL_TIME        REAL epoch seconds, (double)us / 1e6; TS_NONE is NULL.
  *                   Read back exactly: the microseconds whose (double)us /
- *                   1e6 is the stored value
+ *                   1e6 is the stored value (one for every time within
+ *                   2^33 s of 1970, until the year 2242: a double's step
+ *                   there is under a microsecond)
  *   COL_COUNT       integer
  *   COL_SIDE        "client" / "server"; -1 is NULL
  *   COL_OUTCOME     outcome_name()
@@ -60,7 +62,8 @@ size_t record_sql_strings_size(sqlite3_stmt *s, int first_col);
 int record_sql_read(sqlite3_stmt *s, int first_col, struct ws_record *r, char *strings, size_t cap);
 
 /* A time as stored (epoch seconds) back to microseconds: the us whose
- * (double)us / 1e6 is `seconds`. Returns 0, or -1 if out of range. */
+ * (double)us / 1e6 is `seconds` (for a value no binding wrote, the
+ * nearest). Returns 0, or -1 if out of range or NaN. */
 int record_sql_time(double seconds, ts_us_t *us);
 
 #endif

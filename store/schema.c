@@ -9,6 +9,9 @@
  * tables but no version is somebody else's and is left as it is. The
  * writer migrates anything older in one transaction; the reader takes
  * STORE_MIN_READ_VERSION and up, whose tables hold the same records.
+ *
+ * The writer looks before it changes anything (schema_guard): a database
+ * it refuses keeps its journal mode and every byte.
  */
 #include "store_internal.h"
 
@@ -57,14 +60,10 @@ static int migrate(sqlite3 *db, long long version, char *err)
     return exec(db, "COMMIT", err, "migrating the schema");
 }
 
-enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err)
+/* The message and code of a database this program will not take. */
+static enum store_open_code refuse(enum verdict v, const char *path, long long version, char *err)
 {
-    long long version, tables;
-    if (read_version(db, &version, &tables, err) < 0)
-        return open_code_of(db, 0);
-    switch (schema_verdict(version, tables, writer)) {
-    case V_CURRENT:
-    case V_READABLE: return STORE_OPENED;
+    switch (v) {
     case V_TOO_NEW:
         snprintf(err, ERR_MAX, "%s: schema version %lld is newer than this program supports (%d); upgrade wsstats",
                  path, version, STORE_SCHEMA_VERSION);
@@ -79,9 +78,28 @@ enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, ch
         snprintf(err, ERR_MAX, "%s: schema version %lld is older than %d; run wsstatsd on it once to migrate", path,
                  version, STORE_SCHEMA_VERSION);
         return STORE_E_TOO_OLD;
-    case V_MIGRATE: break;
+    default: return STORE_OPENED;
     }
+}
+
+enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err)
+{
+    long long version, tables;
+    if (read_version(db, &version, &tables, err) < 0)
+        return open_code_of(db, 0);
+    enum verdict v = schema_verdict(version, tables, writer);
+    if (v != V_MIGRATE)
+        return refuse(v, path, version, err);
     return migrate(db, version, err) < 0 ? open_code_of(db, 0) : STORE_OPENED;
+}
+
+enum store_open_code schema_guard(sqlite3 *db, const char *path, char *err)
+{
+    long long version, tables;
+    char ignored[ERR_MAX];
+    if (read_version(db, &version, &tables, ignored) < 0)
+        return STORE_OPENED; /* told by what follows */
+    return refuse(schema_verdict(version, tables, true), path, version, err);
 }
 
 enum store_open_code schema_check_readable(sqlite3 *db, long long *version)

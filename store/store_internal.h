@@ -213,6 +213,11 @@ enum store_open_code open_code_of_errno(int e);
 /* Checks the version; a writer also creates or migrates. Returns
  * STORE_OPENED, or a code with the message in err (ERR_MAX). */
 enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err);
+/* The writer's look before it sets the journal mode: STORE_E_TOO_NEW or
+ * STORE_E_FOREIGN (message in err) for a database it must leave as it is;
+ * STORE_OPENED otherwise, also when the version cannot be read (the open
+ * then fails where it did, with its message). */
+enum store_open_code schema_guard(sqlite3 *db, const char *path, char *err);
 /* The immutable reader's check: 0 if this program reads the database,
  * else a code with *version as read (-1: unreadable). */
 enum store_open_code schema_check_readable(sqlite3 *db, long long *version);
