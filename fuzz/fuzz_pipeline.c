@@ -11,13 +11,14 @@
  * Records go to a callback that reads and checks every field; so do the TLS
  * flow reports (dissector_on_tls), which come from the classifier thread.
  * One input in STORE_ONE_IN (by its length, so a replay does the same) also
- * hands them to a real store (store/store.c: an SQLite database in memory,
- * with its writer thread), as the daemon's callbacks do, and ends in the
- * daemon's teardown order (daemon/wsstatsd.c teardown(): the dissector,
- * whose leftover flows nDPI may still report as TLS while they are
- * released, before the store), so that a report into a closed store is a
- * use-after-free ASan sees; store_close() must succeed. (A store costs
- * about 3 ms an input, twice the dissection of a typical one.)
+ * hands them to a real store (store_open(":memory:", STORE_WRITE): an
+ * SQLite database in memory, with its writer thread), as the daemon's
+ * callbacks do, and ends in the daemon's teardown order (daemon/wsstatsd.c
+ * teardown(): the dissector, whose leftover flows nDPI may still report as
+ * TLS while they are released, before the store), so that a report into a
+ * closed store is a use-after-free ASan sees; store_close() must succeed.
+ * (A store costs about 3 ms an input, twice the dissection of a typical
+ * one.)
  * After every segment the dissector's state and held bytes are within the
  * memcap, and once it is freed every charge has been taken back.
  * Everything is freed afterwards: LeakSanitizer is on.

@@ -16,9 +16,11 @@
  * of the three it is: "under lock", "the caller's", "the writer's".
  *
  * Files and who calls whom (no cycles): store.c -> open.c, writer.c,
- * queue.c, captures.c; writer.c -> rotate.c, batch.c, retention.c,
- * queue.c; rotate.c -> batch.c, open.c, captures.c; batch.c -> captures.c,
- * record_sql.c, tally.c; open.c -> schema.c; all -> errors.c.
+ * queue.c, captures.c, tally.c; writer.c -> rotate.c, batch.c,
+ * retention.c, queue.c; rotate.c -> batch.c, open.c, captures.c; batch.c
+ * -> captures.c, record_sql.c, tally.c; open.c -> schema.c, captures.c
+ * (its statements' text); queue.c -> tally.c; all but record_sql.c and
+ * tally.c -> errors.c.
  */
 #ifndef WSSTATS_STORE_INTERNAL_H
 #define WSSTATS_STORE_INTERNAL_H
