@@ -12,13 +12,10 @@
  * 0 success, 1 a runtime error, 2 a usage error.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "../store/store.h"
 #include "cli.h"
@@ -424,87 +421,6 @@ static int resolve_window(struct cli *c, sqlite3 *db)
     return 0;
 }
 
-/* "file:" URI of path, opened immutable (percent-escapes for what a URI
- * path cannot hold as it is). */
-static void immutable_uri(const char *path, char *buf, size_t len)
-{
-    size_t used = (size_t)snprintf(buf, len, "file:");
-    for (const unsigned char *p = (const unsigned char *)path; *p && used + 4 < len; p++) {
-        if (*p == '?' || *p == '#' || *p == '%' || *p <= ' ' || *p >= 0x7f)
-            used += (size_t)snprintf(buf + used, len - used, "%%%02X", (unsigned)*p);
-        else
-            buf[used++] = (char)*p;
-    }
-    snprintf(buf + used, len - used, "?immutable=1");
-}
-
-/* The directory of path ("." for a bare name). */
-static void dir_of(const char *path, char *buf, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(buf, len, ".");
-    else if (slash == path)
-        snprintf(buf, len, "/");
-    else
-        snprintf(buf, len, "%.*s", (int)(slash - path), path);
-}
-
-/* A database in WAL mode needs its -shm file, which SQLite creates next to
- * it: a reader who may not write that directory cannot open it unless a
- * writer has made it. Without a -wal file no writer has the database open,
- * and it can be read as immutable. Called when store_open_read() failed
- * with `err`; returns the connection, or NULL with one line on stderr (*rc
- * the status) saying what is missing. */
-static sqlite3 *open_immutable(const struct cli *c, const char *err, int *rc)
-{
-    char wal[PATH_MAX], shm[PATH_MAX], dir[PATH_MAX], uri[3 * PATH_MAX + 32];
-    snprintf(wal, sizeof wal, "%s-wal", c->db_path);
-    snprintf(shm, sizeof shm, "%s-shm", c->db_path);
-    dir_of(c->db_path, dir, sizeof dir);
-    *rc = 1;
-    if (access(c->db_path, R_OK) != 0) {
-        fail(1, "%s: cannot read it: %s", c->db_path, strerror(errno));
-        return NULL;
-    }
-    bool dir_writable = access(dir, W_OK) == 0;
-    if (dir_writable && access(shm, F_OK) == 0 && access(shm, W_OK) != 0) {
-        fail(1, "%s: cannot read this WAL-mode database: this user may not write %s (run as the database's owner)",
-             c->db_path, shm);
-        return NULL;
-    }
-    if (dir_writable || !sqlite3_compileoption_used("USE_URI")) {
-        fail(1, "%s", err);
-        return NULL;
-    }
-    if (access(wal, F_OK) == 0) {
-        fail(1, "%s: cannot read this WAL-mode database: SQLite must create %s, and this user may not write %s "
-                "(run as the database's owner, or while wsstatsd has it open)",
-             c->db_path, shm, dir);
-        return NULL;
-    }
-    immutable_uri(c->db_path, uri, sizeof uri);
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-        fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_stmt *s = NULL;
-    int version = -1;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
-        version = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
-    if (version < STORE_MIN_READ_VERSION || version > STORE_SCHEMA_VERSION) {
-        fail(1, "%s: schema version %d is not one this program reads (%d to %d)", c->db_path, version,
-             STORE_MIN_READ_VERSION, STORE_SCHEMA_VERSION);
-        sqlite3_close(db);
-        return NULL;
-    }
-    *rc = 0;
-    return db;
-}
-
 static int run_report(struct cli *c, const struct command *cmd, sqlite3 *db)
 {
     if (query_begin(db) < 0)
@@ -516,25 +432,17 @@ static int run_report(struct cli *c, const struct command *cmd, sqlite3 *db)
     return rc;
 }
 
+/* The store's read mode: read-only, never created, immutable when this
+ * user may not write the database's directory and no writer has it open;
+ * any failure is one line, and exit status 1. */
 static int run_db_command(struct cli *c, const struct command *cmd)
 {
-    struct stat sb;
-    if (stat(c->db_path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return fail(1, "%s: is a directory, not a database (give the file wsstatsd -w wrote)", c->db_path);
-    char err[600];
-    struct store *st = store_open_read(c->db_path, err, sizeof err);
-    if (!st && (strstr(err, "readonly database") || strstr(err, "unable to open database file"))) {
-        int rc;
-        sqlite3 *db = open_immutable(c, err, &rc);
-        if (db) {
-            rc = run_report(c, cmd, db);
-            sqlite3_close(db);
-        }
-        return rc;
-    }
+    struct store_open_error e;
+    struct store *st = store_open(c->db_path, STORE_READ, NULL, &e);
     if (!st)
-        return fail(1, "%s", err);
+        return fail(1, "%s", e.msg);
     int rc = run_report(c, cmd, store_db(st));
+    char err[600];
     store_close(st, err, sizeof err);
     return rc;
 }

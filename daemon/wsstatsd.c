@@ -405,9 +405,10 @@ static int setup(struct daemon *dm)
                                .report_arg = dm,
                                .live = dm->opt.iface != NULL,
                                .retention = (double)dm->opt.retention / 1e6};
-    dm->store = store_open_write_with(dm->opt.db, &so, dm->err, sizeof dm->err);
+    struct store_open_error e;
+    dm->store = store_open(dm->opt.db, STORE_WRITE, &so, &e);
     if (!dm->store) {
-        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        log_msg(&dm->log, LOG_ERR, "%s", e.msg);
         return -1;
     }
     return drop_privileges(dm);

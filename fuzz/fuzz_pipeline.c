@@ -11,8 +11,8 @@
  * engine_finish() writes what is still open.
  * Records go to an output that reads and checks every field; so do the TLS
  * flows nDPI finds. One input in STORE_ONE_IN (by its length, so a replay
- * does the same) also hands them to a real store (store/: an SQLite
- * database in memory, with its writer thread), as the daemon's output
+ * does the same) also hands them to a real store (store_open(":memory:", STORE_WRITE):
+ * an SQLite database in memory, with its writer thread), as the daemon's output
  * does, and ends in the daemon's teardown order (daemon/wsstatsd.c
  * teardown(): the engine, whose leftover flows nDPI may still find TLS in
  * while they are released, before the store), so that a TLS count into a
@@ -116,8 +116,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.dir_cap = FUZZ_DIR_CAP;
     struct sink sink = {0};
     char err[256];
-    if (size % STORE_ONE_IN == 0 && !(sink.store = store_open_write(":memory:", err, sizeof err))) {
-        fprintf(stderr, "fuzz_pipeline: %s\n", err);
+    struct store_open_error e;
+    if (size % STORE_ONE_IN == 0 && !(sink.store = store_open(":memory:", STORE_WRITE, NULL, &e))) {
+        fprintf(stderr, "fuzz_pipeline: %s\n", e.msg);
         abort();
     }
     struct engine_output out = {.record = on_record, .tls = on_tls, .arg = &sink};

@@ -86,10 +86,20 @@ struct ws_record {
 };
 
 const char *outcome_name(enum outcome o);
-const char *termination_name(enum termination t);
+const char *termination_name(enum termination t); /* NULL for TERM_NONE */
+/* "client" / "server" for DIR_CLIENT / DIR_SERVER, NULL for anything else. */
+const char *side_name(int dir);
 
 /* Writes the sorted, comma-separated violation names into buf ("" if none). */
 void violations_format(uint32_t bits, char *buf, size_t len);
+
+/* The inverses: a name back to its value. Each returns 0, or -1 if the
+ * name is none of them (*out unchanged). */
+int outcome_parse(const char *name, enum outcome *out);
+int termination_parse(const char *name, enum termination *out); /* not TERM_NONE: it has no name */
+int side_parse(const char *name, int *dir);
+/* violations_format()'s text back to bits, in any order ("" is 0). */
+int violations_parse(const char *text, uint32_t *bits);
 
 /* A record that outlives the emit callback: ws_record_strings_size() bytes
  * after it hold its strings. ws_record_copy() copies src into dst and its

@@ -1,8 +1,8 @@
 /*
  * store/store.h — the SQLite database: schema, migrations, batched writer.
  *
- * Writers (wsstatsd) open with store_open_write(): the schema is created or
- * migrated, WAL is on, and the store's writer thread is from then on the
+ * Writers (wsstatsd) open with store_open(..., STORE_WRITE, ...): the schema
+ * is created or migrated, WAL is on, and the store's writer thread is from then on the
  * only user of the connection. It inserts records in batched transactions,
  * writes the `captures` rows, deletes old records (--retention), reopens
  * the file on request (SIGHUP) and, while the database cannot be written,
@@ -12,8 +12,14 @@
  * SQLite. What happens to the database (a failure, the recovery, a reopen)
  * is told once, through the report callback, from the writer thread.
  *
- * Readers (wsstats) open with store_open_read(): never created, never
- * migrated, read-only, no thread.
+ * Readers (wsstats) open with store_open(..., STORE_READ, ...): never
+ * created, never migrated, read-only, no thread.
+ *
+ * The files: store.c (open and close), open.c (the connection, every mode),
+ * schema.c, queue.c (the caller's side), writer.c (the thread and its
+ * rounds), batch.c (one transaction), captures.c, retention.c, rotate.c,
+ * record_sql.c (a record's columns as SQL values), errors.c, tally.c;
+ * store_internal.h says who owns what.
  */
 #ifndef WSSTATS_STORE_H
 #define WSSTATS_STORE_H
@@ -61,10 +67,52 @@ struct store_options {
     double retention;       /* seconds; 0: keep every record */
 };
 
-/* All return NULL with a one-line message in err on failure. A database
- * that this process could open only for reading is refused. Without
- * options (o NULL, or store_open_write): nothing is told, no timer, no
- * retention. */
+/* How the database is opened. */
+enum store_mode {
+    STORE_WRITE, /* wsstatsd: created or migrated, WAL, the writer thread */
+    STORE_READ,  /* wsstats: never created or migrated, read-only, no thread;
+                  * read as immutable when SQLite could not open it for
+                  * reading because this user may not write its directory
+                  * (no -shm) and no writer has it open (no -wal) */
+};
+
+/* Why an open failed: callers decide by this code, never by the message. */
+enum store_open_code {
+    STORE_OPENED = 0,
+    STORE_E_NOT_FOUND,    /* no file at the path (reader), no directory for it (writer) */
+    STORE_E_IS_DIRECTORY, /* the path names a directory */
+    STORE_E_PERMISSION,   /* this user may not read the file, or not create what SQLite needs beside it */
+    STORE_E_READ_ONLY,    /* the writer could open it for reading only */
+    STORE_E_NOT_SQLITE,   /* not an SQLite database, or a damaged one */
+    STORE_E_FOREIGN,      /* an SQLite database with other tables (left as it was) */
+    STORE_E_TOO_NEW,      /* a schema newer than STORE_SCHEMA_VERSION */
+    STORE_E_TOO_OLD,      /* for the reader: a schema it cannot read (run wsstatsd to migrate) */
+    STORE_E_NO_MEMORY,
+    STORE_E_IO,           /* any other failure of the file or of SQLite (the message says which) */
+};
+
+/* A message names the path up to three times (the file, its -shm, its
+ * directory). */
+#define STORE_MSG_MAX (3 * 4096 + 512)
+
+struct store_open_error {
+    enum store_open_code code;
+    char msg[STORE_MSG_MAX]; /* one line, naming the database where it matters */
+};
+
+/* Opens the database at path in the mode; returns NULL with e filled on
+ * failure (e may be NULL). Options are the writer's (NULL: nothing is
+ * told, no timer, no retention); the reader ignores them. A database that
+ * the writer could open only for reading is refused. Each mode checks the
+ * schema version once (store/schema.c). */
+struct store *store_open(const char *path, enum store_mode mode, const struct store_options *o,
+                         struct store_open_error *e);
+
+/* The code's name ("not_found", ...), for logs and tests. */
+const char *store_open_code_name(enum store_open_code code);
+
+/* The former entry points, as thin wrappers of store_open(): NULL with the
+ * message in err on failure. */
 struct store *store_open_write_with(const char *path, const struct store_options *o, char *err, size_t errlen);
 struct store *store_open_write(const char *path, char *err, size_t errlen);
 struct store *store_open_read(const char *path, char *err, size_t errlen);
@@ -102,7 +150,7 @@ int store_capture_begin(struct store *st, const struct capture_row *c);
 /* New figures for it, written with the next commit (live: within a second). */
 void store_capture_update(struct store *st, int capture, const struct capture_row *c);
 
-/* Counts one TLS flow (dissect.h) in its hour; written with the next
+/* Counts one TLS flow (model/tls.h) in its hour; written with the next
  * commit. Returns 0, or -1 if the tally is full while the database fails
  * (the flow is not counted; see store_tls_lost()). The one function any
  * thread may call (the classifier's reports TLS flows). */
