@@ -4,12 +4,12 @@
  *
  * Each command is a function of struct cli and the open database (NULL for
  * the commands that need none); it prints to stdout and returns the exit
- * status (DESIGN §1: 0 success, 1 runtime error, 2 usage error).
+ * status (docs/design.md §1: 0 success, 1 runtime error, 2 usage error).
  */
 #ifndef WSSTATS_CLI_H
 #define WSSTATS_CLI_H
 
-#include <sqlite3.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -43,7 +43,7 @@ struct command {
     const char *synopsis; /* "timeline [--bucket DURATION]" */
     const char *summary;  /* one line for the command list */
     const char *help;     /* the rest of `wsstats COMMAND --help` */
-    int (*run)(struct cli *c, sqlite3 *db); /* db NULL: the command reads none */
+    int (*run)(struct cli *c, struct query_db *db); /* db NULL: the command reads none */
     bool needs_db;
     unsigned options; /* OPT_LIMIT | OPT_BUCKET: the command-specific options it takes */
 };
@@ -54,7 +54,7 @@ struct command {
 /* Prints "wsstats: MESSAGE" on stderr and returns code. */
 __attribute__((format(printf, 2, 3))) int fail(int code, const char *fmt, ...);
 /* A database error, naming the database. */
-int fail_db(const struct cli *c, sqlite3 *db);
+int fail_db(const struct cli *c, struct query_db *db);
 
 /* Prints text wrapped at 78 columns, continuation lines indented by two;
  * a word longer than a line (a long --path) is broken where the line ends. */
@@ -92,13 +92,13 @@ void exact_duration_text(double s, char *buf, size_t len);
 /* "12.5%" */
 void percent_text(double share, char *buf, size_t len);
 
-int cmd_top_codes(struct cli *c, sqlite3 *db);
-int cmd_connections(struct cli *c, sqlite3 *db);
-int cmd_timeline(struct cli *c, sqlite3 *db);
-int cmd_group_by(struct cli *c, sqlite3 *db);
-int cmd_durations(struct cli *c, sqlite3 *db);
-int cmd_summary(struct cli *c, sqlite3 *db);
-int cmd_codes(struct cli *c, sqlite3 *db);
-int cmd_explain(struct cli *c, sqlite3 *db);
+int cmd_top_codes(struct cli *c, struct query_db *db);
+int cmd_connections(struct cli *c, struct query_db *db);
+int cmd_timeline(struct cli *c, struct query_db *db);
+int cmd_group_by(struct cli *c, struct query_db *db);
+int cmd_durations(struct cli *c, struct query_db *db);
+int cmd_summary(struct cli *c, struct query_db *db);
+int cmd_codes(struct cli *c, struct query_db *db);
+int cmd_explain(struct cli *c, struct query_db *db);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * cli/cmd_codes.c — `top-codes` (the headline report), `codes` and
- * `explain CODE` (the registry of DESIGN §3, from model/codes.c).
+ * `explain CODE` (the registry of docs/design.md §3, from model/codes.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,7 +53,7 @@ static void add_code_row(struct out_table *t, const struct code_count *r, long l
     out_null(t, 5, b);
 }
 
-int cmd_top_codes(struct cli *c, sqlite3 *db)
+int cmd_top_codes(struct cli *c, struct query_db *db)
 {
     static const struct out_col cols[] = {
         {"code", "CODE", true, 0, false},   {"name", "NAME", false, 34, false},
@@ -94,7 +94,7 @@ static void code_range_text(const struct close_code_info *e, char *buf, size_t l
         snprintf(buf, len, "%d-%d", e->lo, e->hi);
 }
 
-int cmd_codes(struct cli *c, sqlite3 *db)
+int cmd_codes(struct cli *c, struct query_db *db)
 {
     (void)db;
     /* code is a number as in every other command (null for a range);
@@ -129,7 +129,7 @@ int cmd_codes(struct cli *c, sqlite3 *db)
     return rc;
 }
 
-int cmd_explain(struct cli *c, sqlite3 *db)
+int cmd_explain(struct cli *c, struct query_db *db)
 {
     (void)db;
     if (!c->arg)

@@ -1,8 +1,9 @@
 /*
  * cli/cmd_connections.c — `connections`: the records, newest first. Tables
  * show what identifies a connection and how it ended; JSON and CSV carry
- * every column of the record (DESIGN §2), typed as stored, written as they
- * are read.
+ * every column of the record (docs/design.md §2) that the database's table
+ * has, in its order, each by its kind's rule (model/columns.h), written as
+ * they are read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli.h"
 #include "../common/duration.h"
+#include "../model/columns.h"
 
 /* Table columns. Addresses are never cut (an address cut short names
  * another, or none); a table of long IPv6 addresses may be wider than 80
@@ -23,71 +25,46 @@ static const struct {
 };
 enum { NCONN = sizeof conn_table / sizeof conn_table[0] };
 
-static void endpoint_text(sqlite3_stmt *s, int ip_col, int port_col, char *buf, size_t len)
+static void endpoint_text(const char *ip, int port, char *buf, size_t len)
 {
-    const char *ip = (const char *)sqlite3_column_text(s, ip_col);
-    int port = sqlite3_column_int(s, port_col);
-    if (ip && strchr(ip, ':'))
+    if (strchr(ip, ':'))
         snprintf(buf, len, "[%s]:%d", ip, port);
     else
-        snprintf(buf, len, "%s:%d", ip ? ip : "?", port);
+        snprintf(buf, len, "%s:%d", *ip ? ip : "?", port);
 }
 
-static int column_index(sqlite3_stmt *s, const char *name)
-{
-    for (int i = 0; i < sqlite3_column_count(s); i++)
-        if (strcmp(sqlite3_column_name(s, i), name) == 0)
-            return i;
-    return -1;
-}
-
-/* Where the table's values are in the record. */
-struct conn_columns {
-    int client_ip, client_port, server_ip, server_port;
-    int direct[NCONN];
-};
-
-static void find_columns(sqlite3_stmt *s, struct conn_columns *cc)
-{
-    cc->client_ip = column_index(s, "client_ip");
-    cc->client_port = column_index(s, "client_port");
-    cc->server_ip = column_index(s, "server_ip");
-    cc->server_port = column_index(s, "server_port");
-    for (int i = 0; i < NCONN; i++)
-        cc->direct[i] = column_index(s, conn_table[i].column);
-}
-
-static void add_table_row(struct out_table *t, sqlite3_stmt *s, const struct conn_columns *cc)
+static void add_table_row(struct out_table *t, const struct ws_record *r)
 {
     if (!out_add_row(t))
         return;
     char buf[128];
-    time_format(sqlite3_column_double(s, cc->direct[0]), buf, sizeof buf);
+    time_format((double)r->ended_at / 1e6, buf, sizeof buf);
     out_text(t, 0, buf + 5, NULL); /* MM-DD HH:MM:SS */
-    endpoint_text(s, cc->client_ip, cc->client_port, buf, sizeof buf);
+    endpoint_text(r->client_ip, r->client_port, buf, sizeof buf);
     out_text(t, 1, buf, NULL);
-    endpoint_text(s, cc->server_ip, cc->server_port, buf, sizeof buf);
+    endpoint_text(r->server_ip, r->server_port, buf, sizeof buf);
     out_text(t, 2, buf, NULL);
-    for (int i = 3; i < NCONN; i++)
-        out_text(t, i, (const char *)sqlite3_column_text(s, cc->direct[i]), NULL);
+    snprintf(buf, sizeof buf, "%d", r->close_code);
+    out_text(t, 3, r->close_code >= 0 ? buf : NULL, NULL);
+    out_text(t, 4, side_name(r->close_initiator), NULL);
+    out_text(t, 5, outcome_name(r->outcome), NULL);
 }
 
 /* The table; `all`: how many records the filter selects (-1: all are
  * shown). Returns an exit status. */
-static int print_connections_table(struct cli *c, sqlite3 *db, sqlite3_stmt *s, long long all)
+static int print_connections_table(struct cli *c, struct query_db *db, struct query_rows *rows, long long all)
 {
     struct out_col cols[NCONN];
     for (int i = 0; i < NCONN; i++)
         cols[i] = (struct out_col){conn_table[i].column, conn_table[i].header, conn_table[i].right, 0, false};
-    struct conn_columns cc;
-    find_columns(s, &cc);
     struct out_table t;
     out_init(&t, NCONN, cols);
     start_output(c, &t);
+    struct query_row row;
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        add_table_row(&t, s, &cc);
-    int rc = step == SQLITE_DONE ? 0 : fail_db(c, db);
+    while ((step = query_rows_next(rows, &row)) > 0)
+        add_table_row(&t, &row.rec);
+    int rc = step == 0 ? 0 : fail_db(c, db);
     if (rc == 0 && t.rows == 0)
         printf("(no connections in this window)\n");
     else if (rc == 0)
@@ -98,39 +75,61 @@ static int print_connections_table(struct cli *c, sqlite3 *db, sqlite3_stmt *s, 
     return rc;
 }
 
-/* JSON / CSV: every column, typed as stored, each row written as it is
- * read. Returns an exit status. */
-static int print_connections_data(struct cli *c, sqlite3 *db, sqlite3_stmt *s)
+/* One cell of JSON / CSV: a record column by its kind's rule
+ * (model/columns.h), as the store wrote it. */
+static void add_record_cell(struct out_table *t, int i, const struct ws_record *r, int k)
 {
-    int n = sqlite3_column_count(s);
+    struct column_value v;
+    record_column_value(r, k, &v);
+    switch (v.type) {
+    case VALUE_INT: out_int(t, i, v.i, NULL); break;
+    case VALUE_REAL: out_real(t, i, v.d, NULL); break;
+    case VALUE_NULL: out_null(t, i, NULL); break;
+    case VALUE_TEXT: out_text(t, i, v.text, NULL); break;
+    }
+}
+
+static void add_data_row(struct out_table *t, const struct query_column *layout, int n, const struct query_row *row)
+{
+    for (int i = 0; i < n; i++) {
+        if (layout[i].column == QUERY_COLUMN_ID)
+            out_int(t, i, row->id, NULL);
+        else if (layout[i].column == QUERY_COLUMN_CAPTURE && row->has_capture)
+            out_int(t, i, row->capture_id, NULL);
+        else if (layout[i].column == QUERY_COLUMN_CAPTURE)
+            out_null(t, i, NULL);
+        else
+            add_record_cell(t, i, &row->rec, layout[i].column);
+    }
+}
+
+/* JSON / CSV: every column the table has, in its order, each row written
+ * as it is read. Returns an exit status. */
+static int print_connections_data(struct cli *c, struct query_db *db, struct query_rows *rows)
+{
+    const struct query_column *layout;
+    int n = query_rows_layout(rows, &layout);
     struct out_col *cols = calloc((size_t)n, sizeof *cols);
     if (!cols)
         return fail(1, "out of memory");
     for (int i = 0; i < n; i++)
-        cols[i] = (struct out_col){sqlite3_column_name(s, i), sqlite3_column_name(s, i), false, 0, false};
+        cols[i] = (struct out_col){layout[i].name, layout[i].name, false, 0, false};
     struct out_table t;
     out_init(&t, n, cols);
     start_output(c, &t);
+    struct query_row row;
     int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW && out_add_row(&t)) {
-        for (int i = 0; i < n; i++) {
-            switch (sqlite3_column_type(s, i)) {
-            case SQLITE_INTEGER: out_int(&t, i, sqlite3_column_int64(s, i), NULL); break;
-            case SQLITE_FLOAT: out_real(&t, i, sqlite3_column_double(s, i), NULL); break;
-            case SQLITE_NULL: out_null(&t, i, NULL); break;
-            default: out_text(&t, i, (const char *)sqlite3_column_text(s, i), NULL); break;
-            }
-        }
-    }
+    while ((step = query_rows_next(rows, &row)) > 0 && out_add_row(&t))
+        add_data_row(&t, layout, n, &row);
     int rc = finish_output(&t);
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step < 0)
         rc = fail_db(c, db);
     out_free(&t);
     free(cols);
     return rc;
 }
 
-int cmd_connections(struct cli *c, sqlite3 *db)
+int cmd_connections(struct cli *c, struct query_db *db)
 {
     /* With a limit, the count says how to find the newest matches: walking
      * back in time finds `limit` of them among about limit * records / all
@@ -140,8 +139,8 @@ int cmd_connections(struct cli *c, sqlite3 *db)
     if (c->limit > 0 && query_count(db, &c->filter, &all) < 0)
         return fail_db(c, db);
     bool by_time = all > 0 && (double)all * (double)all > (double)c->limit * (double)c->records;
-    sqlite3_stmt *s;
-    if (query_connections(db, &c->filter, c->limit, by_time, &s) < 0)
+    struct query_rows *rows;
+    if (query_connections(db, &c->filter, c->limit, by_time, &rows) < 0)
         return fail_db(c, db);
     int rc;
     if (c->format == OUT_TABLE) {
@@ -152,10 +151,10 @@ int cmd_connections(struct cli *c, sqlite3 *db)
             snprintf(text + strlen(text), sizeof text - strlen(text), ", at most %ld", c->limit);
         print_wrapped(text);
         putchar('\n');
-        rc = print_connections_table(c, db, s, all);
+        rc = print_connections_table(c, db, rows, all);
     } else {
-        rc = print_connections_data(c, db, s);
+        rc = print_connections_data(c, db, rows);
     }
-    sqlite3_finalize(s);
+    query_rows_close(rows);
     return rc;
 }

@@ -235,7 +235,7 @@ static void drop_explained_lifetimes(struct measure *life, const struct measure 
     free(idle_member);
 }
 
-int cmd_durations(struct cli *c, sqlite3 *db)
+int cmd_durations(struct cli *c, struct query_db *db)
 {
     struct measures m = {0};
     int rc = query_durations(db, &c->filter, collect, &m);

@@ -126,7 +126,7 @@ static int print_table(struct groups *gs, enum query_key k, long long ngroups)
     return rc;
 }
 
-int cmd_group_by(struct cli *c, sqlite3 *db)
+int cmd_group_by(struct cli *c, struct query_db *db)
 {
     enum query_key k;
     if (!c->arg)

@@ -238,7 +238,7 @@ static void capture_rows(struct rows *r, const struct capture_totals *t)
     row(r, "captures", "TCP flows", t->tcp_flows, true);
 }
 
-int cmd_summary(struct cli *c, sqlite3 *db)
+int cmd_summary(struct cli *c, struct query_db *db)
 {
     static const struct out_col cols[] = {
         {"section", NULL, false, 0, false}, {"key", "", false, KEY_WIDTH, false}, {"count", "COUNT", true, 0, false},

@@ -228,7 +228,7 @@ static int print_table(struct cli *c, const struct timeline *tl, double first, d
     return 0;
 }
 
-int cmd_timeline(struct cli *c, sqlite3 *db)
+int cmd_timeline(struct cli *c, struct query_db *db)
 {
     double lo = c->window_lo, hi = c->window_hi;
     if (c->bucket <= 0)

@@ -19,9 +19,9 @@ int fail(int code, const char *fmt, ...)
     return code;
 }
 
-int fail_db(const struct cli *c, sqlite3 *db)
+int fail_db(const struct cli *c, struct query_db *db)
 {
-    return fail(1, "%s: %s", c->db_path, sqlite3_errmsg(db));
+    return fail(1, "%s: %s", c->db_path, query_error(db));
 }
 
 void print_wrapped(const char *text)

@@ -1,5 +1,5 @@
 /*
- * cli/filters.h — the filter options of wsstats (DESIGN §5) parsed from
+ * cli/filters.h — the filter options of wsstats (docs/design.md §5) parsed from
  * what the user typed into a struct query_filter.
  *
  * Each parser returns NULL on success or a message naming what is wrong
@@ -25,7 +25,7 @@ const char *filter_parse_server(const char *s, struct query_filter *f, struct fi
 const char *filter_parse_client(const char *s, struct query_filter *f, struct filter_text *ft);
 /* --code N[,N-M,none...]: codes 0 to 65535, ranges, "none" for no close code */
 const char *filter_parse_codes(const char *s, struct query_filter *f);
-/* --outcome clean,half_closed,...: names of DESIGN §3 */
+/* --outcome clean,half_closed,...: names of docs/design.md §3 */
 const char *filter_parse_outcomes(const char *s, struct query_filter *f);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * cli/wsstats.c — the query CLI over a wsstatsd database (DESIGN §5):
+ * cli/wsstats.c — the query CLI over a wsstatsd database (docs/design.md §5):
  * argument parsing, help, the window, and dispatch to the commands.
  *
  *   wsstats [OPTIONS] COMMAND [ARG] [OPTIONS] [--] ...
@@ -8,7 +8,7 @@
  * an operand. Only `explain` and `group-by` take an operand; `codes` and
  * `explain` read no database and take no window or filter. The database is
  * opened read-only and never created; one read transaction gives each
- * report a single snapshot while wsstatsd writes. Exit codes (DESIGN §1):
+ * report a single snapshot while wsstatsd writes. Exit codes (docs/design.md §1):
  * 0 success, 1 a runtime error, 2 a usage error.
  */
 #include <errno.h>
@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "../store/store.h"
 #include "cli.h"
 #include "../common/duration.h"
 
@@ -385,7 +384,7 @@ static void span_text(double from, double to, char *buf, size_t len)
     snprintf(buf, len, "%s .. %s UTC", a, strncmp(a, b, 11) == 0 ? b + 11 : b);
 }
 
-static int resolve_window(struct cli *c, sqlite3 *db)
+static int resolve_window(struct cli *c, struct query_db *db)
 {
     struct query_span span;
     if (query_span(db, &span) < 0)
@@ -421,7 +420,7 @@ static int resolve_window(struct cli *c, sqlite3 *db)
     return 0;
 }
 
-static int run_report(struct cli *c, const struct command *cmd, sqlite3 *db)
+static int run_report(struct cli *c, const struct command *cmd, struct query_db *db)
 {
     if (query_begin(db) < 0)
         return fail_db(c, db);
@@ -437,13 +436,12 @@ static int run_report(struct cli *c, const struct command *cmd, sqlite3 *db)
  * any failure is one line, and exit status 1. */
 static int run_db_command(struct cli *c, const struct command *cmd)
 {
-    struct store_open_error e;
-    struct store *st = store_open(c->db_path, STORE_READ, NULL, &e);
-    if (!st)
-        return fail(1, "%s", e.msg);
-    int rc = run_report(c, cmd, store_db(st));
-    char err[600];
-    store_close(st, err, sizeof err);
+    char err[QUERY_OPEN_ERROR_MAX];
+    struct query_db *db = query_open(c->db_path, err, sizeof err);
+    if (!db)
+        return fail(1, "%s", err);
+    int rc = run_report(c, cmd, db);
+    query_close(db);
     return rc;
 }
 

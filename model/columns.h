@@ -97,6 +97,22 @@ extern const struct record_column record_columns[RECORD_NCOLUMNS];
 #define RECORD_COLUMN_LIST RECORD_COLUMNS(COLUMN_NAME_COMMA)
 #define RECORD_PLACEHOLDERS RECORD_COLUMNS(COLUMN_PLACEHOLDER)
 
+/* A column's value as it is stored and shown: SQL's types. */
+enum column_value_type { VALUE_NULL, VALUE_INT, VALUE_REAL, VALUE_TEXT };
+
+struct column_value {
+    enum column_value_type type;
+    long long i;
+    double d;
+    const char *text; /* the record's string, a static name, or buf */
+    char buf[256];    /* the violations' text */
+};
+
+/* Column k's value in record r, by the rule of its kind (the table in
+ * store/record_sql.h): what the store binds and `wsstats connections`
+ * writes. v->text may point into v, so v must outlive its use. */
+void record_column_value(const struct ws_record *r, int k, struct column_value *v);
+
 /* The field of column c in record r (for the generic binders and readers). */
 static inline const void *record_field(const struct ws_record *r, const struct record_column *c)
 {

@@ -1,18 +1,41 @@
 /*
  * query/query.h — the read side: filters, time windows and the queries
- * behind the wsstats commands (DESIGN §5).
+ * behind the wsstats commands (docs/design.md §5). Its callers see no
+ * SQL: a handle, filters, and rows as counts or model records.
  *
  * SQL text is assembled only from fixed fragments of this module; every
  * value a user typed is bound as a parameter, so quotes or SQL in a filter
- * are matched literally.
+ * are matched literally. The database carries no ANALYZE statistics, so
+ * SQLite picks indexes by the shape of a statement: filters are index
+ * ranges, and counting by code or group is done here over the rows SQLite
+ * streams rather than by a GROUP BY that would draw it to an index in
+ * grouping order or make it sort a million rows. Rows come out by callback
+ * or cursor, never held in full, except the counts (one per code, bucket
+ * or group). The files are listed in query_internal.h.
  */
 #ifndef WSSTATS_QUERY_H
 #define WSSTATS_QUERY_H
 
-#include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "../model/record.h"
 
 #define QUERY_MAX_CODES 16
+
+/* A database opened for reading (query/db.c). */
+struct query_db;
+
+/* Opens path read-only through the store (never created or migrated; read
+ * as immutable where this user may not write beside it); NULL with one
+ * line in err, naming the database and the cause, on failure. */
+#define QUERY_OPEN_ERROR_MAX (3 * 4096 + 512) /* the message names the path up to three times */
+struct query_db *query_open(const char *path, char *err, size_t errlen);
+void query_close(struct query_db *q);
+
+/* Why the last call that returned -1 failed (SQLite's message, or this
+ * module's). */
+const char *query_error(const struct query_db *q);
 
 /* An inclusive range of close codes; lo = -1 stands for "no close code". */
 struct code_range {
@@ -48,12 +71,12 @@ struct query_span {
     double first, last;
 };
 
-int query_span(sqlite3 *db, struct query_span *span);
+int query_span(struct query_db *q, struct query_span *span);
 
 /* Starts / ends one read transaction, so that the several queries of one
  * report see one snapshot while wsstatsd keeps writing. */
-int query_begin(sqlite3 *db);
-void query_end(sqlite3 *db);
+int query_begin(struct query_db *q);
+void query_end(struct query_db *q);
 
 struct code_count {
     int code;            /* -1: no close code (see outcome) */
@@ -64,22 +87,44 @@ struct code_count {
 typedef void (*code_count_fn)(void *arg, const struct code_count *c);
 
 /* Close-code frequencies, most frequent first. Returns 0 or -1. */
-int query_top_codes(sqlite3 *db, const struct query_filter *f, code_count_fn fn, void *arg);
+int query_top_codes(struct query_db *q, const struct query_filter *f, code_count_fn fn, void *arg);
 
 /* The records, newest first, at most `limit` (<= 0: all). `by_time`: walk
  * the end-time index from the newest record and test the filter on each,
  * rather than collect every match through the filter's index and sort them:
- * the faster way when matches are common (query_count() tells). The caller
- * steps and finalizes *stmt; column names are the record's. */
-int query_connections(sqlite3 *db, const struct query_filter *f, long limit, bool by_time, sqlite3_stmt **stmt);
+ * the faster way when matches are common (query_count() tells). */
+struct query_rows;
+int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
+                      struct query_rows **rows);
+
+/* The columns the database's table has, in its order: a record column
+ * (index into record_columns[], model/columns.h) or the store's own. */
+enum { QUERY_COLUMN_ID = -1, QUERY_COLUMN_CAPTURE = -2 };
+struct query_column {
+    const char *name;
+    int column; /* 0 .. RECORD_NCOLUMNS - 1, or QUERY_COLUMN_* */
+};
+/* Returns the number of columns; *layout is valid until query_rows_close(). */
+int query_rows_layout(const struct query_rows *r, const struct query_column **layout);
+
+/* One row: the record (its strings valid until the next call), its id and
+ * capture. Columns the table lacks hold their "none" value. */
+struct query_row {
+    long long id, capture_id;
+    bool has_capture; /* capture_id is not NULL */
+    struct ws_record rec;
+};
+/* Returns 1 with a row, 0 at the end, -1 on failure (query_error()). */
+int query_rows_next(struct query_rows *r, struct query_row *row);
+void query_rows_close(struct query_rows *r);
 
 /* How many connections the filter selects. */
-int query_count(sqlite3 *db, const struct query_filter *f, long long *n);
+int query_count(struct query_db *q, const struct query_filter *f, long long *n);
 
 /* Counts per time bucket (aligned to multiples of `bucket` seconds since the
  * epoch) per code, in time order. */
 typedef void (*bucket_count_fn)(void *arg, double bucket_start, const struct code_count *c);
-int query_timeline(sqlite3 *db, const struct query_filter *f, double bucket, bucket_count_fn fn, void *arg);
+int query_timeline(struct query_db *q, const struct query_filter *f, double bucket, bucket_count_fn fn, void *arg);
 
 /* The keys connections can be grouped or tallied by. */
 enum query_key {
@@ -113,7 +158,7 @@ typedef void (*group_row_fn)(void *arg, const struct group_row *g, long long all
 
 /* The `limit` largest groups (<= 0: all), largest first, each with up to
  * three rows for its top codes. *ngroups gets the number of groups in all. */
-int query_group_by(sqlite3 *db, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
+int query_group_by(struct query_db *q, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
                    void *arg, long long *ngroups);
 
 /* For each connection that ended (outcome clean, half_closed or abnormal):
@@ -125,7 +170,7 @@ struct duration_row {
     int code; /* close_code, -1 if none */
 };
 typedef void (*duration_fn)(void *arg, const struct duration_row *d);
-int query_durations(sqlite3 *db, const struct query_filter *f, duration_fn fn, void *arg);
+int query_durations(struct query_db *q, const struct query_filter *f, duration_fn fn, void *arg);
 
 /* The totals of `summary`. Indexes are enum outcome and enum termination
  * values (model/record.h). */
@@ -141,7 +186,7 @@ typedef void (*tally_fn)(void *arg, const char *value, long long count);
  * records without violations are left out) and per nDPI protocol (NULL: not
  * classified), largest first. The whole database is read from three
  * covering indexes; a window or filter reads the matching records once. */
-int query_summary(sqlite3 *db, const struct query_filter *f, struct summary_counts *out, tally_fn violations,
+int query_summary(struct query_db *q, const struct query_filter *f, struct summary_counts *out, tally_fn violations,
                   void *varg, tally_fn ndpi, void *narg);
 
 /* TLS flows in the window (by hour: the hours that overlap it), per
@@ -153,12 +198,12 @@ struct tls_count {
     long long count;
 };
 typedef void (*tls_count_fn)(void *arg, const struct tls_count *t);
-int query_tls(sqlite3 *db, const struct query_filter *f, tls_count_fn fn, void *arg);
+int query_tls(struct query_db *q, const struct query_filter *f, tls_count_fn fn, void *arg);
 
 /* What the captures overlapping the window report (sensor filter applies). */
 struct capture_totals {
     long long captures, live, packets, bytes, drops, if_drops, tcp_flows;
 };
-int query_captures(sqlite3 *db, const struct query_filter *f, struct capture_totals *t);
+int query_captures(struct query_db *q, const struct query_filter *f, struct capture_totals *t);
 
 #endif

@@ -19,14 +19,14 @@
 static int insert_tally(struct store *st, const struct tally *t, char *err)
 {
     sqlite3_stmt *s = st->conn.tls_upsert;
-    for (size_t i = 0; i < t->n; i++) {
-        const struct tally_entry *e = &t->entries[i];
+    for (size_t i = 0; i < tally_size(t); i++) {
+        const struct tally_key *e = tally_key_at(t, i);
         sqlite3_bind_double(s, 1, e->hour);
         sqlite3_bind_text(s, 2, e->sensor, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 3, e->server_ip, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 4, e->server_port);
         sqlite3_bind_text(s, 5, e->sni, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 6, e->connections);
+        sqlite3_bind_int64(s, 6, tally_count_at(t, i));
         if (step_done(st->conn.db, s, err, "counting TLS flows") < 0)
             return -1;
     }
@@ -106,10 +106,11 @@ static void return_batch(struct store_queue *q, struct batch *b)
     }
     q->recs = b->recs;
     q->n = q->cap = b->n;
-    for (size_t i = 0; i < q->tls_batch.n; i++) {
-        const struct tally_entry *e = &q->tls_batch.entries[i];
-        if (tally_add(&q->tls_wait, e->hour, e->sensor, e->server_ip, e->server_port, e->sni, e->connections) < 0)
-            q->tls_lost += (uint64_t)e->connections;
+    for (size_t i = 0; i < tally_size(&q->tls_batch); i++) {
+        const struct tally_key *e = tally_key_at(&q->tls_batch, i);
+        long long n = tally_count_at(&q->tls_batch, i);
+        if (tally_add(&q->tls_wait, e->hour, e->sensor, e->server_ip, e->server_port, e->sni, n) < 0)
+            q->tls_lost += (uint64_t)n;
     }
 }
 
@@ -126,7 +127,7 @@ int commit_queued(struct store *st, char *err, const char *closing)
     int nrows = take_slots(st, rows, records, closing, wall_clock());
     pthread_mutex_unlock(&st->sync.lock);
     int code = SQLITE_OK;
-    int rc = b.n || st->queue.tls_batch.n || nrows ? write_batch(st, &b, rows, nrows, err, &code) : 0;
+    int rc = b.n || tally_size(&st->queue.tls_batch) || nrows ? write_batch(st, &b, rows, nrows, err, &code) : 0;
     pthread_mutex_lock(&st->sync.lock);
     if (rc == 0) {
         for (size_t i = 0; i < b.n; i++)

@@ -20,7 +20,7 @@
 
 bool has_waiting(const struct store *st)
 {
-    return st->queue.n || st->queue.tls_wait.n;
+    return st->queue.n || tally_size(&st->queue.tls_wait);
 }
 
 /* Records cannot go to the database for now. */
@@ -33,7 +33,7 @@ bool stuck(const struct store *st)
  * database takes them. */
 bool batch_due(const struct store *st)
 {
-    return (st->queue.n >= BATCH_MAX || st->queue.tls_wait.n >= TALLY_MAX / 2) && !stuck(st);
+    return (st->queue.n >= BATCH_MAX || tally_size(&st->queue.tls_wait) >= TALLY_MAX / 2) && !stuck(st);
 }
 
 /* Before adding to an empty queue: it must go within MAX_WAIT_NS (a slow

@@ -1,6 +1,8 @@
 /*
  * store/record_sql.c — a record's columns as SQL values and back (the
- * rules are in record_sql.h): one switch over enum column_kind each way.
+ * rules are in record_sql.h): binding takes each column's value from
+ * record_column_value() (model/columns.c), reading is one switch over enum
+ * column_kind.
  */
 #include "record_sql.h"
 
@@ -10,61 +12,27 @@
 
 /* ---- binding ------------------------------------------------------------------ */
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
+/* One column by its value's type; text that lives in v (the violations)
+ * is copied, the rest is the record's or static (SQLITE_STATIC). */
+static void bind_value(sqlite3_stmt *s, int i, const struct column_value *v)
 {
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static void bind_int(sqlite3_stmt *s, int i, int64_t v, bool present)
-{
-    if (present)
-        sqlite3_bind_int64(s, i, v);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static void bind_time(sqlite3_stmt *s, int i, ts_us_t t)
-{
-    if (t == TS_NONE)
-        sqlite3_bind_null(s, i);
-    else
-        sqlite3_bind_double(s, i, (double)t / 1e6);
-}
-
-static void bind_violations(sqlite3_stmt *s, int i, uint32_t bits)
-{
-    char text[256];
-    violations_format(bits, text, sizeof text);
-    if (text[0]) /* a local buffer: SQLite must copy it */
-        sqlite3_bind_text(s, i, text, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static void bind_column(sqlite3_stmt *s, int i, const struct record_column *c, const void *f)
-{
-    switch (c->kind) {
-    case COL_TEXT: bind_text(s, i, *(const char *const *)f); break;
-    case COL_ADDR: bind_text(s, i, (const char *)f); break;
-    case COL_PORT: sqlite3_bind_int(s, i, *(const uint16_t *)f); break;
-    case COL_OPT_INT: bind_int(s, i, *(const int *)f, *(const int *)f >= 0); break;
-    case COL_BOOL: sqlite3_bind_int(s, i, *(const int *)f ? 1 : 0); break;
-    case COL_TIME: bind_time(s, i, *(const ts_us_t *)f); break;
-    case COL_COUNT: sqlite3_bind_int64(s, i, (int64_t) * (const uint64_t *)f); break;
-    case COL_SIDE: bind_text(s, i, side_name(*(const int *)f)); break;
-    case COL_OUTCOME: bind_text(s, i, outcome_name(*(const enum outcome *)f)); break;
-    case COL_TERMINATION: bind_text(s, i, termination_name(*(const enum termination *)f)); break;
-    case COL_VIOLATIONS: bind_violations(s, i, *(const uint32_t *)f); break;
+    switch (v->type) {
+    case VALUE_NULL: sqlite3_bind_null(s, i); break;
+    case VALUE_INT: sqlite3_bind_int64(s, i, v->i); break;
+    case VALUE_REAL: sqlite3_bind_double(s, i, v->d); break;
+    case VALUE_TEXT:
+        sqlite3_bind_text(s, i, v->text, -1, v->text == v->buf ? SQLITE_TRANSIENT : SQLITE_STATIC);
+        break;
     }
 }
 
 void record_sql_bind(sqlite3_stmt *s, int first, const struct ws_record *r)
 {
-    for (int k = 0; k < RECORD_NCOLUMNS; k++)
-        bind_column(s, first + k, &record_columns[k], record_field(r, &record_columns[k]));
+    struct column_value v;
+    for (int k = 0; k < RECORD_NCOLUMNS; k++) {
+        record_column_value(r, k, &v);
+        bind_value(s, first + k, &v);
+    }
 }
 
 /* ---- reading ------------------------------------------------------------------ */
@@ -192,11 +160,45 @@ static int read_column(sqlite3_stmt *s, int col, const struct record_column *c, 
     return -1;
 }
 
-int record_sql_read(sqlite3_stmt *s, int first_col, struct ws_record *r, char *strings, size_t cap)
+/* A column the table lacks (an older schema): the value that says "none". */
+static void read_absent(const struct record_column *c, void *f)
+{
+    switch (c->kind) {
+    case COL_TEXT: *(const char **)f = NULL; break;
+    case COL_ADDR: *(char *)f = '\0'; break;
+    case COL_PORT: *(uint16_t *)f = 0; break;
+    case COL_OPT_INT: *(int *)f = -1; break;
+    case COL_BOOL: *(int *)f = 0; break;
+    case COL_TIME: *(ts_us_t *)f = TS_NONE; break;
+    case COL_COUNT: *(uint64_t *)f = 0; break;
+    case COL_SIDE: *(int *)f = -1; break;
+    case COL_OUTCOME: *(enum outcome *)f = OUTCOME_UNFINISHED; break;
+    case COL_TERMINATION: *(enum termination *)f = TERM_NONE; break;
+    case COL_VIOLATIONS: *(uint32_t *)f = 0; break;
+    }
+}
+
+int record_sql_read_mapped(sqlite3_stmt *s, const int *col_of, struct ws_record *r, char *strings, size_t cap,
+                           int *bad)
 {
     struct text_room room = {strings, strings ? cap : 0};
-    for (int k = 0; k < RECORD_NCOLUMNS; k++)
-        if (read_column(s, first_col + k, &record_columns[k], record_field_mut(r, &record_columns[k]), &room) < 0)
+    for (int k = 0; k < RECORD_NCOLUMNS; k++) {
+        void *f = record_field_mut(r, &record_columns[k]);
+        if (col_of[k] < 0)
+            read_absent(&record_columns[k], f);
+        else if (read_column(s, col_of[k], &record_columns[k], f, &room) < 0) {
+            if (bad)
+                *bad = k;
             return -1;
+        }
+    }
     return 0;
+}
+
+int record_sql_read(sqlite3_stmt *s, int first_col, struct ws_record *r, char *strings, size_t cap)
+{
+    int col_of[RECORD_NCOLUMNS];
+    for (int k = 0; k < RECORD_NCOLUMNS; k++)
+        col_of[k] = first_col + k;
+    return record_sql_read_mapped(s, col_of, r, strings, cap, NULL);
 }

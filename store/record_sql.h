@@ -61,6 +61,13 @@ size_t record_sql_strings_size(sqlite3_stmt *s, int first_col);
  * then incomplete. */
 int record_sql_read(sqlite3_stmt *s, int first_col, struct ws_record *r, char *strings, size_t cap);
 
+/* record_sql_read() for a row whose columns are anywhere: col_of[k] is
+ * the statement's column of record_columns[k], or -1 when the table has
+ * none (a schema older than the record: the field gets its "none" value).
+ * On failure *bad (if not NULL) is the record column at fault. */
+int record_sql_read_mapped(sqlite3_stmt *s, const int *col_of, struct ws_record *r, char *strings, size_t cap,
+                           int *bad);
+
 /* A time as stored (epoch seconds) back to microseconds: the us whose
  * (double)us / 1e6 is `seconds` (for a value no binding wrote, the
  * nearest). Returns 0, or -1 if out of range or NaN. */

@@ -1,6 +1,6 @@
 /*
  * store/retention.c — --retention: deleting the records that ended too long
- * ago (DESIGN §5), on the writer thread.
+ * ago (docs/design.md §5), on the writer thread.
  *
  * Live, the writer deletes against the clock once a second (TICK_NS), a
  * few batches of RETENTION_BATCH within RETENTION_BUDGET_NS, so that a
@@ -64,7 +64,7 @@ void retention_tick(struct store *st)
     }
 }
 
-/* From files: against the newest record (DESIGN §5), all at once. */
+/* From files: against the newest record (docs/design.md §5), all at once. */
 long long retention_from_newest(struct store *st, char *err)
 {
     sqlite3 *db = st->conn.db;

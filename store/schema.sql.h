@@ -1,5 +1,5 @@
 /*
- * store/schema.sql.h — the schema, as migration steps (DESIGN §2).
+ * store/schema.sql.h — the schema, as migration steps (docs/design.md §2).
  *
  * migrations[i] takes a database from user_version i to i+1. A new version
  * appends a step; steps are never edited once released.

@@ -166,7 +166,7 @@ long long store_expire(struct store *st);
 /* The last error, one line. */
 const char *store_error(const struct store *st);
 
-/* The connection, for query functions (query/query.c); readers only. */
+/* The connection, for query functions (query/db.c); readers only. */
 sqlite3 *store_db(struct store *st);
 
 #endif

@@ -6,7 +6,7 @@
  * stores (zeros compressed, IPv4-mapped IPv6 as IPv4), and reject host
  * names, bad ports, a ']' missing and junk; --code takes codes, ranges and
  * "none" up to 16 items and rejects codes above 65535, reversed ranges,
- * empty items and signs; --outcome takes the five names of DESIGN §3 only.
+ * empty items and signs; --outcome takes the five names of docs/design.md §3 only.
  */
 #include <string.h>
 

@@ -28,13 +28,13 @@ static void same_key_adds_up(void **state)
     assert_int_equal(tally_add(&t, 3600, "eth0", "10.0.0.1", 8443, "a.test", 1), 0); /* port */
     assert_int_equal(tally_add(&t, 3600, "eth0", "10.0.0.1", 443, "", 1), 0);        /* no SNI */
     assert_int_equal(tally_add(&t, 3600, "eth0", "10.0.0.1", 443, "a.test", 5), 0);
-    assert_int_equal(t.n, 6);
-    assert_int_equal(t.entries[0].connections, 8);
-    assert_string_equal(t.entries[0].sni, "a.test");
-    for (size_t i = 1; i < t.n; i++)
-        assert_int_equal(t.entries[i].connections, 1);
-    assert_int_equal(t.entries[2].sensor[3], '1');
-    assert_string_equal(t.entries[5].sni, "");
+    assert_int_equal(tally_size(&t), 6);
+    assert_int_equal(tally_count_at(&t, 0), 8);
+    assert_string_equal(tally_key_at(&t, 0)->sni, "a.test");
+    for (size_t i = 1; i < tally_size(&t); i++)
+        assert_int_equal(tally_count_at(&t, i), 1);
+    assert_int_equal(tally_key_at(&t, 2)->sensor[3], '1');
+    assert_string_equal(tally_key_at(&t, 5)->sni, "");
     tally_free(&t);
 }
 
@@ -50,9 +50,9 @@ static void long_names_are_keyed_as_stored(void **state)
     assert_int_equal(tally_init(&t), 0);
     assert_int_equal(tally_add(&t, 0, sensor, "::1", 443, sni, 1), 0);
     assert_int_equal(tally_add(&t, 0, sensor, "::1", 443, sni, 1), 0);
-    assert_int_equal(t.n, 1);
-    assert_int_equal(t.entries[0].connections, 2);
-    assert_int_equal(strlen(t.entries[0].sni), sizeof t.entries[0].sni - 1);
+    assert_int_equal(tally_size(&t), 1);
+    assert_int_equal(tally_count_at(&t, 0), 2);
+    assert_int_equal(strlen(tally_key_at(&t, 0)->sni), sizeof tally_key_at(&t, 0)->sni - 1);
     tally_free(&t);
 }
 
@@ -68,13 +68,13 @@ static void full_table_and_clear(void **state)
     }
     assert_int_equal(tally_add(&t, 0, "s", "10.0.0.1", 443, "one.more.test", 1), -1);
     assert_int_equal(tally_add(&t, 0, "s", "10.0.0.1", 443, "host7.test", 1), 0);
-    assert_int_equal(t.n, TALLY_MAX);
-    assert_int_equal(t.entries[7].connections, 2);
+    assert_int_equal(tally_size(&t), TALLY_MAX);
+    assert_int_equal(tally_count_at(&t, 7), 2);
     tally_clear(&t);
-    assert_int_equal(t.n, 0);
+    assert_int_equal(tally_size(&t), 0);
     assert_int_equal(tally_add(&t, 0, "s", "10.0.0.1", 443, "host7.test", 1), 0);
-    assert_int_equal(t.n, 1);
-    assert_int_equal(t.entries[0].connections, 1);
+    assert_int_equal(tally_size(&t), 1);
+    assert_int_equal(tally_count_at(&t, 0), 1);
     tally_free(&t);
 }
 

@@ -1,0 +1,117 @@
+/*
+ * query/connections.c — the records themselves, newest first, as model
+ * records (struct ws_record) read back by store/record_sql.c.
+ *
+ * The statement is SELECT *, so that a database of any schema this reads
+ * gives the columns it has, in its table's order; the cursor maps each to
+ * a record column (or the store's id and capture_id) once, and each row is
+ * read into a record by the columns' kinds. A column an older schema lacks
+ * is absent from the layout and gets its "none" value in the record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../model/columns.h"
+#include "../store/record_sql.h"
+#include "query_internal.h"
+
+struct query_rows {
+    struct query_db *q;
+    sqlite3_stmt *s;
+    int id_col, capture_col;       /* statement columns, -1: none */
+    int col_of[RECORD_NCOLUMNS];   /* statement column of each record column, -1: none */
+    int n;                         /* of layout */
+    struct query_column layout[]; /* in the table's order */
+};
+
+static int record_column_named(const char *name)
+{
+    for (int k = 0; k < RECORD_NCOLUMNS; k++)
+        if (strcmp(record_columns[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+/* The layout of s's columns: what each is, in the order they come. */
+static void map_columns(struct query_rows *r)
+{
+    int ncols = sqlite3_column_count(r->s);
+    r->id_col = r->capture_col = -1;
+    for (int k = 0; k < RECORD_NCOLUMNS; k++)
+        r->col_of[k] = -1;
+    for (int i = 0; i < ncols; i++) {
+        const char *name = sqlite3_column_name(r->s, i);
+        int k = record_column_named(name);
+        if (k >= 0 && r->col_of[k] < 0)
+            r->col_of[k] = i;
+        else if (strcmp(name, "id") == 0 && r->id_col < 0)
+            r->id_col = i;
+        else if (strcmp(name, "capture_id") == 0 && r->capture_col < 0)
+            r->capture_col = i;
+        else
+            continue; /* no column this program writes */
+        r->layout[r->n++] = (struct query_column){
+            .name = k >= 0 ? record_columns[k].name : name,
+            .column = k >= 0 ? k : i == r->id_col ? QUERY_COLUMN_ID : QUERY_COLUMN_CAPTURE,
+        };
+    }
+}
+
+int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
+                      struct query_rows **rows)
+{
+    sqlite3_stmt *s;
+    /* connections_ended_at is in every schema this reads (v1 and v2) */
+    if (query_prepare(q->db,
+                      by_time ? "SELECT * FROM connections INDEXED BY connections_ended_at"
+                              : "SELECT * FROM connections",
+                      f, " ORDER BY ended_at DESC, id DESC LIMIT ?1000", &s) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1000, limit > 0 ? limit : -1);
+    struct query_rows *r = calloc(1, sizeof *r + (size_t)sqlite3_column_count(s) * sizeof r->layout[0]);
+    if (!r) {
+        sqlite3_finalize(s);
+        snprintf(q->err, sizeof q->err, "out of memory");
+        return -1;
+    }
+    r->q = q;
+    r->s = s;
+    map_columns(r);
+    *rows = r;
+    return 0;
+}
+
+int query_rows_layout(const struct query_rows *r, const struct query_column **layout)
+{
+    *layout = r->layout;
+    return r->n;
+}
+
+int query_rows_next(struct query_rows *r, struct query_row *row)
+{
+    int rc = sqlite3_step(r->s);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return -1;
+    memset(row, 0, sizeof *row);
+    row->id = r->id_col >= 0 ? sqlite3_column_int64(r->s, r->id_col) : 0;
+    row->has_capture = r->capture_col >= 0 && sqlite3_column_type(r->s, r->capture_col) != SQLITE_NULL;
+    row->capture_id = row->has_capture ? sqlite3_column_int64(r->s, r->capture_col) : 0;
+    int bad = 0;
+    if (record_sql_read_mapped(r->s, r->col_of, &row->rec, NULL, 0, &bad) < 0) {
+        snprintf(r->q->err, sizeof r->q->err, "connection %lld: column %s holds a value this program never writes",
+                 row->id, record_columns[bad].name);
+        return -1;
+    }
+    return 1;
+}
+
+void query_rows_close(struct query_rows *r)
+{
+    if (!r)
+        return;
+    sqlite3_finalize(r->s);
+    free(r);
+}

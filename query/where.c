@@ -1,0 +1,275 @@
+/*
+ * query/where.c — a filter as a WHERE clause of fixed fragments and the values
+ * bound to its placeholders, and the statements prepared with it.
+ *
+ * SQL text is assembled only from fixed fragments; every value a user
+ * typed is bound as a parameter, so quotes or SQL in a filter are matched
+ * literally. Filters are index ranges (never functions of a column), so
+ * that SQLite, without ANALYZE statistics, picks the filter's index.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query_internal.h"
+
+enum bind_type { BIND_DOUBLE, BIND_INT, BIND_TEXT };
+
+struct bind {
+    enum bind_type type;
+    double d;
+    long long i;
+    const char *t;
+    int len; /* of t in bytes; -1: up to its NUL */
+};
+
+#define WHERE_MAX_BINDS 64
+
+/* A WHERE clause of fixed fragments and the values to bind to them. */
+struct where {
+    char sql[2048];
+    struct bind binds[WHERE_MAX_BINDS];
+    int n, placeholders;
+    bool any; /* a condition was added */
+};
+
+/* Appends a fragment, numbering its '?' placeholders ?1, ?2, ... in the
+ * order they appear, so that extra parameters of a statement (?1000 and up)
+ * may stand anywhere. Fragments bind their values in the same order. */
+static void where_sql(struct where *w, const char *fragment)
+{
+    size_t used = strlen(w->sql);
+    for (const char *p = fragment; *p && used + 8 < sizeof w->sql; p++) {
+        if (*p == '?')
+            used += (size_t)snprintf(w->sql + used, sizeof w->sql - used, "?%d", ++w->placeholders);
+        else
+            w->sql[used++] = *p;
+    }
+    w->sql[used] = '\0';
+}
+
+/* Starts a condition: " WHERE " or " AND ". */
+static void where_and(struct where *w)
+{
+    where_sql(w, w->any ? " AND " : " WHERE ");
+    w->any = true;
+}
+
+static void bind_double(struct where *w, double v)
+{
+    if (w->n < WHERE_MAX_BINDS)
+        w->binds[w->n++] = (struct bind){.type = BIND_DOUBLE, .d = v};
+}
+
+static void bind_int(struct where *w, long long v)
+{
+    if (w->n < WHERE_MAX_BINDS)
+        w->binds[w->n++] = (struct bind){.type = BIND_INT, .i = v};
+}
+
+static void bind_text_n(struct where *w, const char *v, int len)
+{
+    if (w->n < WHERE_MAX_BINDS)
+        w->binds[w->n++] = (struct bind){.type = BIND_TEXT, .t = v, .len = len};
+}
+
+static void bind_text(struct where *w, const char *v)
+{
+    bind_text_n(w, v, -1);
+}
+
+static void where_endpoint(struct where *w, const char *ip_col, const char *port_col, const char *ip, int port)
+{
+    char frag[96];
+    if (ip) {
+        where_and(w);
+        snprintf(frag, sizeof frag, "%s = ?", ip_col);
+        where_sql(w, frag);
+        bind_text(w, ip);
+    }
+    if (port >= 0) {
+        where_and(w);
+        snprintf(frag, sizeof frag, "%s = ?", port_col);
+        where_sql(w, frag);
+        bind_int(w, port);
+    }
+}
+
+/* What a WHERE clause needs kept until its values are bound. */
+struct where_scratch {
+    char *path_upper; /* owned */
+    bool failed;      /* out of memory */
+};
+
+/* Host names are case-insensitive (RFC 9110 §4.2.3); the Host header may
+ * carry a port, which a filter without one ignores. */
+static void where_host(struct where *w, const char *host)
+{
+    where_and(w);
+    if (strchr(host, ':') && host[0] != '[') {
+        where_sql(w, "host = ? COLLATE NOCASE");
+        bind_text(w, host);
+        return;
+    }
+    /* "host:port" sorts between "host:" and "host;" (';' follows ':'):
+     * a range the case-insensitive host index serves */
+    where_sql(w, "(host = ? COLLATE NOCASE OR (host > ? || ':' COLLATE NOCASE AND host < ? || ';' COLLATE NOCASE))");
+    bind_text(w, host);
+    bind_text(w, host);
+    bind_text(w, host);
+}
+
+/* The smallest string above every string that starts with the n bytes of
+ * p: p with its last byte below 0xff raised by one and what follows that
+ * byte dropped (a new string); NULL with *none set when there is none (p
+ * empty or all 0xff), NULL alone when out of memory. */
+static char *prefix_upper_bound(const char *p, size_t n, bool *none)
+{
+    *none = false;
+    while (n > 0 && (unsigned char)p[n - 1] == 0xff)
+        n--;
+    if (n == 0) {
+        *none = true;
+        return NULL;
+    }
+    char *u = malloc(n + 1);
+    if (!u)
+        return NULL;
+    memcpy(u, p, n);
+    u[n - 1] = (char)((unsigned char)u[n - 1] + 1);
+    u[n] = '\0';
+    return u;
+}
+
+/* The request target: exact, or with a query string ("/p?..." sorts from
+ * "/p?" to just before "/p@": '@' follows '?'); "/p*" is a prefix, the
+ * range from "/p" to its upper bound. Ranges, so that the path index
+ * serves them (paths compare as bytes). */
+static void where_path(struct where *w, const char *path, struct where_scratch *scratch)
+{
+    size_t n = strlen(path);
+    where_and(w);
+    if (n > 0 && path[n - 1] == '*') {
+        bool none;
+        scratch->path_upper = prefix_upper_bound(path, n - 1, &none);
+        if (!scratch->path_upper && !none) {
+            scratch->failed = true;
+            return;
+        }
+        where_sql(w, none ? "path >= ?" : "(path >= ? AND path < ?)");
+        bind_text_n(w, path, (int)(n - 1));
+        if (!none)
+            bind_text(w, scratch->path_upper);
+        return;
+    }
+    where_sql(w, "(path = ? OR (path >= ? || char(63) AND path < ? || char(64)))");
+    bind_text(w, path);
+    bind_text(w, path);
+    bind_text(w, path);
+}
+
+static void where_codes(struct where *w, const struct query_filter *f)
+{
+    where_and(w);
+    where_sql(w, "(");
+    for (int i = 0; i < f->ncodes; i++) {
+        if (i)
+            where_sql(w, " OR ");
+        if (f->codes[i].lo < 0) {
+            where_sql(w, "close_code IS NULL");
+        } else {
+            where_sql(w, "close_code BETWEEN ? AND ?");
+            bind_int(w, f->codes[i].lo);
+            bind_int(w, f->codes[i].hi);
+        }
+    }
+    where_sql(w, ")");
+}
+
+static void where_outcomes(struct where *w, unsigned set)
+{
+    where_and(w);
+    /* '+': an outcome is too common for its index to pay (one row lookup
+     * per match); the covering indexes hold it for filtering */
+    where_sql(w, "+outcome IN (");
+    bool first = true;
+    for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++) {
+        if (!(set & (1u << o)))
+            continue;
+        where_sql(w, first ? "?" : ", ?");
+        bind_text(w, outcome_name((enum outcome)o));
+        first = false;
+    }
+    where_sql(w, ")");
+}
+
+static void build_where(const struct query_filter *f, struct where *w, struct where_scratch *scratch)
+{
+    memset(w, 0, sizeof *w);
+    memset(scratch, 0, sizeof *scratch);
+    if (f->has_since) {
+        where_and(w);
+        where_sql(w, "ended_at >= ?");
+        bind_double(w, f->since);
+    }
+    if (f->has_until) {
+        where_and(w);
+        where_sql(w, "ended_at < ?");
+        bind_double(w, f->until);
+    }
+    where_endpoint(w, "server_ip", "server_port", f->server_ip, f->server_port);
+    where_endpoint(w, "client_ip", "client_port", f->client_ip, f->client_port);
+    if (f->host)
+        where_host(w, f->host);
+    if (f->path)
+        where_path(w, f->path, scratch);
+    if (f->sensor) {
+        where_and(w);
+        where_sql(w, "sensor = ?");
+        bind_text(w, f->sensor);
+    }
+    if (f->ncodes)
+        where_codes(w, f);
+    if (f->outcomes)
+        where_outcomes(w, f->outcomes);
+}
+
+static void bind_all(sqlite3_stmt *s, const struct where *w, int first)
+{
+    for (int i = 0; i < w->n; i++) {
+        const struct bind *b = &w->binds[i];
+        switch (b->type) {
+        case BIND_DOUBLE: sqlite3_bind_double(s, first + i, b->d); break;
+        case BIND_INT: sqlite3_bind_int64(s, first + i, b->i); break;
+        case BIND_TEXT: sqlite3_bind_text(s, first + i, b->t, b->len, SQLITE_TRANSIENT); break;
+        }
+    }
+}
+
+int query_prepare_cond(sqlite3 *db, const char *head, const struct query_filter *f, const char *cond,
+                       const char *tail, sqlite3_stmt **s)
+{
+    struct where w;
+    struct where_scratch scratch;
+    build_where(f, &w, &scratch);
+    if (cond) {
+        where_and(&w);
+        where_sql(&w, cond);
+    }
+    char sql[8192];
+    const char *mark = strstr(head, "%W");
+    if (mark)
+        snprintf(sql, sizeof sql, "%.*s%s%s%s", (int)(mark - head), head, w.sql, mark + 2, tail);
+    else
+        snprintf(sql, sizeof sql, "%s%s%s", head, w.sql, tail);
+    int rc = scratch.failed ? -1 : sqlite3_prepare_v2(db, sql, -1, s, NULL) == SQLITE_OK ? 0 : -1;
+    if (rc == 0)
+        bind_all(*s, &w, 1); /* texts are copied: the scratch may go */
+    free(scratch.path_upper);
+    return rc < 0 ? -1 : w.n;
+}
+
+int query_prepare(sqlite3 *db, const char *head, const struct query_filter *f, const char *tail, sqlite3_stmt **s)
+{
+    return query_prepare_cond(db, head, f, NULL, tail, s);
+}
