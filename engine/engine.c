@@ -75,6 +75,10 @@ static void conclude(void *owner, struct flow *f, enum termination why)
     size_t before = e->parser->mem(ef->app);
     e->parser->finish(ef->app, f->last_ts);
     flow_table_recharge(e->flows, before, e->parser->mem(ef->app));
+    if (e->parser->refused(ef->app)) { /* settled at the end as not the parser's: no record */
+        e->stats.refused_at_end++;
+        return;
+    }
     emit_record(e, ef, why);
 }
 

@@ -35,6 +35,7 @@ struct engine_output {
 struct engine_stats {
     uint64_t followed; /* flows the parser followed (WebSocket connections) */
     uint64_t records;  /* records emitted */
+    uint64_t refused_at_end; /* followed flows the parser settled at their end as not its own */
     uint64_t tls;      /* TLS flows counted */
     struct app_anomalies anomalies; /* of the connections whose state has gone */
 };

@@ -154,13 +154,21 @@ static bool take_request(struct wsconn *c, const struct http_head *h)
  * beyond the cut: what was not seen is no violation, and RSV1 is allowed. */
 static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t ts, bool cut)
 {
+    if (c->request_lost && !(h->status == 101 && any_header_has_token(h, "Upgrade", "websocket"))) {
+        /* no request seen asking for an upgrade: a refusal is recorded only
+         * when the part captured asked for one ("lost heads", below) */
+        bool refusal = c->request_hinted && h->status != 101;
+        c->http_status = refusal ? h->status : -1;
+        c->state = refusal ? WSC_REJECTED : WSC_NOT_WEBSOCKET;
+        return;
+    }
     c->http_status = h->status;
     if (h->status != 101) {
         c->state = WSC_REJECTED;
         return;
     }
     c->state = WSC_OPEN;
-    c->upgraded_at = ts;
+    c->upgraded_at = c->request_lost && c->head_ts[DIR_SERVER] != TS_NONE ? c->head_ts[DIR_SERVER] : ts;
     c->subprotocol = dup_header(c, h, "Sec-WebSocket-Protocol");
     c->extensions = dup_header(c, h, "Sec-WebSocket-Extensions");
     c->deflate = c->extensions ? strstr(c->extensions, "permessage-deflate") != NULL : cut;
@@ -266,9 +274,10 @@ static void advance_handshake(struct wsconn *c, ts_us_t ts)
 }
 
 /* Only one side of the handshake is in the capture. A response alone is
- * taken as it stands; a request followed by client bytes means the server
- * said yes (a client sends frames only after a 101). Returns true if the
- * connection is now open or settled. */
+ * one whose request was not captured: a 101 with Upgrade: websocket opens
+ * the connection, anything else is no WebSocket; a request followed by
+ * client bytes means the server said yes (a client sends frames only
+ * after a 101). Returns true if the connection is now open or settled. */
 bool settle_one_sided(struct wsconn *c, ts_us_t ts)
 {
     struct http_header hdrs[HEAD_MAX_HEADERS];
@@ -278,11 +287,12 @@ bool settle_one_sided(struct wsconn *c, ts_us_t ts)
         long n = http_head_end(hb->p, hb->len, 0) ? http_parse_response(hb->p, hb->len, &h) : HTTP_INCOMPLETE;
         if (n < 0)
             return false;
+        c->request_lost = true;
         take_response(c, &h, ts, false);
         enter_frames(c, 0, (size_t)n, ts);
         return true;
     }
-    if (c->state == WSC_AWAIT_RESPONSE && c->head[DIR_SERVER].len == 0 &&
+    if (c->state == WSC_AWAIT_RESPONSE && c->head[DIR_SERVER].len == 0 && !c->request_lost &&
         (c->head[DIR_CLIENT].len > c->head[DIR_CLIENT].end || c->client_frames_early)) {
         c->state = WSC_OPEN;
         enter_frames(c, c->head[DIR_CLIENT].end, 0, ts);
@@ -430,6 +440,146 @@ static void client_frames_early(struct wsconn *c, const struct chunk_at *at, con
     feed_frames(c, DIR_CLIENT, data + skip, len - skip, ts);
 }
 
+/* ---- lost heads ------------------------------------------------------------
+ *
+ * A busy tap loses packets, and a handshake is two of them. What the
+ * capture still holds decides (docs/design.md §3, "lost handshakes"):
+ *
+ *  - The request lost (a hole where it was, or the client's first bytes
+ *    already frames), the response seen: a 101 with Upgrade: websocket
+ *    opens the connection there, its subprotocol and extensions taken as
+ *    usual and its Accept unchecked (the key went with the request); the
+ *    client's frames resynchronise on their first segment of whole masked
+ *    frames. Any other response is no WebSocket, never a "rejected"
+ *    record, unless the part of the request captured asked for WebSocket.
+ *  - The request seen, the response lost: the server's first bytes after
+ *    the hole decide. Unmasked frames filling the segment mean the upgrade
+ *    happened (RFC 6455 §5.1: only a server after a 101 sends unmasked
+ *    frames): both directions are frames from there, http_status NULL,
+ *    extensions unknown (RSV1 allowed). A response after all ("HTTP/1.")
+ *    is read as one. Anything else is read as frames out of sync, as
+ *    before these rules.
+ */
+
+/* Does the part of a head that was captured mention WebSocket at all?
+ * (Any case: header names and the token are case-insensitive, RFC 6455
+ * §4.1 / RFC 9110 §5.1.) */
+static bool head_mentions_websocket(const struct head_buf *h)
+{
+    static const char token[] = "websocket";
+    const size_t n = sizeof token - 1;
+    for (size_t i = 0; i + n <= h->len; i++) {
+        size_t k = 0;
+        while (k < n && (h->p[i + k] | 0x20) == token[k])
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
+}
+
+/* A status line captured whole: "HTTP/1.x NNN ...\r\n"; -1 if none. */
+static int head_status(const struct head_buf *h)
+{
+    if (h->len < 14 || memcmp(h->p, "HTTP/1.", 7) != 0 || h->p[8] != ' ' || !memchr(h->p, '\n', h->len))
+        return -1;
+    int v = 0;
+    for (int i = 9; i < 12; i++) {
+        if (h->p[i] < '0' || h->p[i] > '9')
+            return -1;
+        v = v * 10 + (h->p[i] - '0');
+    }
+    return v;
+}
+
+/* The client's request is not in the capture: client bytes from here on
+ * are frames (buffered until the response is read, then parsed from their
+ * first segment of whole frames), and the response decides. */
+static void lose_request(struct wsconn *c, ts_us_t ts)
+{
+    struct chunk_at at = chunk_now(&c->side[DIR_CLIENT]); /* where the bytes at hand lie */
+    c->request_hinted = head_mentions_websocket(&c->head[DIR_CLIENT]);
+    c->request_lost = true;
+    c->violations |= V_GAP; /* also when no hole was seen: the capture began after the request */
+    head_free(c, DIR_CLIENT);
+    c->side[DIR_CLIENT].parser.state = WS_LOST;
+    c->state = WSC_AWAIT_RESPONSE; /* head[DIR_CLIENT].end 0: every later client byte is a frame's */
+    advance_handshake(c, ts);
+    reposition(c, DIR_CLIENT, &at, 0);
+}
+
+/* Whether bytes can begin a frame a client sent (§5.2: a known opcode,
+ * masked), as the first bytes of a client whose request was lost do. */
+static bool starts_client_frame(const uint8_t *data, size_t len)
+{
+    struct ws_frame f;
+    return ws_decode_header(data, len, &f) > 0 && ws_frame_plausible(&f, true);
+}
+
+/* The response was lost and the server's first bytes after it are not a
+ * response: frames from here on, both ways. The server's parser starts in
+ * sync when they are whole unmasked frames, else looks for them. */
+static void open_without_response(struct wsconn *c, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    bool masked = true;
+    struct chunk_at at = chunk_now(&c->side[DIR_SERVER]);
+    c->state = WSC_OPEN;
+    c->deflate = true; /* the extensions agreed are not known */
+    if (!ws_frames_tile(data, len, &masked) || masked)
+        c->side[DIR_SERVER].parser.state = WS_LOST;
+    enter_frames(c, c->head[DIR_CLIENT].end, c->head[DIR_SERVER].len, ts);
+    reposition(c, DIR_SERVER, &at, 0);
+}
+
+void handshake_gap(struct wsconn *c, int dir)
+{
+    ts_us_t ts = c->head_ts[DIR_SERVER];
+    if (c->state == WSC_AWAIT_REQUEST && dir == DIR_CLIENT) {
+        lose_request(c, ts);
+        return;
+    }
+    if (c->state == WSC_AWAIT_REQUEST) { /* the response cut while the request is not complete */
+        c->state = head_mentions_websocket(&c->head[DIR_CLIENT]) ? WSC_AWAIT_RESPONSE : WSC_NOT_WEBSOCKET;
+        if (c->state == WSC_NOT_WEBSOCKET)
+            return;
+        c->head[DIR_CLIENT].end = c->head[DIR_CLIENT].len;
+    }
+    if (dir == DIR_CLIENT) { /* client frames lost before the response: resynchronise on later ones */
+        c->head[DIR_CLIENT].len = c->head[DIR_CLIENT].end;
+        c->side[DIR_CLIENT].parser.state = WS_LOST;
+        return;
+    }
+    int status = head_status(&c->head[DIR_SERVER]);
+    if (status >= 0 && status != 101 && (!c->request_lost || c->request_hinted)) {
+        c->http_status = status; /* the refusal was captured: RFC 6455 §4.1 */
+        c->state = WSC_REJECTED;
+        return;
+    }
+    if (c->request_lost && !c->request_hinted) { /* neither half of the handshake: nothing says WebSocket */
+        c->state = WSC_NOT_WEBSOCKET;
+        return;
+    }
+    head_free(c, DIR_SERVER);
+    c->response_lost = true;
+}
+
+/* Server bytes while the response is awaited, in the light of lost heads:
+ * true when they were dealt with here (the state says how to go on). */
+static bool server_bytes_after_loss(struct wsconn *c, const uint8_t *data, size_t len, ts_us_t ts)
+{
+    if (c->head[DIR_SERVER].len > 0 || wsconn_looks_like_response(data, len))
+        return false;
+    if (c->response_lost) {
+        open_without_response(c, data, len, ts);
+        return true;
+    }
+    if (c->request_lost && !c->request_hinted) {
+        c->state = WSC_NOT_WEBSOCKET;
+        return true;
+    }
+    return false;
+}
+
 /* Buffers head bytes up to HEAD_MAX. Bytes beyond that (a large first
  * frame coalesced with a head, say) go on in whatever state the handshake
  * reached: what is not taken here, wsconn_data() hands on. A head still not
@@ -437,7 +587,15 @@ static void client_frames_early(struct wsconn *c, const struct chunk_at *at, con
  * not complete is no handshake we can read. */
 size_t handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
 {
+    if (dir == DIR_CLIENT && c->state == WSC_AWAIT_REQUEST && c->head[DIR_CLIENT].len == 0 &&
+        !wsconn_looks_like_request(data, len) && starts_client_frame(data, len)) {
+        lose_request(c, ts); /* picked up at the response: the request went before the capture */
+        return 0;
+    }
+    if (dir == DIR_SERVER && c->state == WSC_AWAIT_RESPONSE && server_bytes_after_loss(c, data, len, ts))
+        return 0;
     struct head_buf *hb = &c->head[dir];
+    c->head_ts[dir] = ts;
     struct chunk_at at = chunk_now(&c->side[dir]);
     size_t take = len < HEAD_MAX - hb->len ? len : HEAD_MAX - hb->len;
     if (take)

@@ -7,9 +7,10 @@
  * A connection starts awaiting the client's upgrade request, or (picked up
  * mid-stream) in frame mode with both parsers looking for a frame header.
  * A head is kept up to WSCONN_HEAD_MAX bytes a direction; a longer one is
- * cut there (handshake.c, "oversized heads"). Bytes the capture lost before
- * anything said WebSocket end the connection as no upgrade; lost inside a
- * head, they put it in frame mode, resynchronising (RFC 6455 §5.2).
+ * cut there (handshake.c, "oversized heads"). Bytes the capture lost inside
+ * the handshake are handshake.c's ("lost heads"); lost among frames, they
+ * put that side's parser out of sync until a segment of whole frames
+ * (RFC 6455 §5.2).
  */
 #include "session_internal.h"
 
@@ -28,6 +29,7 @@ struct wsconn *wsconn_new(void)
     c->handshake_seen = true;
     c->http_status = -1;
     c->first_close = -1;
+    c->head_ts[DIR_CLIENT] = c->head_ts[DIR_SERVER] = TS_NONE;
     c->upgraded_at = c->last_frame_at = c->last_data_at = TS_NONE;
     for (int d = 0; d < 2; d++)
         ws_parser_init(&c->side[d].parser);
@@ -41,6 +43,7 @@ struct wsconn *wsconn_new_midstream(void)
         return NULL;
     c->state = WSC_OPEN;
     c->handshake_seen = false;
+    c->deflate = true; /* the response was not seen: RSV1 may be permessage-deflate's */
     for (int d = 0; d < 2; d++)
         c->side[d].parser.state = WS_LOST; /* find a frame header first */
     return c;
@@ -87,66 +90,8 @@ void wsconn_finish(struct wsconn *c, ts_us_t ts)
 {
     if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE)
         settle_one_sided(c, ts);
-}
-
-/* Does the part of a head that was captured mention WebSocket at all?
- * (Any case: header names and the token are case-insensitive, RFC 6455
- * §4.1 / RFC 9110 §5.1.) */
-static bool head_mentions_websocket(const struct head_buf *h)
-{
-    static const char token[] = "websocket";
-    const size_t n = sizeof token - 1;
-    for (size_t i = 0; i + n <= h->len; i++) {
-        size_t k = 0;
-        while (k < n && (h->p[i + k] | 0x20) == token[k])
-            k++;
-        if (k == n)
-            return true;
-    }
-    return false;
-}
-
-/* A status line captured whole: "HTTP/1.x NNN ...\r\n"; -1 if none. */
-static int head_status(const struct head_buf *h)
-{
-    if (h->len < 14 || memcmp(h->p, "HTTP/1.", 7) != 0 || h->p[8] != ' ' || !memchr(h->p, '\n', h->len))
-        return -1;
-    int v = 0;
-    for (int i = 9; i < 12; i++) {
-        if (h->p[i] < '0' || h->p[i] > '9')
-            return -1;
-        v = v * 10 + (h->p[i] - '0');
-    }
-    return v;
-}
-
-/* The request was cut, but the server's answer may be whole: a refusal is
- * recorded as such (RFC 6455 §4.1), a 101 head is skipped so the frames
- * behind it parse. Returns true when nothing of data is left for frames. */
-static bool response_after_lost_request(struct wsconn *c, const uint8_t **data, size_t *len)
-{
-    if (c->side[DIR_SERVER].frames > 0 || *len < 12 || memcmp(*data, "HTTP/1.", 7) != 0) {
-        c->request_lost = false; /* frames came first: no response to look for */
-        return false;
-    }
-    struct head_buf view = {.p = (uint8_t *)(uintptr_t)*data, .len = *len};
-    int status = head_status(&view);
-    c->request_lost = false;
-    if (status >= 0 && status != 101) {
-        c->http_status = status;
-        c->state = WSC_REJECTED;
-        return true;
-    }
-    if (status == 101)
-        c->http_status = 101;
-    for (size_t i = 0; i + 4 <= *len; i++) {
-        if (memcmp(*data + i, "\r\n\r\n", 4) == 0) {
-            *data += i + 4;
-            *len -= i + 4;
-            return *len == 0;
-        }
-    }
-    return true; /* the head goes on in the next segment: frames resync after it */
+    if ((c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE) && c->request_lost && !c->request_hinted)
+        c->state = WSC_NOT_WEBSOCKET; /* the request lost, and no response said WebSocket: no record */
 }
 
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
@@ -173,8 +118,6 @@ void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_
             continue;
         }
         case WSC_OPEN:
-            if (dir == DIR_SERVER && c->request_lost && response_after_lost_request(c, &data, &len))
-                return;
             feed_frames(c, dir, data, len, ts);
             return;
         case WSC_REJECTED:
@@ -188,29 +131,8 @@ void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
 {
     c->violations |= cut ? V_TRUNCATED : V_GAP;
     c->side[dir].skipping_head = false; /* the end of an oversized head may be in the gap: resynchronise */
-    if (c->state == WSC_AWAIT_REQUEST && !head_mentions_websocket(&c->head[DIR_CLIENT])) {
-        /* a request lost or cut before anything said WebSocket: plain HTTP
-         * most likely, and never a record (a phantom 1006 otherwise) */
-        c->state = WSC_NOT_WEBSOCKET;
-        return;
-    }
-    int status = head_status(&c->head[DIR_SERVER]);
-    if (c->state == WSC_AWAIT_RESPONSE && status >= 0 && status != 101) {
-        c->http_status = status; /* the refusal was captured: RFC 6455 §4.1 */
-        c->state = WSC_REJECTED;
-        return;
-    }
-    if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE) {
-        c->request_lost = c->state == WSC_AWAIT_REQUEST;
-        /* the head is lost: carry on in frame mode, resynchronising */
-        for (int d = 0; d < 2; d++) {
-            head_free(c, d);
-            c->side[d].parser.state = WS_LOST;
-        }
-        c->state = WSC_OPEN;
-        return;
-    }
-    if (c->state != WSC_OPEN)
-        return;
-    frames_gap(c, dir, len);
+    if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE)
+        handshake_gap(c, dir);
+    else if (c->state == WSC_OPEN)
+        frames_gap(c, dir, len);
 }

@@ -21,8 +21,8 @@ enum wsconn_state {
     WSC_AWAIT_REQUEST,  /* client's upgrade request not complete yet */
     WSC_AWAIT_RESPONSE, /* request seen, waiting for the server's answer */
     WSC_OPEN,           /* 101 seen (or picked up mid-stream): frames flow */
-    WSC_REJECTED,       /* the answer was not 101 */
-    WSC_NOT_WEBSOCKET,  /* the client spoke HTTP but asked for no upgrade */
+    WSC_REJECTED,       /* the answer to an upgrade request was not 101 */
+    WSC_NOT_WEBSOCKET,  /* no WebSocket: no upgrade asked for, or nothing captured says one happened */
 };
 
 /* Where buffered bytes came from: sequence numbers are linear over the
@@ -80,9 +80,15 @@ struct ws_side {
 struct wsconn {
     enum wsconn_state state;
     bool handshake_seen;
-    bool deflate; /* permessage-deflate negotiated: RSV1 legal on data frames */
+    bool deflate; /* permessage-deflate negotiated, or maybe (the response was not
+                   * seen: RFC 7692 is the deployed extension): RSV1 legal on data frames */
     bool client_frames_early; /* client frames parsed before the response came */
-    bool request_lost; /* frame mode after the request was cut or lost: the response may still come */
+    /* Lost heads (handshake.c): the request was not captured (only a 101
+     * with Upgrade: websocket makes this a WebSocket connection); what was
+     * captured of it mentioned WebSocket (a refusal is then recorded); the
+     * response fell in a hole (the server's next bytes decide). */
+    bool request_lost, request_hinted, response_lost;
+    ts_us_t head_ts[2]; /* when each side's head bytes last came: the response's time */
     struct head_buf head[2];
     char *host, *path, *origin, *user_agent, *subprotocol, *extensions;
     char accept_expected[29];

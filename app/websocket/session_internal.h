@@ -58,6 +58,8 @@ static inline char *conn_strdup(struct wsconn *c, const char *p, size_t n)
  * rest goes on in whatever state the handshake reached (frames after a
  * head, the rest of an oversized head), for wsconn_data() to hand on. */
 size_t handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts);
+/* Bytes of side dir lost while the handshake is under way ("lost heads"). */
+void handshake_gap(struct wsconn *c, int dir);
 /* Only one side of the handshake is in the capture: see handshake.c. */
 bool settle_one_sided(struct wsconn *c, ts_us_t ts);
 void head_free(struct wsconn *c, int dir);
