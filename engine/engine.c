@@ -26,6 +26,7 @@ _Static_assert(sizeof(struct engine_flow) == 272 || sizeof(void *) != 8,
 static void start_following(struct engine *e, struct engine_flow *ef, void *state)
 {
     if (!state) { /* out of memory: not followed */
+        e->stats.not_ours++;
         flow_ignore(e->flows, &ef->flow);
         return;
     }
@@ -38,12 +39,20 @@ static void start_following(struct engine *e, struct engine_flow *ef, void *stat
 /* An undecided flow's first in-order bytes of side dir. */
 static void judge_first_bytes(struct engine *e, struct engine_flow *ef, int dir, const struct reasm_piece *p)
 {
+    if (!flow_client_syn_seen(&ef->flow) && evicted_recently(&e->evicted, &ef->flow)) {
+        /* the rest of a connection evicted for room: its record is written (one connection, one record) */
+        e->stats.after_eviction++;
+        flow_ignore(e->flows, &ef->flow);
+        return;
+    }
     enum app_probe v = detect_first_bytes(e->parser, e->classifier, &ef->cls, &ef->midstream_tries, dir, p->data,
                                           p->len, flow_client_syn_seen(&ef->flow));
     if (v == APP_PROBE_HANDSHAKE || v == APP_PROBE_MIDSTREAM)
         start_following(e, ef, e->parser->open(v));
-    else if (v == APP_PROBE_NO)
+    else if (v == APP_PROBE_NO) {
+        e->stats.not_ours++;
         flow_ignore(e->flows, &ef->flow);
+    }
 }
 
 /* ---- the flow layer's hooks -------------------------------------------------- */
@@ -64,8 +73,10 @@ static void deliver(void *owner, struct flow *f, int dir, const struct reasm_pie
         e->parser->gap(ef->app, dir, p->len, p->why == REASM_GAP_CUT);
     }
     flow_table_recharge(e->flows, before, e->parser->mem(ef->app));
-    if (e->parser->refused(ef->app))
+    if (e->parser->refused(ef->app)) {
+        e->stats.refused++;
         flow_ignore(e->flows, f);
+    }
 }
 
 static void conclude(void *owner, struct flow *f, enum termination why)
@@ -76,9 +87,11 @@ static void conclude(void *owner, struct flow *f, enum termination why)
     e->parser->finish(ef->app, f->last_ts);
     flow_table_recharge(e->flows, before, e->parser->mem(ef->app));
     if (e->parser->refused(ef->app)) { /* settled at the end as not the parser's: no record */
-        e->stats.refused_at_end++;
+        e->stats.refused++;
         return;
     }
+    if (why == TERM_EVICTED && !flow_torn_down(f))
+        evicted_remember(&e->evicted, f);
     emit_record(e, ef, why);
 }
 
@@ -86,6 +99,8 @@ static void drop(void *owner, struct flow *f)
 {
     struct engine *e = owner;
     struct engine_flow *ef = engine_flow_of(f);
+    if (f->state == FLOW_UNDECIDED) /* ended before its first bytes were judged */
+        e->stats.undecided++;
     if (!ef->app)
         return;
     flow_table_recharge(e->flows, e->parser->mem(ef->app), 0);
@@ -96,7 +111,7 @@ static void drop(void *owner, struct flow *f)
 static void release(void *owner, struct flow *f)
 {
     struct engine *e = owner;
-    drop(owner, f);
+    drop(owner, f); /* an undecided flow evicted for room ends here, not finished */
     if (e->classifier)
         classify_release(e, engine_flow_of(f));
 }
@@ -143,6 +158,7 @@ void engine_free(struct engine *e)
     engine_release_flows(e);
     flow_table_free(e->flows);
     classifier_batch_free(&e->tls);
+    evicted_free(&e->evicted);
     free(e);
 }
 

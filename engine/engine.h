@@ -32,10 +32,17 @@ struct engine_output {
     void *arg;
 };
 
+/* Every flow the flow layer made ends as one of: recorded, not WebSocket
+ * (at its first bytes, or after following it), the rest of an evicted
+ * connection, or undecided (no payload to judge, or too little); once
+ * every flow has ended, the five add up to the flows the table made. */
 struct engine_stats {
-    uint64_t followed; /* flows the parser followed (WebSocket connections) */
+    uint64_t followed; /* flows the parser followed */
     uint64_t records;  /* records emitted */
-    uint64_t refused_at_end; /* followed flows the parser settled at their end as not its own */
+    uint64_t not_ours; /* judged not WebSocket at their first bytes (or no memory to follow them) */
+    uint64_t refused;  /* followed, then found not WebSocket (the handshake, or nothing said WebSocket) */
+    uint64_t after_eviction; /* flows without a SYN that continue a connection evicted for room */
+    uint64_t undecided;      /* flows that ended (or were evicted) before their first bytes were judged */
     uint64_t tls;      /* TLS flows counted */
     struct app_anomalies anomalies; /* of the connections whose state has gone */
 };

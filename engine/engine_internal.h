@@ -4,12 +4,26 @@
  *   engine.c          the segment path and the flow layer's hooks
  *   classification.c  nDPI's part: packets handed over, names, TLS flows
  *   record.c          a connection's record, assembled and emitted
+ *   evicted.c         connections recently evicted, not picked up again
  */
 #ifndef WSSTATS_ENGINE_INTERNAL_H
 #define WSSTATS_ENGINE_INTERNAL_H
 
 #include "../app/app.h"
+#include "../common/countmap.h"
 #include "engine.h"
+
+#define EVICTED_MEMORY 4096 /* evictions remembered, per generation */
+
+struct evicted_memory {
+    struct countmap gen[2];
+    int current;
+    bool made;
+};
+
+void evicted_remember(struct evicted_memory *m, const struct flow *f);
+bool evicted_recently(const struct evicted_memory *m, const struct flow *f);
+void evicted_free(struct evicted_memory *m);
 
 /* The engine's flow: the flow layer's part first (flow/flow.h), then what
  * the engine keeps for it. 272 bytes on LP64: what the memcap is charged
@@ -28,6 +42,7 @@ struct engine {
     struct engine_output out;
     struct engine_stats stats;
     struct class_tls_batch tls; /* taken from the classifier, emitted */
+    struct evicted_memory evicted;
 };
 
 static inline struct engine_flow *engine_flow_of(struct flow *f)

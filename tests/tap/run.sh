@@ -115,10 +115,21 @@ got=$(sqlite3 "$T/many.db" "SELECT count(*) || ' ' || sum(outcome = 'clean' AND 
 [ "$got" = "5000 5000" ] && ok "5000-concurrent-connections-all-recorded (peak $(peak_kib "$T/many.log") KiB)" ||
     not_ok 5000-concurrent-connections-all-recorded "got: $got"
 
-# A memcap too small for them all: the oldest are evicted, and said so.
+# A memcap too small for them all: the oldest are evicted, and said so;
+# the later packets of an evicted connection are not picked up again as a
+# second record; and -v's flow figures add up to the flows seen.
 "$BIN/wsstatsd" -v --memcap 1M -r "$T/many.pcap" -w "$T/small.db" 2>"$T/small.log"
 ev=$(sqlite3 "$T/small.db" "SELECT count(*) FROM connections WHERE termination = 'evicted'")
+total=$(sqlite3 "$T/small.db" "SELECT count(*) || ' ' || count(DISTINCT client_port) FROM connections")
 said=$(sed -n 's/.* \([0-9]*\) WebSocket and .*/\1/p' "$T/small.log")
 [ "${ev:-0}" -gt 0 ] && [ "$ev" = "$said" ] && ok "memcap-evicts-oldest-connections ($ev evicted)" ||
     not_ok memcap-evicts-oldest-connections "evicted records: ${ev:-?}, reported: ${said:-?}"
+[ "$total" = "5000 5000" ] && ok "evicted-connections-recorded-once (5000 records of 5000 connections)" ||
+    not_ok evicted-connections-recorded-once "records and distinct connections: $total (want 5000 5000)"
+flows_add_up() { # the -v line's figures after "seen:" add up to the flows seen
+    sed -n 's/.*flows: \([0-9]*\) seen: \([0-9]*\) WebSocket (recorded), \([0-9]*\) not WebSocket ([0-9]* by their first bytes, [0-9]* after following them), \([0-9]*\) the rest of a connection evicted for room, \([0-9]*\) undecided.*/\1 \2 \3 \4 \5/p' "$1" |
+        awk '{ exit !(NF == 5 && $1 == $2 + $3 + $4 + $5 && $2 > 0) }'
+}
+flows_add_up "$T/small.log" && ok "verbose-flow-figures-add-up ($(grep -o 'flows: [^;]*' "$T/small.log"))" ||
+    not_ok verbose-flow-figures-add-up "$(grep 'flows:' "$T/small.log")"
 exit $failed
