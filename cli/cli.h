@@ -15,7 +15,7 @@
 
 #include "../query/query.h"
 #include "filters.h"
-#include "output.h"
+#include "render/render.h"
 
 struct cli {
     const char *db_path;

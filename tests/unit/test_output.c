@@ -1,5 +1,5 @@
 /*
- * tests/unit/test_output.c — cli/output.c: JSON lines, CSV and tables.
+ * tests/unit/test_output.c — cli/render/: JSON lines, CSV and tables.
  *
  * Proves: json_string() always writes a well-formed JSON string literal
  * (RFC 8259 §7: quote, backslash and every control character escaped) that
@@ -22,7 +22,7 @@
 
 #include "unit.h"
 
-#include "../../cli/output.h"
+#include "../../cli/render/render.h"
 
 /* ---- capturing output -------------------------------------------------------- */
 

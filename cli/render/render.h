@@ -1,6 +1,8 @@
 /*
- * cli/output.h — one result set, printed as an aligned table for people or
- * as JSON lines / CSV for scripts.
+ * cli/render/render.h — one result set, printed as an aligned table for
+ * people or as JSON lines / CSV for scripts: the CLI's rendering, used by
+ * every command (the files of cli/render/ are described in
+ * render_internal.h).
  *
  * A cell holds a typed value (for JSON and CSV) and, optionally, a display
  * string for the table (a formatted time, a name, a bar). JSON output is one
@@ -16,8 +18,8 @@
  * combining mark none), measured under a UTF-8 LC_CTYPE whatever the
  * environment's locale; an invalid byte counts as one column.
  */
-#ifndef WSSTATS_OUTPUT_H
-#define WSSTATS_OUTPUT_H
+#ifndef WSSTATS_RENDER_H
+#define WSSTATS_RENDER_H
 
 #include <stdbool.h>
 #include <stdint.h>
