@@ -80,6 +80,10 @@ bool is_port_reuse(const struct flow *f, const struct tcp_segment *s, int dir);
 void feed_segment(struct flow_table *t, struct flow *f, const struct tcp_segment *s, int dir);
 void give_up_acked_holes(struct flow_table *t, struct flow *f, ts_us_t ts);
 void end_pickup_wait(struct flow_table *t, struct flow *f, ts_us_t ts);
+/* Side dir's SYN was lost and the other side's SYN-ACK, s, is seen: dir's
+ * stream starts where s acknowledges (bytes lost before its first captured
+ * ones are then a gap). */
+void start_where_acked(struct flow_table *t, struct flow *f, const struct tcp_segment *s, int dir);
 void gap_to_known_end(struct flow_table *t, struct flow *f, int dir, struct sink_ctx *x);
 void order_fins(struct flow *f);
 void release_streams(struct flow_table *t, struct flow *f);

@@ -290,6 +290,17 @@ void reasm_start(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink,
     check_complete(d);
 }
 
+void reasm_start_at(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, reasm_sink_fn sink, void *arg)
+{
+    if (d->started)
+        return;
+    d->started = true;
+    d->await_syn = false;
+    d->next_seq = d->held && seq_diff(d->held->seq, seq) < 0 ? d->held->seq : seq; /* bytes before it: theirs */
+    drain(ctx, d, sink, arg);
+    check_complete(d);
+}
+
 void reasm_flush(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg)
 {
     reasm_start(ctx, d, sink, arg);

@@ -73,6 +73,11 @@ struct reasm_input {
 void reasm_segment(struct reasm_ctx *ctx, struct reasm_dir *d, const struct reasm_input *in,
                    reasm_sink_fn sink, void *arg);
 
+/* Starts a direction whose SYN was not seen at seq, where the other side's
+ * SYN-ACK says its data begins (RFC 9293 §3.4: the ACK of a SYN is its
+ * ISN + 1), so that bytes lost before its first captured ones are a gap. */
+void reasm_start_at(struct reasm_ctx *ctx, struct reasm_dir *d, uint32_t seq, reasm_sink_fn sink, void *arg);
+
 /* Starts a direction that was awaiting its SYN at the lowest held sequence
  * number (the connection began before the capture) and delivers. */
 void reasm_start(struct reasm_ctx *ctx, struct reasm_dir *d, reasm_sink_fn sink, void *arg);

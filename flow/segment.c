@@ -88,6 +88,8 @@ static void take_segment(struct flow_table *t, struct flow *f, const struct tcp_
     note_syn(f, s, dir);
     note_ack(f, s, dir);
     note_teardown(f, s, dir);
+    if ((s->flags & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK) && !f->tcp.syn_from[!dir])
+        start_where_acked(t, f, s, !dir); /* the other side's SYN was lost: its stream starts at our ACK */
     advance_pickup_wait(t, f, s, dir);
     if (f->state == FLOW_IGNORED) {
         /* no reassembly: a FIN counts as soon as it is seen */

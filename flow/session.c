@@ -257,6 +257,13 @@ void end_pickup_wait(struct flow_table *t, struct flow *f, ts_us_t ts)
             reasm_start(&t->reasm, &f->tcp.dir[x.dir], stream_sink, &x);
 }
 
+void start_where_acked(struct flow_table *t, struct flow *f, const struct tcp_segment *s, int dir)
+{
+    struct sink_ctx x = {t, f, dir, s->ts};
+    if (f->state != FLOW_IGNORED && f->state != FLOW_DONE)
+        reasm_start_at(&t->reasm, &f->tcp.dir[dir], s->ack, stream_sink, &x);
+}
+
 /* Bytes a side sent that the capture never had, proved by its RST or FIN
  * sequence number or by the other side's ACKs, are a gap (RFC 9293 §3.4). */
 void gap_to_known_end(struct flow_table *t, struct flow *f, int dir, struct sink_ctx *x)

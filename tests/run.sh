@@ -75,6 +75,10 @@ done
 # against stand-in headers; once, with either compiler's view the same).
 run_suite "ndpi-api" tests/ndpi/api-check.sh
 
+# The layout (docs/design.md §6): include directions, no call cycle between
+# source files (from the gcc build's objects), no source file over 650 lines.
+run_suite "layout" env BIN=build tests/layout/run.sh
+
 # ThreadSanitizer (build-tsan/, from `make tsan`): the ring between the
 # packet loop and the classifier thread, and the suites where all three
 # threads work (TLS reports from the classifier thread, a failing database

@@ -13,14 +13,10 @@
  */
 #include "session_internal.h"
 
-#include <gcrypt.h>
-
 #include "http.h"
 
 #define HEAD_MAX_HEADERS 512 /* browsers send 10-30; a proxy chain adds some: room to spare */
 #define FIELD_MAX 1024       /* longest handshake value kept in the record */
-
-static const char WS_GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; /* §1.3 */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -42,92 +38,6 @@ static bool any_header_has_token(const struct http_head *h, const char *name, co
         if (http_str_ieq(h->headers[i].name, name) && http_list_has_token(h->headers[i].value, token))
             return true;
     return false;
-}
-
-static void base64_encode(const uint8_t *in, size_t len, char *out)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < len ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
-void ws_accept_for_key(const char *key, size_t key_len, char out[29])
-{
-    uint8_t digest[20];
-    char buf[128 + sizeof WS_GUID];
-    if (key_len > 128)
-        key_len = 128;
-    memcpy(buf, key, key_len);
-    memcpy(buf + key_len, WS_GUID, sizeof WS_GUID - 1);
-    gcry_md_hash_buffer(GCRY_MD_SHA1, digest, buf, key_len + sizeof WS_GUID - 1);
-    base64_encode(digest, sizeof digest, out);
-}
-
-/* ---- head buffers ------------------------------------------------------- */
-
-/* Notes where the bytes about to be appended lie on the wire. */
-static void head_mark(struct head_buf *h, const struct ws_side *s)
-{
-    if (!s->chunk_known) {
-        h->nmarks = -1; /* one unknown piece spoils the mapping */
-        return;
-    }
-    if (h->nmarks < 0)
-        return;
-    if (h->nmarks == HEAD_MARKS) { /* full: the newest ACK covers the tail */
-        h->mark[HEAD_MARKS - 1].ack = s->chunk_ack;
-        h->mark[HEAD_MARKS - 1].has_ack = s->chunk_has_ack;
-        return;
-    }
-    h->mark[h->nmarks++] = (struct head_mark){h->len, s->chunk_seq, s->chunk_ack, s->chunk_has_ack};
-}
-
-/* Room for `need` bytes in side dir's head buffer (which doubles from 1 KiB). */
-static bool head_reserve(struct wsconn *c, int dir, size_t need)
-{
-    struct head_buf *h = &c->head[dir];
-    if (need <= h->cap)
-        return true;
-    size_t cap = h->cap ? h->cap : 1024;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(h->p, cap);
-    if (!p)
-        return false;
-    c->mem += cap - h->cap + (h->p ? 0 : MEM_BLOCK_OVERHEAD);
-    h->p = p;
-    h->cap = cap;
-    return true;
-}
-
-static bool head_append(struct wsconn *c, int dir, const uint8_t *data, size_t len)
-{
-    struct head_buf *h = &c->head[dir];
-    if (len == 0)
-        return true;
-    if (len > HEAD_MAX - h->len || !head_reserve(c, dir, h->len + len))
-        return false;
-    memcpy(h->p + h->len, data, len);
-    h->len += len;
-    return true;
-}
-
-void head_free(struct wsconn *c, int dir)
-{
-    struct head_buf *h = &c->head[dir];
-    conn_free(c, h->p, h->cap);
-    memset(h, 0, sizeof *h);
 }
 
 /* ---- request and response ----------------------------------------------- */
@@ -176,40 +86,6 @@ static void take_response(struct wsconn *c, const struct http_head *h, ts_us_t t
     bool accept_ok = accept ? accept->value.len == 28 && memcmp(accept->value.p, c->accept_expected, 28) == 0 : cut;
     if (c->accept_expected[0] && !accept_ok)
         c->violations |= V_BAD_ACCEPT;
-}
-
-/* Parses a complete head in h; returns its length, 0 if incomplete, -1 bad. */
-static long parse_head(struct head_buf *hb, int dir, struct http_head *h)
-{
-    size_t end = http_head_end(hb->p, hb->len, hb->scanned);
-    hb->scanned = hb->len;
-    if (end == 0)
-        return 0;
-    long n = dir == DIR_CLIENT ? http_parse_request(hb->p, end, h) : http_parse_response(hb->p, end, h);
-    return n < 0 ? -1 : n;
-}
-
-/* Feeds buffered bytes [from, len) to the frame parser, each segment's
- * part with the position it had on the wire. */
-static void feed_buffered(struct wsconn *c, int dir, size_t from, ts_us_t ts)
-{
-    struct head_buf *hb = &c->head[dir];
-    struct ws_side *s = &c->side[dir];
-    if (hb->nmarks <= 0) {
-        s->chunk_known = false;
-        if (hb->len > from)
-            feed_frames(c, dir, hb->p + from, hb->len - from, ts);
-        return;
-    }
-    for (int i = 0; i < hb->nmarks; i++) {
-        const struct head_mark *m = &hb->mark[i];
-        size_t end = i + 1 < hb->nmarks ? hb->mark[i + 1].off : hb->len;
-        size_t start = from > m->off ? from : m->off;
-        if (start >= end)
-            continue;
-        wsconn_position(c, dir, hb->mark[0].seq + (uint32_t)(start - hb->mark[0].off), m->ack, m->has_ack);
-        feed_frames(c, dir, hb->p + start, end - start, ts);
-    }
 }
 
 /* Hands what followed the heads to the frame parsers, then frees the heads. */
@@ -301,20 +177,6 @@ bool settle_one_sided(struct wsconn *c, ts_us_t ts)
     return false;
 }
 
-struct chunk_at chunk_now(const struct ws_side *s)
-{
-    return (struct chunk_at){s->chunk_known, s->chunk_has_ack, s->chunk_seq, s->chunk_ack};
-}
-
-/* The position of the chunk's bytes from `skip` on. */
-void reposition(struct wsconn *c, int dir, const struct chunk_at *at, size_t skip)
-{
-    if (at->known)
-        wsconn_position(c, dir, at->seq + (uint32_t)skip, at->ack, at->has_ack);
-    else
-        c->side[dir].chunk_known = false;
-}
-
 /* ---- oversized heads ----------------------------------------------------
  *
  * A head that outgrows HEAD_MAX (10,000 headers, a 10 MB cookie) is not
@@ -327,50 +189,6 @@ void reposition(struct wsconn *c, int dir, const struct chunk_at *at, size_t ski
  * §2.1); the bytes after it are frames as usual. Each is counted in
  * c->heads_oversized.
  */
-
-/* Where the search for the blank line stands after the buffered bytes. */
-static uint8_t trailing_newlines(const struct head_buf *hb)
-{
-    if (hb->len >= 1 && hb->p[hb->len - 1] == '\n')
-        return 1;
-    if (hb->len >= 2 && hb->p[hb->len - 2] == '\n' && hb->p[hb->len - 1] == '\r')
-        return 2;
-    return 0;
-}
-
-/* Consumes bytes of an oversized head's rest and returns how many: all of
- * them, or up to the blank line, where skipping ends. The head ends where
- * http_head_end() says: at "\n\n" or "\n\r\n". */
-size_t skip_head_rest(struct ws_side *s, const uint8_t *data, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        uint8_t b = data[i];
-        if (b == '\n' && s->skip_newlines) {
-            s->skipping_head = false;
-            s->skip_newlines = 0;
-            return i + 1;
-        }
-        s->skip_newlines = b == '\n' ? 1 : (b == '\r' && s->skip_newlines == 1) ? 2 : 0;
-    }
-    return len;
-}
-
-/* Cuts the full buffer of side dir after its last complete line and ends
- * it with a blank line; false if there is no complete line to keep. */
-static bool head_cut_to_lines(struct wsconn *c, int dir)
-{
-    struct head_buf *hb = &c->head[dir];
-    size_t kept = hb->len;
-    while (kept > 0 && hb->p[kept - 1] != '\n')
-        kept--;
-    if (kept == 0 || !head_reserve(c, dir, kept + 2))
-        return false;
-    memcpy(hb->p + kept, "\r\n", 2);
-    hb->len = kept + 2;
-    hb->scanned = 0;
-    hb->nmarks = 0; /* none of these bytes are frames */
-    return true;
-}
 
 /* The request's fields are taken from what was kept; then the buffer is
  * emptied: what follows the head is frames. */
@@ -461,37 +279,6 @@ static void client_frames_early(struct wsconn *c, const struct chunk_at *at, con
  *    before these rules.
  */
 
-/* Does the part of a head that was captured mention WebSocket at all?
- * (Any case: header names and the token are case-insensitive, RFC 6455
- * §4.1 / RFC 9110 §5.1.) */
-static bool head_mentions_websocket(const struct head_buf *h)
-{
-    static const char token[] = "websocket";
-    const size_t n = sizeof token - 1;
-    for (size_t i = 0; i + n <= h->len; i++) {
-        size_t k = 0;
-        while (k < n && (h->p[i + k] | 0x20) == token[k])
-            k++;
-        if (k == n)
-            return true;
-    }
-    return false;
-}
-
-/* A status line captured whole: "HTTP/1.x NNN ...\r\n"; -1 if none. */
-static int head_status(const struct head_buf *h)
-{
-    if (h->len < 14 || memcmp(h->p, "HTTP/1.", 7) != 0 || h->p[8] != ' ' || !memchr(h->p, '\n', h->len))
-        return -1;
-    int v = 0;
-    for (int i = 9; i < 12; i++) {
-        if (h->p[i] < '0' || h->p[i] > '9')
-            return -1;
-        v = v * 10 + (h->p[i] - '0');
-    }
-    return v;
-}
-
 /* The client's request is not in the capture: client bytes from here on
  * are frames (buffered until the response is read, then parsed from their
  * first segment of whole frames), and the response decides. */
@@ -500,7 +287,6 @@ static void lose_request(struct wsconn *c, ts_us_t ts)
     struct chunk_at at = chunk_now(&c->side[DIR_CLIENT]); /* where the bytes at hand lie */
     c->request_hinted = head_mentions_websocket(&c->head[DIR_CLIENT]);
     c->request_lost = true;
-    c->violations |= V_GAP; /* also when no hole was seen: the capture began after the request */
     head_free(c, DIR_CLIENT);
     c->side[DIR_CLIENT].parser.state = WS_LOST;
     c->state = WSC_AWAIT_RESPONSE; /* head[DIR_CLIENT].end 0: every later client byte is a frame's */
@@ -559,6 +345,10 @@ void handshake_gap(struct wsconn *c, int dir)
         c->state = WSC_NOT_WEBSOCKET;
         return;
     }
+    if (status == 101) { /* the status line was captured, the rest of the head not */
+        c->http_status = 101;
+        c->upgraded_at = c->head_ts[DIR_SERVER];
+    }
     head_free(c, DIR_SERVER);
     c->response_lost = true;
 }
@@ -589,7 +379,8 @@ size_t handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len
 {
     if (dir == DIR_CLIENT && c->state == WSC_AWAIT_REQUEST && c->head[DIR_CLIENT].len == 0 &&
         !wsconn_looks_like_request(data, len) && starts_client_frame(data, len)) {
-        lose_request(c, ts); /* picked up at the response: the request went before the capture */
+        c->violations |= V_GAP; /* no hole was seen, but the request is not in the capture */
+        lose_request(c, ts);
         return 0;
     }
     if (dir == DIR_SERVER && c->state == WSC_AWAIT_RESPONSE && server_bytes_after_loss(c, data, len, ts))

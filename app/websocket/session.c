@@ -67,23 +67,6 @@ void wsconn_free(struct wsconn *c)
     free(c);
 }
 
-/* True if data starts with lit, or is a (non-empty) prefix of it. */
-static bool starts_like(const uint8_t *data, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    return len > 0 && memcmp(data, lit, len < n ? len : n) == 0;
-}
-
-bool wsconn_looks_like_request(const uint8_t *data, size_t len)
-{
-    return starts_like(data, len, "GET ");
-}
-
-bool wsconn_looks_like_response(const uint8_t *data, size_t len)
-{
-    return starts_like(data, len, "HTTP/1.");
-}
-
 /* ---- the streams ---------------------------------------------------------- */
 
 void wsconn_finish(struct wsconn *c, ts_us_t ts)

@@ -3,8 +3,10 @@
  * share (see session.h). Each calls only those listed after it:
  *
  *   session.c    a connection: made, fed, given gaps, finished, freed
- *   handshake.c  the HTTP/1.1 opening handshake (RFC 6455 §4), its head
- *                buffers, one-sided and oversized heads
+ *   handshake.c  the HTTP/1.1 opening handshake (RFC 6455 §4): request and
+ *                response, one-sided, oversized and lost heads
+ *   head.c       the heads' bytes: buffers and positions, parsing, what a
+ *                head looks like, the bytes after it handed on
  *   frame_events.c  frame events (RFC 6455 §5): counters, violations, close
  *                frames and their payloads
  *   outcome.c    the record's columns: who closed first, the outcome
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "../../common/mem.h"
+#include "http.h"
 #include "session.h"
 
 #define HEAD_MAX WSCONN_HEAD_MAX /* head bytes kept per direction (session.h) */
@@ -51,6 +54,24 @@ static inline char *conn_strdup(struct wsconn *c, const char *p, size_t n)
     return out;
 }
 
+/* ---- head.c ---- */
+
+void head_mark(struct head_buf *h, const struct ws_side *s);
+bool head_append(struct wsconn *c, int dir, const uint8_t *data, size_t len);
+void head_free(struct wsconn *c, int dir);
+/* Parses a complete head in hb; returns its length, 0 if incomplete, -1 bad. */
+long parse_head(struct head_buf *hb, int dir, struct http_head *h);
+/* Feeds buffered bytes [from, len) to the frame parser, each segment's
+ * part with the position it had on the wire. */
+void feed_buffered(struct wsconn *c, int dir, size_t from, ts_us_t ts);
+bool head_mentions_websocket(const struct head_buf *h);
+/* A status line captured whole: "HTTP/1.x NNN ...\r\n"; -1 if none. */
+int head_status(const struct head_buf *h);
+uint8_t trailing_newlines(const struct head_buf *hb);
+/* Cuts the full buffer of side dir after its last complete line and ends
+ * it with a blank line; false if there is no complete line to keep. */
+bool head_cut_to_lines(struct wsconn *c, int dir);
+
 /* ---- handshake.c ---- */
 
 /* Handshake bytes of side dir (the connection awaits a request or a
@@ -62,7 +83,6 @@ size_t handshake_data(struct wsconn *c, int dir, const uint8_t *data, size_t len
 void handshake_gap(struct wsconn *c, int dir);
 /* Only one side of the handshake is in the capture: see handshake.c. */
 bool settle_one_sided(struct wsconn *c, ts_us_t ts);
-void head_free(struct wsconn *c, int dir);
 /* Consumes bytes of an oversized head's rest; returns how many. */
 size_t skip_head_rest(struct ws_side *s, const uint8_t *data, size_t len);
 

@@ -371,7 +371,7 @@ static void put_line(struct grid *g, int r, FILE *out)
     free(line);
 }
 
-void print_table(const struct out_table *t, FILE *out, bool wide)
+void fit_print_table(const struct out_table *t, FILE *out, bool wide)
 {
     struct utf8_ctype u;
     ctype_enter(&u);

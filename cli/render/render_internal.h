@@ -48,6 +48,6 @@ void write_row(const struct out_table *t, int r, enum out_format f, FILE *out);
 
 /* The table fitted to OUT_TABLE_WIDTH (unless `wide`) and printed, header
  * first; under the UTF-8 LC_CTYPE. */
-void print_table(const struct out_table *t, FILE *out, bool wide);
+void fit_print_table(const struct out_table *t, FILE *out, bool wide);
 
 #endif

@@ -166,7 +166,7 @@ void out_json(struct out_table *t, int col, const char *json, const char *text, 
 void out_print(const struct out_table *t, enum out_format f, FILE *out)
 {
     if (f == OUT_TABLE) {
-        print_table(t, out, t->wide);
+        fit_print_table(t, out, t->wide);
         return;
     }
     if (f == OUT_CSV)

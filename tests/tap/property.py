@@ -9,9 +9,13 @@ reordered in small windows; sequence numbers near the 2^32 wrap). wsstatsd
 must give exactly the same records for both, apart from times. With
 --drop, one data segment in the middle of a conversation is lost instead:
 that record must carry violation `gap` and still the close code and
-initiator the clean capture has.
+initiator the clean capture has. With --handshake-loss, each conversation
+loses part of its handshake instead (tests/tools/pcaploss.py: the
+request, the response, either with the first frame after it, or the SYN
+and the request), and the records must keep what tests/tools/losscheck.py
+says they keep.
 
-    property.py --bin build --seeds 60 [--first 1] [--keep DIR]
+    property.py --bin build --seeds 60 [--first 1] [--drop | --handshake-loss] [--keep DIR]
 Prints `ok - NAME` / `not ok - NAME` per seed.
 """
 import argparse
@@ -24,6 +28,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from pcapgen import (Conversation, Pcap, duplicate, overlap, reorder, resplit, drop_data)  # noqa: E402
+import losscheck  # noqa: E402
+
+TOOLS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 
 # Compared columns: everything but ids, times and nDPI's verdict (nDPI sees a
 # reordered flow's first packets in another order, and may name it otherwise).
@@ -149,6 +156,17 @@ def describe(clean, mangled):
     return lines
 
 
+def check_handshake_loss(binary, seed, work):
+    """The clean capture's conversations, each losing part of its handshake."""
+    clean_path, lossy_path = os.path.join(work, "clean.pcap"), os.path.join(work, "mangled.pcap")
+    plan_path = os.path.join(work, "plan.txt")
+    subprocess.run([sys.executable, os.path.join(TOOLS, "pcaploss.py"), clean_path, lossy_path, "--seed", str(seed),
+                    "--out-plan", plan_path], check=True)
+    records(binary, lossy_path, os.path.join(work, "mangled.db"))
+    _, bad = losscheck.check(os.path.join(work, "clean.db"), os.path.join(work, "mangled.db"), plan_path)
+    return ["%s (%s)" % (line, loss) for loss, lines in sorted(bad.items()) for line in lines]
+
+
 def check_seed(binary, seed, work, drop):
     rng = random.Random(seed)
     clean_path, mangled_path = os.path.join(work, "clean.pcap"), os.path.join(work, "mangled.pcap")
@@ -157,6 +175,8 @@ def check_seed(binary, seed, work, drop):
     pcap.close()
     clean = records(binary, clean_path, os.path.join(work, "clean.db"))
     pcap.path = mangled_path
+    if drop == "handshake":
+        return check_handshake_loss(binary, seed, work)
     if drop:
         return check_drop(binary, pcap, rng, clean, work)
     messy(pcap, rng)
@@ -212,15 +232,17 @@ def main():
     ap.add_argument("--seeds", type=int, default=60)
     ap.add_argument("--first", type=int, default=1)
     ap.add_argument("--drop", action="store_true", help="lose one data segment instead of mangling")
+    ap.add_argument("--handshake-loss", action="store_true", help="lose part of each handshake instead")
     ap.add_argument("--keep", help="keep the captures of failing seeds in this folder")
     args = ap.parse_args()
     binary = os.path.join(args.bin, "wsstatsd")
     failed = 0
-    name = "drop" if args.drop else "reorder"
+    name = "handshake-loss" if args.handshake_loss else "drop" if args.drop else "reorder"
+    drop = "handshake" if args.handshake_loss else args.drop
     with tempfile.TemporaryDirectory() as work:
         for seed in range(args.first, args.first + args.seeds):
             try:
-                problems = check_seed(binary, seed, work, args.drop)
+                problems = check_seed(binary, seed, work, drop)
             except Exception as e:  # noqa: BLE001 - report, don't stop the run
                 problems = ["%s: %s" % (type(e).__name__, e)]
             if problems:

@@ -7,8 +7,13 @@
 #    same records (tests/tap/property.py, TAP_SEEDS seeds);
 #  - drop: a data segment lost mid-conversation gives violation `gap` and
 #    still the close code and initiator;
+#  - handshake loss: the same conversations, each losing its request, its
+#    response, either with the frame after it, or its SYN and request,
+#    keep their records, codes, initiators and reasons, and no record is
+#    invented (tests/tools/pcaploss.py, losscheck.py);
 #  - real peers: a capture of python-websockets and Node ws traffic,
-#    reordered in small windows with duplicates, gives the same records;
+#    reordered in small windows with duplicates, gives the same records,
+#    and with handshakes lost keeps what losscheck.py says it keeps;
 #  - floods: a SYN flood (TAP_SYN_FLOWS, a million) and many concurrent
 #    WebSocket connections stay under --memcap, with every limit counted;
 #    peak RSS is held to a baseline measured on a one-connection capture,
@@ -27,6 +32,7 @@ not_ok() { echo "not ok - tap/$1"; shift; for l in "$@"; do echo "#  $l"; done; 
 
 "$PY" tests/tap/property.py --bin "$BIN" --seeds "$SEEDS" || failed=1
 "$PY" tests/tap/property.py --bin "$BIN" --seeds 40 --drop || failed=1
+"$PY" tests/tap/property.py --bin "$BIN" --seeds "$SEEDS" --handshake-loss || failed=1
 
 # ---- real peers, reordered with duplicates ----
 COLS="client_ip, client_port, server_port, host, path, http_status, close_code, close_reason, close_initiator,
@@ -49,6 +55,15 @@ else
         else
             not_ok "real-peers-reordered-seed-$seed" "$(diff "$T/real.txt" "$T/mangled.txt" | head -6)"
         fi
+    done
+    # the same peers with handshakes lost: each loss dealt out in turn over
+    # the connections, from three starting points (tests/tools/pcaploss.py)
+    for seed in 0 1 2; do
+        "$PY" tests/tools/pcaploss.py "$T/real.pcap" "$T/lossy.pcap" --seed $seed --out-plan "$T/plan.txt"
+        rm -f "$T/lossy.db"
+        "$BIN/wsstatsd" -q -r "$T/lossy.pcap" -w "$T/lossy.db"
+        "$PY" tests/tools/losscheck.py "$T/real.db" "$T/lossy.db" "$T/plan.txt" "tap/real-peers-handshake-loss-$seed" ||
+            failed=1
     done
 fi
 

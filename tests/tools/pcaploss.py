@@ -13,13 +13,17 @@ request or response never reached the capture. Losses, by name:
     response+frame   the response and the server's first frame after it
 
 --mode picks one loss for every connection, or `mix` (the default) deals
-them out in turn by connection, starting at --seed, with every fourth
-connection left whole. --out-plan writes one line per connection
-("client_port loss"), so a test knows what each lost.
+them out in turn by connection, starting at --seed, one connection in six
+left whole. A client SYN with a new ISN on a known 4-tuple starts a new
+connection (port reuse). --out-plan writes one line per connection,
+"CLIENT_IP CLIENT_PORT NTH LOSS LOST_CLOSE" (NTH counts the connections of
+that client address and port from 0; LOST_CLOSE is 1 when the frame lost
+with a head was a close frame), for tests/tools/losscheck.py.
 
     pcaploss.py IN.pcap OUT.pcap [--mode mix|none|LOSS] [--seed 0] [--out-plan PLAN]
 """
 import argparse
+import socket
 import struct
 
 LOSSES = ["request", "response", "request+frame", "syn+request", "response+frame"]
@@ -120,16 +124,19 @@ class Side:
         return bytes(out)
 
     def lost_range(self, with_frame):
-        """[start, end) of the head (and the first frame after it)."""
+        """[start, end) of the head (and the first frame after it), and
+        whether that frame was a close frame."""
         s = self.stream()
         end = s.find(b"\r\n\r\n")
         if end < 0:
-            return None
+            return None, False
         end += 4
+        closing = False
         if with_frame:
             n = frame_length(s, end)
+            closing = n is not None and s[end] & 0x0F == 0x8
             end += n if n is not None else 0
-        return (0, end)
+        return (0, end), closing
 
 
 def main():
@@ -142,60 +149,65 @@ def main():
     args = ap.parse_args()
     header, linktype, packets = read_pcap(args.src)
     parsed = [tcp_of(linktype, p[16:]) for p in packets]
-    conns, order = {}, []  # key (client, cport, server, sport) -> {client: Side, server: Side}
+    current, convs = {}, []  # 4-tuple -> its connection now; connections in order
+    owner = []  # per packet: (connection, side) or None
     for t in parsed:
-        if not t:
-            continue
-        src, sport, dst, dport, seq, flags, payload = t
-        if flags & 0x12 == 0x02:  # a SYN alone: the client's
-            key = (src, sport, dst, dport)
-            if key not in conns:
-                conns[key] = {"client": Side(), "server": Side()}
-                order.append(key)
-        key, side = (src, sport, dst, dport), "client"
-        if key not in conns:
-            key, side = (dst, dport, src, sport), "server"
-        if key in conns:
-            conns[key][side].add(seq, flags, payload)
-    plan = {}
-    for i, key in enumerate(order):
-        if args.mode == "mix":
-            k = (i + args.seed) % (len(LOSSES) + 1)
-            plan[key] = LOSSES[k] if k < len(LOSSES) else "none"
-        else:
-            plan[key] = args.mode
-    drop = {}  # key -> (side, range, drop_syn)
-    for key, loss in plan.items():
-        if loss == "none":
-            continue
-        side = "server" if loss.startswith("response") else "client"
-        rng = conns[key][side].lost_range(loss.endswith("+frame"))
-        drop[key] = (side, rng, loss.startswith("syn"))
-    kept = []
-    for p, t in zip(packets, parsed):
+        who = None
         if t:
             src, sport, dst, dport, seq, flags, payload = t
-            key, side = (src, sport, dst, dport), "client"
-            if key not in conns:
-                key, side = (dst, dport, src, sport), "server"
-            if key in drop:
-                dside, rng, drop_syn = drop[key]
-                if drop_syn and side == "client" and flags & 0x12 == 0x02:
-                    continue
-                isn = conns[key][side].isn
-                if side == dside and rng and payload and isn is not None:
-                    off = (seq - isn - 1) & 0xFFFFFFFF
-                    if off < rng[1] and off + len(payload) > rng[0]:
-                        continue
-        kept.append(p)
+            key = (src, sport, dst, dport)
+            if flags & 0x12 == 0x02:  # a SYN alone: the client's
+                conv = current.get(key)
+                if conv is None or conv["client"].isn not in (None, seq):
+                    conv = {"key": key, "client": Side(), "server": Side()}
+                    current[key] = conv
+                    convs.append(conv)
+            if key in current:
+                who = (current[key], "client")
+            elif (dst, dport, src, sport) in current:
+                who = (current[(dst, dport, src, sport)], "server")
+            if who:
+                who[0][who[1]].add(seq, flags, payload)
+        owner.append(who)
+    nth = {}
+    for i, conv in enumerate(convs):
+        k = (i + args.seed) % (len(LOSSES) + 1)
+        conv["loss"] = args.mode if args.mode != "mix" else LOSSES[k] if k < len(LOSSES) else "none"
+        conv["nth"] = nth.get(conv["key"][:2], 0)
+        nth[conv["key"][:2]] = conv["nth"] + 1
+        conv["range"], conv["lost_close"] = None, False
+        if conv["loss"] != "none":
+            conv["side"] = "server" if conv["loss"].startswith("response") else "client"
+            conv["range"], conv["lost_close"] = conv[conv["side"]].lost_range(conv["loss"].endswith("+frame"))
+    kept = [p for p, t, who in zip(packets, parsed, owner) if not who or not lost(who, t)]
     with open(args.dst, "wb") as f:
         f.write(header)
         for p in kept:
             f.write(p)
     if args.out_plan:
         with open(args.out_plan, "w") as f:
-            for key in order:
-                f.write("%d %s\n" % (key[1], plan[key]))
+            for conv in convs:
+                f.write("%s %d %d %s %d\n" % (ip_text(conv["key"][0]), conv["key"][1], conv["nth"], conv["loss"],
+                                             conv["lost_close"]))
+
+
+def lost(who, t):
+    """Whether the packet t of (connection, side) is one the loss takes."""
+    conv, side = who
+    src, sport, dst, dport, seq, flags, payload = t
+    if conv["loss"] == "none":
+        return False
+    if conv["loss"].startswith("syn") and side == "client" and flags & 0x12 == 0x02:
+        return True
+    isn, rng = conv[side].isn, conv["range"]
+    if side != conv["side"] or not rng or not payload or isn is None:
+        return False
+    off = (seq - isn - 1) & 0xFFFFFFFF
+    return off < rng[1] and off + len(payload) > rng[0]
+
+
+def ip_text(raw):
+    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
 if __name__ == "__main__":
