@@ -59,6 +59,7 @@ for build in $BUILDS; do
     run_suite "${tag}cli-commands" env BIN="$build" tests/cli/commands.sh
     slow && run_suite "${tag}cli-concurrent" env BIN="$build" tests/cli/concurrent.sh
     run_suite "${tag}proxy" env BIN="$build" tests/proxy/run.sh
+    run_suite "${tag}http" env BIN="$build" tests/http/run.sh
     run_suite "${tag}store" env BIN="$build" tests/store/run.sh
     slow && run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh

@@ -10,6 +10,8 @@ request or response never reached the capture. Losses, by name:
     response         the server's HTTP head
     request+frame    the request and the client's first frame after it
     syn+request      the client's SYN and the request (the flow looks mid-stream)
+    midstream        everything up to and with its third data packet: the
+                     capture began in the middle of the connection
     response+frame   the response and the server's first frame after it
 
 --mode picks one loss for every connection, or `mix` (the default) deals
@@ -27,6 +29,7 @@ import socket
 import struct
 
 LOSSES = ["request", "response", "request+frame", "syn+request", "response+frame"]
+MIDSTREAM_SKIP = 3  # data packets a midstream loss takes
 
 
 def read_pcap(path):
@@ -143,7 +146,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("src")
     ap.add_argument("dst")
-    ap.add_argument("--mode", default="mix", choices=["mix", "none"] + LOSSES)
+    ap.add_argument("--mode", default="mix", choices=["mix", "none", "midstream"] + LOSSES)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out-plan")
     args = ap.parse_args()
@@ -175,8 +178,8 @@ def main():
         conv["loss"] = args.mode if args.mode != "mix" else LOSSES[k] if k < len(LOSSES) else "none"
         conv["nth"] = nth.get(conv["key"][:2], 0)
         nth[conv["key"][:2]] = conv["nth"] + 1
-        conv["range"], conv["lost_close"] = None, False
-        if conv["loss"] != "none":
+        conv["range"], conv["lost_close"], conv["data_seen"] = None, False, 0
+        if conv["loss"] not in ("none", "midstream"):
             conv["side"] = "server" if conv["loss"].startswith("response") else "client"
             conv["range"], conv["lost_close"] = conv[conv["side"]].lost_range(conv["loss"].endswith("+frame"))
     kept = [p for p, t, who in zip(packets, parsed, owner) if not who or not lost(who, t)]
@@ -197,6 +200,9 @@ def lost(who, t):
     src, sport, dst, dport, seq, flags, payload = t
     if conv["loss"] == "none":
         return False
+    if conv["loss"] == "midstream":
+        conv["data_seen"] += 1 if payload else 0
+        return conv["data_seen"] <= MIDSTREAM_SKIP
     if conv["loss"].startswith("syn") and side == "client" and flags & 0x12 == 0x02:
         return True
     isn, rng = conv[side].isn, conv["range"]
