@@ -69,8 +69,17 @@ void wsconn_free(struct wsconn *c)
 
 /* ---- the streams ---------------------------------------------------------- */
 
+/* Violations that say the bytes were not frames at all. */
+#define V_FRAMING                                                                                         \
+    (V_RESERVED_OPCODE | V_FRAGMENTED_CONTROL_FRAME | V_CONTROL_FRAME_TOO_LONG | V_MASKED_SERVER_FRAME | \
+     V_UNMASKED_CLIENT_FRAME | V_NON_MINIMAL_LENGTH | V_RSV_WITHOUT_EXTENSION | V_BAD_CONTINUATION)
+
 void wsconn_finish(struct wsconn *c, ts_us_t ts)
 {
+    /* a 101 whose request was lost, followed by bytes that were no frames
+     * (plain HTTP after a false 101): nothing captured was WebSocket */
+    if (c->state == WSC_OPEN && c->request_lost && !c->request_hinted && (c->violations & V_FRAMING))
+        c->state = WSC_NOT_WEBSOCKET;
     if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE)
         settle_one_sided(c, ts);
     if ((c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE) && c->request_lost && !c->request_hinted)

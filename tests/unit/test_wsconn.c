@@ -1889,6 +1889,115 @@ static void length_msb_counted(void **state)
     }
 }
 
+/* ---- lost heads (docs/design.md §3, "Lost handshakes") ---- */
+
+static void request_lost_response_opens(void **state)
+{
+    (void)state;
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)RESP, strlen(RESP), T_RESP);
+    wsconn_gap(c, DIR_CLIENT, 300, false); /* the request was lost */
+    assert_int_equal(c->state, WSC_OPEN);
+    struct bb cb = {0}, sb = {0};
+    cf(&cb, WS_OP_TEXT, "hi", 2);
+    close_frame(&cb, true, 1000, "bye");
+    close_frame(&sb, false, 1000, "");
+    push(c, DIR_CLIENT, &cb, T_C);
+    push(c, DIR_SERVER, &sb, T_S);
+    wsconn_finish(c, T_S);
+    struct ws_record r = rec(c, true);
+    assert_int_equal(r.http_status, 101);
+    assert_int_equal(r.handshake_seen, 1);
+    assert_null(r.path);
+    assert_null(r.host);
+    assert_opt_str(r.subprotocol, "chat");
+    assert_int_equal(r.frames[DIR_CLIENT], 2);
+    assert_int_equal(r.close_code, 1000);
+    assert_int_equal(r.close_initiator, DIR_CLIENT);
+    assert_violations(r.violations, V_GAP);
+    wsconn_free(c);
+    bb_free(&cb);
+    bb_free(&sb);
+}
+
+static void client_frames_first_mean_the_request_was_lost(void **state)
+{
+    (void)state;
+    struct wsconn *c = wsconn_new(); /* opened at the 101: no SYN, no request */
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)RESP, strlen(RESP), T_RESP);
+    struct bb cb = {0};
+    cf(&cb, WS_OP_BINARY, "abc", 3);
+    push(c, DIR_CLIENT, &cb, T_C);
+    assert_int_equal(c->state, WSC_OPEN);
+    struct ws_record r = rec(c, false);
+    assert_int_equal(r.frames[DIR_CLIENT], 1);
+    assert_violations(r.violations, V_GAP);
+    wsconn_free(c);
+    bb_free(&cb);
+}
+
+static void a_refusal_without_its_request_is_no_record(void **state)
+{
+    (void)state;
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)RESP_403, strlen(RESP_403), T_RESP);
+    wsconn_gap(c, DIR_CLIENT, 300, false);
+    assert_int_equal(c->state, WSC_NOT_WEBSOCKET);
+    wsconn_free(c);
+    c = wsconn_new(); /* the response alone, to the end (a one-sided capture) */
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)RESP_403, strlen(RESP_403), T_RESP);
+    wsconn_finish(c, T_RESP);
+    assert_int_equal(c->state, WSC_NOT_WEBSOCKET);
+    wsconn_free(c);
+}
+
+static void a_101_for_h2c_without_its_request_is_no_record(void **state)
+{
+    (void)state;
+    static const char h2c[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)h2c, strlen(h2c), T_RESP);
+    wsconn_gap(c, DIR_CLIENT, 300, false);
+    assert_int_equal(c->state, WSC_NOT_WEBSOCKET);
+    wsconn_free(c);
+}
+
+static void plain_http_after_a_false_101_is_no_record(void **state)
+{
+    (void)state;
+    static const char http[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)RESP, strlen(RESP), T_RESP);
+    wsconn_gap(c, DIR_CLIENT, 300, false);
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)http, strlen(http), T_S);
+    wsconn_finish(c, T_S);
+    assert_int_equal(c->state, WSC_NOT_WEBSOCKET);
+    wsconn_free(c);
+}
+
+static void response_lost_then_frames_open_with_extensions_unknown(void **state)
+{
+    (void)state;
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_CLIENT, (const uint8_t *)REQ, strlen(REQ), T_REQ);
+    struct bb cb = {0}, sb = {0};
+    frame(&cb, true, 0x4, WS_OP_TEXT, true, (const uint8_t *)"zz", 2); /* RSV1: compressed */
+    push(c, DIR_CLIENT, &cb, T_C); /* buffered: the response is awaited */
+    wsconn_gap(c, DIR_SERVER, 129, false);
+    frame(&sb, true, 0x4, WS_OP_TEXT, false, (const uint8_t *)"yy", 2);
+    push(c, DIR_SERVER, &sb, T_S);
+    assert_int_equal(c->state, WSC_OPEN);
+    struct ws_record r = rec(c, false);
+    assert_int_equal(r.http_status, -1);
+    assert_opt_str(r.path, "/chat?room=7");
+    assert_int_equal(r.frames[DIR_CLIENT], 1); /* the buffered frame, parsed */
+    assert_int_equal(r.frames[DIR_SERVER], 1);
+    assert_violations(r.violations, V_GAP); /* RSV1 legal: the extensions are unknown */
+    wsconn_free(c);
+    bb_free(&cb);
+    bb_free(&sb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1937,6 +2046,12 @@ int main(void)
         cmocka_unit_test(gap_inside_frame),
         cmocka_unit_test(gap_between_frames_resyncs),
         cmocka_unit_test(gap_during_handshake),
+        cmocka_unit_test(request_lost_response_opens),
+        cmocka_unit_test(client_frames_first_mean_the_request_was_lost),
+        cmocka_unit_test(a_refusal_without_its_request_is_no_record),
+        cmocka_unit_test(a_101_for_h2c_without_its_request_is_no_record),
+        cmocka_unit_test(plain_http_after_a_false_101_is_no_record),
+        cmocka_unit_test(response_lost_then_frames_open_with_extensions_unknown),
         cmocka_unit_test(midstream_pickup),
         cmocka_unit_test(lost_close_code_not_invented),
         cmocka_unit_test(record_names),
