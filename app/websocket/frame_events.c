@@ -52,16 +52,36 @@ static void track_message(struct wsconn *c, struct ws_side *s, const struct ws_f
         s->messages++;
 }
 
-static void check_control_frame(struct wsconn *c, const struct ws_frame *f)
+static void count_control_frame(struct wsconn *c, const struct ws_frame *f)
 {
-    if (f->len > 125) /* §5.5 */
-        c->violations |= V_CONTROL_FRAME_TOO_LONG;
-    if (!f->fin)
-        c->violations |= V_FRAGMENTED_CONTROL_FRAME;
     if (f->opcode == WS_OP_PING)
         c->pings++;
     else if (f->opcode == WS_OP_PONG)
         c->pongs++;
+}
+
+/* The violations a frame's header alone shows: §5.1 masking, §5.2 length
+ * encoding, RSV bits and opcodes, §5.5 control frames. */
+static uint32_t header_violations(const struct wsconn *c, int dir, const struct ws_frame *f)
+{
+    uint32_t v = 0;
+    if (dir == DIR_CLIENT && !f->masked) /* §5.1 */
+        v |= V_UNMASKED_CLIENT_FRAME;
+    if (dir == DIR_SERVER && f->masked)
+        v |= V_MASKED_SERVER_FRAME;
+    if (f->non_minimal)
+        v |= V_NON_MINIMAL_LENGTH;
+    if (!rsv_allowed(c, f))
+        v |= V_RSV_WITHOUT_EXTENSION;
+    if (!opcode_is_known(f->opcode))
+        v |= V_RESERVED_OPCODE;
+    else if (WS_OP_IS_CONTROL(f->opcode)) {
+        if (f->len > 125) /* §5.5 */
+            v |= V_CONTROL_FRAME_TOO_LONG;
+        if (!f->fin)
+            v |= V_FRAGMENTED_CONTROL_FRAME;
+    }
+    return v;
 }
 
 static void start_close_payload(struct wsconn *c, struct ws_side *s, const struct ws_frame *f)
@@ -81,22 +101,16 @@ static void on_frame_start(void *arg, const struct ws_frame *f)
     struct ws_side *s = &c->side[x->dir];
     s->frames++;
     c->last_frame_at = x->ts; /* payload bytes count at the frame's end: a header may claim 2^64 */
-    if (x->dir == DIR_CLIENT && !f->masked) /* §5.1 */
-        c->violations |= V_UNMASKED_CLIENT_FRAME;
-    if (x->dir == DIR_SERVER && f->masked)
-        c->violations |= V_MASKED_SERVER_FRAME;
-    if (f->non_minimal)
-        c->violations |= V_NON_MINIMAL_LENGTH;
+    uint32_t v = header_violations(c, x->dir, f);
+    c->violations |= v;
+    if (v && s->frames == 1 && !s->gap_before_frames)
+        s->first_frame_not_frame = true; /* read where a frame must begin: not one */
     if (f->len_msb_set) /* §5.2: no violation of docs/design.md §4, but counted */
         c->frames_len_msb++;
-    if (!rsv_allowed(c, f))
-        c->violations |= V_RSV_WITHOUT_EXTENSION;
-    if (!opcode_is_known(f->opcode)) {
-        c->violations |= V_RESERVED_OPCODE;
+    if (!opcode_is_known(f->opcode))
         return;
-    }
     if (WS_OP_IS_CONTROL(f->opcode)) {
-        check_control_frame(c, f);
+        count_control_frame(c, f);
         if (f->opcode == WS_OP_CLOSE)
             start_close_payload(c, s, f);
         return;

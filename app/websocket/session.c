@@ -69,21 +69,19 @@ void wsconn_free(struct wsconn *c)
 
 /* ---- the streams ---------------------------------------------------------- */
 
-/* Violations that say the bytes were not frames at all. */
-#define V_FRAMING                                                                                         \
-    (V_RESERVED_OPCODE | V_FRAGMENTED_CONTROL_FRAME | V_CONTROL_FRAME_TOO_LONG | V_MASKED_SERVER_FRAME | \
-     V_UNMASKED_CLIENT_FRAME | V_NON_MINIMAL_LENGTH | V_RSV_WITHOUT_EXTENSION | V_BAD_CONTINUATION)
-
 void wsconn_finish(struct wsconn *c, ts_us_t ts)
 {
-    /* a 101 whose request was lost, followed by bytes that were no frames
-     * (plain HTTP after a false 101): nothing captured was WebSocket */
-    if (c->state == WSC_OPEN && c->request_lost && !c->request_hinted && (c->violations & V_FRAMING))
-        c->state = WSC_NOT_WEBSOCKET;
     if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE)
         settle_one_sided(c, ts);
     if ((c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE) && c->request_lost && !c->request_hinted)
         c->state = WSC_NOT_WEBSOCKET; /* the request lost, and no response said WebSocket: no record */
+    /* a 101 whose request was lost, and a side whose first bytes after it,
+     * read where a frame must begin, were no frame (plain HTTP after a false
+     * 101): nothing captured was WebSocket. A side that lost bytes before its
+     * first frame proves nothing: a lost frame leaves a continuation. */
+    if (c->state == WSC_OPEN && c->request_lost && !c->request_hinted &&
+        (c->side[DIR_CLIENT].first_frame_not_frame || c->side[DIR_SERVER].first_frame_not_frame))
+        c->state = WSC_NOT_WEBSOCKET;
 }
 
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)
@@ -122,6 +120,8 @@ void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_
 void wsconn_gap(struct wsconn *c, int dir, uint64_t len, bool cut)
 {
     c->violations |= cut ? V_TRUNCATED : V_GAP;
+    if (c->side[dir].frames == 0)
+        c->side[dir].gap_before_frames = true;
     c->side[dir].skipping_head = false; /* the end of an oversized head may be in the gap: resynchronise */
     if (c->state == WSC_AWAIT_REQUEST || c->state == WSC_AWAIT_RESPONSE)
         handshake_gap(c, dir);

@@ -124,6 +124,43 @@ else
     not_ok "$name" "peak ${peak:-?} KiB > $limit KiB (baseline ${base:-?} + 16384 memcap + 512 table + 1024 slack)" "$(tail -3 "$T/syn.log")"
 fi
 
+# A flood of response-only flows (the requests lost; plain answers, 101s
+# to h2c, 101s claiming websocket followed by plain HTTP): no record, memory
+# within the memcap, each counted in -v as not WebSocket after following it.
+RESP_N=${TAP_RESPONSE_FLOWS:-30000}
+PYTHONPATH=tests/tools "$PY" - "$T/resp.pcap" "$RESP_N" <<'PYEOF'
+import sys
+from pcapgen import Conversation, Pcap
+p = Pcap(sys.argv[1])
+answers = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+           b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+           b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+           b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"]
+for i in range(int(sys.argv[2])):
+    c = Conversation(p, "10.%d.%d.%d" % (20 + i // 65000, i // 250 % 260, i % 250 + 1), 20000 + i % 40000,
+                     "10.30.0.1", 80)
+    c.syn()
+    c.seq["client"] = (c.seq["client"] + 180) & 0xFFFFFFFF  # the request, lost
+    c.send("server", answers[i % 3])
+    c.fin("server")
+    c.fin("client")
+p.close()
+PYEOF
+"$BIN/wsstatsd" -v --max-flows 65536 --memcap 16M -r "$T/resp.pcap" -w "$T/resp.db" 2>"$T/resp.log"
+rc=$?
+got=$(sqlite3 "$T/resp.db" "SELECT count(*) FROM connections")
+after=$(sed -n 's/.* not WebSocket ([0-9]* by their first bytes, \([0-9]*\) after following them).*/\1/p' "$T/resp.log")
+peak=$(peak_kib "$T/resp.log")
+name="response-only-flood-$RESP_N-no-record"
+if [ "$rc" -ne 0 ] || [ "$got" != 0 ] || [ "${after:-0}" != "$RESP_N" ]; then
+    not_ok "$name" "exit $rc, $got records, ${after:-?} counted not WebSocket after following them (want $RESP_N)"
+elif [ "${FLOOD_RSS_CHECK:-1}" != 0 ] && { [ -z "$peak" ] || [ "$peak" -gt "$limit" ]; }; then
+    not_ok "$name" "peak ${peak:-?} KiB > $limit KiB"
+else
+    ok "$name (0 records, $after counted, peak ${peak:-?} KiB)"
+fi
+rm -f "$T/resp.pcap"
+
 PYTHONPATH=tests/tools "$PY" -c "from pcapgen import concurrent_websockets; concurrent_websockets('$T/many.pcap', 5000)"
 "$BIN/wsstatsd" -v -r "$T/many.pcap" -w "$T/many.db" 2>"$T/many.log"
 got=$(sqlite3 "$T/many.db" "SELECT count(*) || ' ' || sum(outcome = 'clean' AND close_code = 1000) FROM connections")

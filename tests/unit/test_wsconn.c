@@ -1975,6 +1975,37 @@ static void plain_http_after_a_false_101_is_no_record(void **state)
     wsconn_free(c);
 }
 
+/* The request and the first frame after it lost together: the client's
+ * first frame read is a continuation (a violation the loss made), and the
+ * connection is still the WebSocket the 101 said. */
+static void a_frame_lost_with_the_request_keeps_the_record(void **state)
+{
+    (void)state;
+    struct wsconn *c = wsconn_new();
+    wsconn_data(c, DIR_SERVER, (const uint8_t *)RESP, strlen(RESP), T_RESP);
+    wsconn_gap(c, DIR_CLIENT, 300, false); /* the request and a first fragment */
+    struct bb ping = {0}, cont = {0}, cb = {0}, sb = {0};
+    frame(&ping, true, 0, WS_OP_PING, true, NULL, 0); /* a segment to resynchronise on */
+    frame(&cont, true, 0, WS_OP_CONTINUATION, true, (const uint8_t *)"end", 3);
+    close_frame(&cb, true, 1000, "");
+    close_frame(&sb, false, 1000, "");
+    push(c, DIR_CLIENT, &ping, T_C);
+    push(c, DIR_CLIENT, &cont, T_C);
+    push(c, DIR_CLIENT, &cb, T_C);
+    push(c, DIR_SERVER, &sb, T_S);
+    wsconn_finish(c, T_S);
+    assert_int_equal(c->state, WSC_OPEN);
+    struct ws_record r = rec(c, true);
+    assert_int_equal(r.frames[DIR_CLIENT], 3);
+    assert_int_equal(r.close_code, 1000);
+    assert_violations(r.violations, V_GAP | V_BAD_CONTINUATION);
+    wsconn_free(c);
+    bb_free(&ping);
+    bb_free(&cont);
+    bb_free(&cb);
+    bb_free(&sb);
+}
+
 static void response_lost_then_frames_open_with_extensions_unknown(void **state)
 {
     (void)state;
@@ -2047,6 +2078,7 @@ int main(void)
         cmocka_unit_test(gap_between_frames_resyncs),
         cmocka_unit_test(gap_during_handshake),
         cmocka_unit_test(request_lost_response_opens),
+        cmocka_unit_test(a_frame_lost_with_the_request_keeps_the_record),
         cmocka_unit_test(client_frames_first_mean_the_request_was_lost),
         cmocka_unit_test(a_refusal_without_its_request_is_no_record),
         cmocka_unit_test(a_101_for_h2c_without_its_request_is_no_record),
