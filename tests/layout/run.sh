@@ -7,7 +7,9 @@
 # store/ and query/), no two source files call each other (directly or
 # round a longer cycle; from the objects' symbol tables of $BIN), and no
 # source file is longer than MAX_LINES (650). Each check is also run on a
-# small tree that breaks it, so that it is seen to fail.
+# small tree that breaks it, so that it is seen to fail. Last, the tool that
+# proves a refactor (tests/tools/compare-builds.sh) is seen to pass a build
+# against itself and to catch one changed column.
 set -u
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-build}
@@ -59,5 +61,35 @@ for f in a b; do cc -c -o "$B/obj/common/$f.o" "$B/common/$f.c"; done
 check_fails layout/calls-check-catches-a-cycle "call cycle between common/a.c, common/b.c" calls "$B" "$B/obj"
 seq 1 $((MAX_LINES + 1)) | sed 's#.*#/* line */#' >"$B/common/long.h"
 check_fails layout/lengths-check-catches-a-long-file "common/long.h: $((MAX_LINES + 1)) lines" lengths "$B" "$MAX_LINES"
+
+# tests/tools/compare-builds.sh, the refactor's proof: a build equals itself,
+# and a build whose records differ in one column of one record is caught.
+CB=tests/tools/compare-builds.sh
+PYTHONPATH=tests/tools "$PY" -c "from pcapgen import concurrent_websockets; concurrent_websockets('$T/cb.pcap', 20)"
+if "$CB" "$BIN" "$BIN" "$T/cb.pcap" >"$T/out" 2>&1 && grep -q "^same .*(20 records)" "$T/out"; then
+    pass layout/compare-builds-finds-a-build-equal-to-itself
+else
+    fail layout/compare-builds-finds-a-build-equal-to-itself "$T/out"
+fi
+mkdir -p "$T/changed"
+ln -s "$(cd "$BIN" && pwd)/wsstats" "$T/changed/wsstats"
+{ # a daemon that writes one close reason differently
+    echo "#!$PY"
+    echo "import sqlite3, subprocess, sys"
+    echo "rc = subprocess.call(['$(cd "$BIN" && pwd)/wsstatsd'] + sys.argv[1:])"
+    echo "db = sqlite3.connect(sys.argv[sys.argv.index('-w') + 1])"
+    echo "db.execute(\"UPDATE connections SET close_reason = 'x' WHERE id = 7\")"
+    echo "db.commit()"
+    echo "sys.exit(rc)"
+} >"$T/changed/wsstatsd"
+chmod +x "$T/changed/wsstatsd"
+if "$CB" --no-reports "$BIN" "$T/changed" "$T/cb.pcap" >"$T/out" 2>&1; then
+    echo "compare-builds found no difference" >>"$T/out"
+    fail layout/compare-builds-catches-one-changed-column "$T/out"
+elif grep -q "^DIFF " "$T/out" && grep -q "^1 compared, 1 differ" "$T/out"; then
+    pass layout/compare-builds-catches-one-changed-column
+else
+    fail layout/compare-builds-catches-one-changed-column "$T/out"
+fi
 
 exit $FAILED
