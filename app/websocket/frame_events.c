@@ -105,6 +105,8 @@ static void on_frame_start(void *arg, const struct ws_frame *f)
     c->violations |= v;
     if (v && s->frames == 1 && !s->gap_before_frames)
         s->first_frame_not_frame = true; /* read where a frame must begin: not one */
+    if (v)
+        s->a_frame_not_frame = true;
     if (f->len_msb_set) /* §5.2: no violation of docs/design.md §4, but counted */
         c->frames_len_msb++;
     if (!opcode_is_known(f->opcode))

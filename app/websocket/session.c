@@ -82,6 +82,12 @@ void wsconn_finish(struct wsconn *c, ts_us_t ts)
     if (c->state == WSC_OPEN && c->request_lost && !c->request_hinted &&
         (c->side[DIR_CLIENT].first_frame_not_frame || c->side[DIR_SERVER].first_frame_not_frame))
         c->state = WSC_NOT_WEBSOCKET;
+    /* picked up mid-stream, frames the only evidence, and a later header
+     * broke §5.2: the first segments tiled as frames by chance (a binary
+     * protocol) and nothing captured was WebSocket */
+    if (c->state == WSC_OPEN && !c->handshake_seen &&
+        (c->side[DIR_CLIENT].a_frame_not_frame || c->side[DIR_SERVER].a_frame_not_frame))
+        c->state = WSC_NOT_WEBSOCKET;
 }
 
 void wsconn_data(struct wsconn *c, int dir, const uint8_t *data, size_t len, ts_us_t ts)

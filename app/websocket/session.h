@@ -70,11 +70,13 @@ struct ws_side {
      * up to the blank line that ends it (wsconn.c, "oversized heads") */
     bool skipping_head;
     uint8_t skip_newlines; /* 0, or 1 after "\n", 2 after "\n\r" */
-    /* bytes of this side were missing before its first frame; and that
-     * first frame, read where a frame must begin, broke the header rules
-     * (§5.2): the bytes were no frames (a false 101, frame_events.c) */
+    /* Frames that were none (frame_events.c): bytes of this side were
+     * missing before its first frame; that first frame, read where a frame
+     * must begin, broke the header rules of §5.2 (after a false 101); some
+     * frame did (after frames that tiled a segment by chance). */
     bool gap_before_frames;
     bool first_frame_not_frame;
+    bool a_frame_not_frame;
 };
 
 /* The longest handshake head kept, per direction. RFC 9112 sets no limit;

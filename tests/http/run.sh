@@ -18,8 +18,10 @@
 #     record but that one (none when its request was lost);
 #   - picked up mid-stream (each connection's first three data packets,
 #     SYNs with them, lost): no record at all; and 2,000 flows without a
-#     SYN carrying random bytes (pcapgen): none either. The false-positive
-#     figures of mid-stream pickup are printed (README quotes them).
+#     SYN carrying random bytes (pcapgen): none either; nor 500 flows whose
+#     first segments tile as frames and whose later bytes are none (the same
+#     flows continued with frames: 500 records). The false-positive figures
+#     of mid-stream pickup are printed (README quotes them).
 # Output follows tests/CONTRACT.md. Skips without root, tcpdump, nginx, curl
 # or sqlite3. Env: BIN (default build), KEEP=1 keeps the temp dir.
 set -u
@@ -181,4 +183,42 @@ rm -f "$TMP/random.db"
 n=$(sqlite3 "$TMP/random.db" "SELECT count(*) FROM connections")
 [ "$n" = 0 ] && pass "http/midstream-random-bytes-no-record (0 of 2000 flows picked up)" ||
     fail "http/midstream-random-bytes-no-record" "$n of 2000 flows of random bytes picked up as WebSocket"
+# A binary protocol whose first segments happen to tile as frames, then stop
+# making sense: no record, each counted as not WebSocket after following it.
+# The same first segments followed by frames are 500 mid-stream records.
+for rest in nonsense frames; do
+    PYTHONPATH=$TOOLS "$PY" - "$TMP/tile.pcap" "$rest" <<'PYEOF'
+import random, sys
+from pcapgen import Conversation, Pcap, ws_frame
+rng = random.Random(7692)
+p = Pcap(sys.argv[1])
+def some(n):
+    return bytes(rng.getrandbits(8) for _ in range(n))
+for i in range(500):  # no SYN: each side's first segment is one binary frame
+    c = Conversation(p, "10.9.%d.%d" % (i // 250, i % 250 + 1), 30000 + i, "10.8.0.2", 9000)
+    c.send("server", ws_frame(2, some(20)))
+    c.send("client", ws_frame(2, some(20), mask=some(4)))
+    for k in range(6):
+        side = ["server", "client"][k % 2]
+        if sys.argv[2] == "frames":
+            c.send(side, ws_frame(2, some(rng.randint(30, 900)), mask=some(4) if side == "client" else None))
+        else:
+            c.send(side, some(rng.randint(30, 900)))
+    c.fin("server")
+    c.fin("client")
+p.close()
+PYEOF
+    rm -f "$TMP/tile.db"
+    "$BIN/wsstatsd" -v -r "$TMP/tile.pcap" -w "$TMP/tile.db" 2>"$TMP/tile.log"
+    n=$(sqlite3 "$TMP/tile.db" "SELECT count(*) FROM connections")
+    after=$(sed -n 's/.* not WebSocket ([0-9]* by their first bytes, \([0-9]*\) after following them).*/\1/p' "$TMP/tile.log")
+    if [ "$rest" = nonsense ]; then
+        [ "$n" = 0 ] && [ "$after" = 500 ] &&
+            pass "http/midstream-frames-then-nonsense-no-record (0 of 500, $after counted after following them)" ||
+            fail "http/midstream-frames-then-nonsense-no-record" "$n records of 500, ${after:-?} counted after following them"
+    else
+        [ "$n" = 500 ] && pass "http/midstream-frames-then-frames-recorded (500 of 500)" ||
+            fail "http/midstream-frames-then-frames-recorded" "$n records of 500 mid-stream WebSocket flows"
+    fi
+done
 exit "$FAILED"

@@ -1515,6 +1515,35 @@ static void midstream_pickup(void **state)
     bb_free(&cb);
 }
 
+/* Picked up on a segment that tiled as a frame, then bytes breaking §5.2
+ * (a masked server frame, a reserved opcode): no WebSocket, no record. The
+ * same pickup with a violation only of §5.4 (a lost message start) stays. */
+static void midstream_frames_then_nonsense_is_no_record(void **state)
+{
+    (void)state;
+    struct wsconn *c = wsconn_new_midstream();
+    struct bb sb = {0}, junk = {0};
+    sf(&sb, WS_OP_BINARY, "tiles", 5);
+    push(c, DIR_SERVER, &sb, T_S);
+    bb_put(&junk, "\x8b\x85\x01\x02\x03\x04zzzzz", 11); /* opcode 0xB, masked */
+    push(c, DIR_SERVER, &junk, T_S + 1);
+    wsconn_finish(c, T_S + 1);
+    assert_int_equal(c->state, WSC_NOT_WEBSOCKET);
+    wsconn_free(c);
+    bb_free(&sb);
+    c = wsconn_new_midstream();
+    sf(&sb, WS_OP_BINARY, "tiles", 5);
+    frame(&sb, true, 0, WS_OP_CONTINUATION, false, (const uint8_t *)"more", 4);
+    push(c, DIR_SERVER, &sb, T_S);
+    wsconn_finish(c, T_S);
+    assert_int_equal(c->state, WSC_OPEN);
+    struct ws_record r = rec(c, false);
+    assert_violations(r.violations, V_BAD_CONTINUATION);
+    wsconn_free(c);
+    bb_free(&sb);
+    bb_free(&junk);
+}
+
 /* Code and reason of a server close frame 1000 "bye-bye" of which `lost`
  * payload bytes from offset `at` were lost, with malloc'd memory pre-filled
  * by glibc's M_PERTURB. */
@@ -2085,6 +2114,7 @@ int main(void)
         cmocka_unit_test(plain_http_after_a_false_101_is_no_record),
         cmocka_unit_test(response_lost_then_frames_open_with_extensions_unknown),
         cmocka_unit_test(midstream_pickup),
+        cmocka_unit_test(midstream_frames_then_nonsense_is_no_record),
         cmocka_unit_test(lost_close_code_not_invented),
         cmocka_unit_test(record_names),
         cmocka_unit_test(mem_counts_every_block),
