@@ -24,6 +24,7 @@
  * set up before (dpi_init_once). TLS flows found on either thread wait in
  * `found`, under its own lock, for the packet loop to take them.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "classify.h"
 
 #include <pthread.h>
@@ -262,6 +263,7 @@ static void *classifier_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals stay with the main thread */
+    pthread_setname_np(pthread_self(), "wsstats-ndpi"); /* as top -H and perf show it */
     if (!build_thread_ndpi(cl))
         return NULL;
     for (;;) {

@@ -2,7 +2,7 @@
 # Included from the Makefile (-include bench/bench.mk).
 #
 #   $(BUILD)/bench/floor   a bare libpcap read loop: the floor that
-#                          bench/speed.sh compares wsstatsd's throughput to
+#                          bench/speed.sh and bench/dense.sh compare wsstatsd to
 
 FLOOR_CFLAGS := -std=c11 -D_DEFAULT_SOURCE $(WARN) \
                 $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags libpcap 2>/dev/null)) $(CFLAGS)

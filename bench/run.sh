@@ -10,6 +10,9 @@
 #      (bench/queries.sh): median time of three runs each.
 #   4. Speed (bench/speed.sh): a 1.2 GB synthetic tap capture read by a
 #      bare libpcap loop (bench/floor.c), wsstatsd -r and tshark.
+#   5. Connection churn (bench/dense.sh): real peers replicated to 8,000
+#      connections and 100,000 short synthetic ones, against the floor and
+#      tshark, and the peak RSS as the ended connections grow.
 #
 # Captures are generated with tests/tools/pcapgen.py into bench/out/ (kept,
 # so a second run skips generating them). Figures come from wsstatsd -v
@@ -70,3 +73,7 @@ bench/queries.sh
 echo
 echo "== 4. speed (issue 7): bare libpcap loop, wsstatsd -r, tshark"
 bench/speed.sh
+
+echo
+echo "== 5. connection churn (issue 21): real peers x 67, 100,000 short connections"
+bench/dense.sh

@@ -5,8 +5,9 @@
 # packets, mostly traffic that is not WebSocket, plus 20,000 WebSocket
 # connections of every outcome and termination), in one go:
 #
-#   1. the floor: a bare libpcap read loop (bench/floor.c), the fastest any
-#      libpcap reader can go over the file;
+#   1. the floor: a bare libpcap read loop (bench/floor.c) through the
+#      stdio buffer measured fastest over the file (bench/lib.sh), the
+#      fastest any libpcap reader can go over it;
 #   2. wsstatsd -v -r over the whole capture, into a database in bench/out/
 #      (on disk, as in real use);
 #   3. tshark extracting websocket.payload.close.status_code, when tshark is
@@ -40,19 +41,12 @@ OUT=${SPEED_OUT:-bench/out}
 PY=/usr/bin/python3
 RUNS=${RUNS:-5}
 TSHARK_MB=${TSHARK_MB:-50}
-FLOOR=$BIN/bench/floor
 mkdir -p "$OUT"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. bench/lib.sh
+build_floor
 
-if [ ! -x "$FLOOR" ] || [ bench/floor.c -nt "$FLOOR" ]; then
-    if grep -q 'bench/bench.mk' Makefile; then
-        make --no-print-directory BUILD="$BIN" "$FLOOR"
-    else
-        make --no-print-directory -f Makefile -f bench/bench.mk BUILD="$BIN" "$FLOOR"
-    fi
-fi
-
-echo "== machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p; T; q' /proc/cpuinfo)," \
-    "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+machine_line
 gen_args=(--out "$OUT" --prefix-mb "$TSHARK_MB")
 if [ -n "${SPEED_SIZE:-}" ]; then # a smaller tap for a quick try: WebSocket connections in proportion
     gen_args+=(--size "$SPEED_SIZE" --ws $((SPEED_SIZE / 60000)))
@@ -62,49 +56,6 @@ TAP=$OUT/tap.pcap WS=$OUT/tap-ws.pcap PREFIX=$OUT/tap-prefix.pcap
 cat "$TAP" "$WS" "$PREFIX" >/dev/null # into the page cache: the runs measure the programs, not the disk
 
 json() { "$PY" -c "import json,sys; m=json.load(open('$OUT/tap.json')); print($1)"; }
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
-fsize() { stat -c %s "$1"; }
-peak_kib() { sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p' "$1" | tail -1; }
-dbrm() { rm -f "$1" "$1-wal" "$1-shm" "$1-journal"; }
-
-# row NAME PACKETS FILE_BYTES SECONDS PEAK_KIB CPU_SECONDS
-row() {
-    awk -v n="$1" -v p="$2" -v b="$3" -v s="$4" -v r="$5" -v c="$6" 'BEGIN {
-        printf "%-34s %9d %8.1f %8.3f %7.2f %11.0f %9.1f %8.1f\n", n, p, b / 1e6, s, c, p / s, b / 1e6 / s, r / 1024 }'
-}
-
-# timed FILE CMD...: user and system seconds and peak RSS (KiB) into FILE,
-# by GNU time (zeros without it)
-timed() {
-    local out=$1
-    shift
-    if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f '%U %S %M' -o "$out" "$@"
-    else
-        echo '0 0 0' >"$out"
-        "$@"
-    fi
-}
-
-# runs N LOG CMD...: "WALL CPU RSS" of the run with the median wall time of
-# N runs (the log is the last run's); CPU = user + system seconds, RSS in KiB
-runs() {
-    local n=$1 log=$2 t=() t0 t1
-    shift 2
-    for ((i = 0; i < n; i++)); do
-        [ -n "${DB:-}" ] && dbrm "$DB"
-        t0=$(now_ns)
-        if ! timed "$log.cpu" "$@" >"$log" 2>&1; then
-            echo "speed.sh: failed: $* (see $log)" >&2
-            sed 's/^/   /' "$log" | tail -5 >&2
-            exit 1
-        fi
-        t1=$(now_ns)
-        t+=("$(secs "$t0" "$t1") $(awk '{ printf "%.2f %d", $1 + $2, $3 }' "$log.cpu")")
-    done
-    printf '%s\n' "${t[@]}" | sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'
-}
 
 tap_packets=$(json "m['tap']['packets']")
 ws_packets=$(json "m['ws_only']['packets']")
@@ -117,16 +68,16 @@ echo "capture: $TAP, $tap_packets packets, $(awk -v b="$tap_bytes" 'BEGIN { prin
 
 echo
 echo "== speed ($RUNS runs each, median; wall clock around the process)"
-printf '%-34s %9s %8s %8s %7s %11s %9s %8s\n' RUN PACKETS MB SECONDS CPU PACKETS/S MB/S "RSS MiB"
+floor_buffer "$TAP"
+row_header
 
 # The floor and wsstatsd take turns (floor, wsstatsd, floor, ...): this VM's
 # speed drifts by more than 15% within minutes, and a ratio of two medians
 # taken minutes apart would carry that drift.
-median_line() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $0 } END { print v[int((NR + 1) / 2)] }'; }
 floor_runs=() ws_runs=()
 for ((k = 0; k < RUNS; k++)); do
     DB=
-    floor_runs+=("$(runs 1 "$OUT/floor.log" "$FLOOR" -v "$TAP")")
+    floor_runs+=("$(runs 1 "$OUT/floor.log" "$FLOOR" -v -b "$FLOOR_BUFFER" "$TAP")")
     DB=$OUT/speed.db
     ws_runs+=("$(runs 1 "$OUT/speed.log" "$BIN/wsstatsd" -v -r "$TAP" -w "$DB")")
 done
@@ -136,7 +87,7 @@ if [ "$fp" != "$tap_packets" ]; then
     echo "speed.sh: the floor read $fp packets, tap.json says $tap_packets" >&2
     exit 1
 fi
-row "floor (bare pcap_next_ex loop)" "$tap_packets" "$tap_bytes" "$floor_s" "$(peak_kib "$OUT/floor.log")" "$floor_cpu"
+row "floor ($((FLOOR_BUFFER / 1024)) KiB stdio buffer)" "$tap_packets" "$tap_bytes" "$floor_s" "$(peak_kib "$OUT/floor.log")" "$floor_cpu"
 read -r ws_s ws_cpu _ <<<"$(median_line "${ws_runs[@]}")"
 row "wsstatsd -r" "$tap_packets" "$tap_bytes" "$ws_s" "$(peak_kib "$OUT/speed.log")" "$ws_cpu"
 

@@ -17,6 +17,7 @@
  * thread. A caller waiting in store_commit() or store_expire() is answered
  * when its round is settled.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "store_internal.h"
 
 #include <signal.h>
@@ -164,6 +165,7 @@ static void *writer_main(void *arg)
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_setname_np(pthread_self(), "wsstats-writer"); /* as top -H and perf show it */
     pthread_mutex_lock(&st->sync.lock);
     st->wr.tick_at = st->wr.retry_at = after_ns(TICK_NS);
     for (;;) {
