@@ -305,13 +305,15 @@ static void report_tracking(struct daemon *dm)
     log_msg(&dm->log, LOG_DEBUG,
             "flows: %llu seen: %llu WebSocket (recorded), %llu not WebSocket (%llu by their first bytes, "
             "%llu after following them), %llu the rest of a connection evicted for room, %llu undecided "
-            "(no payload, or too little to tell); %llu port reuses, %llu expired idle, %llu segments out of window; "
+            "(no payload, or too little to tell); %llu port reuses, %llu expired idle, %llu ended ones freed before "
+            "their linger (over %u lingering), %llu segments out of window; "
             "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
             (unsigned long long)s->flows, (unsigned long long)e->records,
             (unsigned long long)(e->not_ours + e->refused), (unsigned long long)e->not_ours,
             (unsigned long long)e->refused, (unsigned long long)e->after_eviction,
             (unsigned long long)e->undecided, (unsigned long long)s->port_reuse,
-            (unsigned long long)s->idle_expired, (unsigned long long)s->out_of_window, (unsigned long long)s->evicted,
+            (unsigned long long)s->idle_expired, (unsigned long long)s->linger_cut, dm->opt.flow.linger_max,
+            (unsigned long long)s->out_of_window, (unsigned long long)s->evicted,
             (unsigned long long)s->evicted_other, (unsigned long long)s->memcap_evictions);
     log_msg(&dm->log, LOG_DEBUG,
             "reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "

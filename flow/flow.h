@@ -33,7 +33,8 @@
 
 struct flow_config {
     ts_us_t idle_timeout;  /* an open flow silent this long is expired */
-    ts_us_t closed_linger; /* a finished flow absorbs stragglers this long */
+    ts_us_t closed_linger; /* a finished flow absorbs stragglers this long ... */
+    uint32_t linger_max;   /* ... or until this many flows ended after it */
     ts_us_t new_timeout;   /* a flow that never carried data (a SYN flood) */
     ts_us_t rst_linger;    /* after a RST, data sent before it may still arrive */
     uint32_t max_flows;    /* tracked flows; the least recently used goes first */
@@ -57,6 +58,7 @@ struct flow_stats {
     uint64_t evicted_other; /* flows dropped for room that were not followed */
     uint64_t out_of_window; /* segments far outside their stream's sequence window */
     uint64_t memcap_evictions; /* evictions forced by the memcap (not --max-flows) */
+    uint64_t linger_cut;       /* finished flows freed before closed_linger: linger_max newer ones */
 };
 
 /* The TCP session of a flow, by role (DIR_CLIENT, DIR_SERVER). */

@@ -38,6 +38,7 @@ struct flow_table {
     struct flow **buckets;
     uint32_t nbuckets, nflows;
     struct flow *lru_head[LIST_COUNT], *lru_tail[LIST_COUNT];
+    uint32_t listed[LIST_COUNT]; /* flows on each list */
     uint64_t lru_clock; /* ticks at every touch and move: the LRU order (table.c) */
     size_t state_mem;   /* flows and the owner's state, charged to the memcap */
     ts_us_t now;        /* packet clock: the newest timestamp seen */

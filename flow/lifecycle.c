@@ -8,8 +8,11 @@
  * first — ended ones, then those without data, reset ones, other flows,
  * and only then followed ones (ended with termination evicted). A flow
  * that ends keeps its place in the table for closed_linger, absorbing the
- * stragglers of its connection, and is then freed; one reset waits
- * rst_linger for data sent before the RST; idle ones expire.
+ * stragglers of its connection, and is then freed — or sooner, once
+ * linger_max flows have ended after it, so that a burst of short
+ * connections costs the memory of linger_max finished flows, not of all
+ * those that ended within closed_linger; one reset waits rst_linger for
+ * data sent before the RST; idle ones expire.
  */
 #include "flow_internal.h"
 
@@ -78,9 +81,20 @@ bool evict_one(struct flow_table *t)
     return true;
 }
 
+/* Finished flows beyond linger_max go, the oldest first. */
+static void cut_linger(struct flow_table *t)
+{
+    struct flow *f;
+    while (t->listed[LIST_DONE] > t->cfg.linger_max && (f = lru_oldest(t, LIST_DONE))) {
+        table_remove(t, f);
+        t->stats.linger_cut++;
+    }
+}
+
 /* Room for one more flow under --max-flows and the memcap. */
 static void make_room(struct flow_table *t)
 {
+    cut_linger(t);
     if (t->nflows >= t->cfg.max_flows)
         evict_one(t);
     while (!room_for_flow(t) && evict_one(t))

@@ -36,6 +36,7 @@ void flow_config_defaults(struct flow_config *cfg)
 {
     cfg->idle_timeout = 15 * 60 * 1000000LL;
     cfg->closed_linger = 30 * 1000000LL;
+    cfg->linger_max = 8192;
     cfg->new_timeout = 60 * 1000000LL;
     cfg->rst_linger = 1000000LL;
     cfg->max_flows = 1u << 20;
@@ -155,6 +156,7 @@ static uint64_t clock_tick(struct flow_table *t)
 static void lru_unlink(struct flow_table *t, struct flow *f)
 {
     int l = f->on_list;
+    t->listed[l]--;
     if (f->prev)
         f->prev->next = f->next;
     else
@@ -170,6 +172,7 @@ static void lru_unlink(struct flow_table *t, struct flow *f)
 static void lru_link_after(struct flow_table *t, struct flow *f, int list, struct flow *before)
 {
     f->on_list = (uint8_t)list;
+    t->listed[list]++;
     f->prev = before;
     f->next = before ? before->next : t->lru_head[list];
     if (f->next)

@@ -6,7 +6,9 @@
  * Up to QUEUE_MAX records wait; beyond that, new records are counted as
  * lost — unless the database is healthy and only slower than the capture,
  * when store_add() waits for room instead (an offline run never drops
- * records for speed). The writer is woken when a batch is due (BATCH_MAX
+ * records for speed). Reading files, it waits already at OFFLINE_BACKLOG
+ * records: nothing is gained by reading ahead of a healthy writer, and the
+ * backlog's memory stays that of two batches however long the file. The writer is woken when a batch is due (BATCH_MAX
  * records, or the TLS tally half full) and, through the deadline set by
  * the first record that waits, within MAX_WAIT_NS.
  */
@@ -64,7 +66,8 @@ static struct queued *record_copy(const struct ws_record *r, int capture)
 static bool wait_for_room(struct store *st)
 {
     struct store_queue *q = &st->queue;
-    while (q->n + q->inflight >= QUEUE_MAX && !stuck(st) && st->sync.running) {
+    size_t wait_at = st->opt.live ? QUEUE_MAX : OFFLINE_BACKLOG;
+    while (q->n + q->inflight >= wait_at && !stuck(st) && st->sync.running) {
         pthread_cond_signal(&st->sync.wake);
         pthread_cond_wait(&st->sync.room, &st->sync.lock);
     }

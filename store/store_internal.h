@@ -37,6 +37,7 @@
 #define BATCH_MAX 5000         /* the writer commits once this many records wait ... */
 #define MAX_WAIT_NS 1000000000 /* ... or once the oldest has waited this long */
 #define QUEUE_MAX 100000       /* records waiting or being written, at most */
+#define OFFLINE_BACKLOG (2 * BATCH_MAX) /* from files: the packet loop waits beyond this many */
 #define TICK_NS 1000000000     /* live housekeeping, and retries of a failing database */
 #define BUSY_TIMEOUT_MS 5000   /* the writer's wait for another process's lock */
 #define CACHE_KIB 16384        /* page cache: the indexes' upper levels stay in memory */

@@ -735,6 +735,33 @@ static void linger_then_removed(void **state)
     sink_free(&k);
 }
 
+/* Short connections in a burst: no more than linger_max finished flows
+ * linger, the oldest going first when a new flow is made, each counted. */
+static void linger_bounded_in_flows(void **state)
+{
+    (void)state;
+    struct flow_config cfg;
+    flow_config_defaults(&cfg);
+    cfg.linger_max = 3;
+    struct engine *d;
+    struct sink k;
+    d = setup(&k, &cfg);
+    for (int i = 0; i < 10; i++) {
+        struct conn c;
+        conn_init(&c, d, (uint16_t)(51000 + i), 80);
+        handshake_tcp(&c);
+        upgrade(&c);
+        fin_fin(&c, DIR_CLIENT);
+        assert_true(flow_table_count(engine_flows(d)) <= cfg.linger_max + 1);
+    }
+    assert_int_equal(k.n, 10);
+    assert_int_equal(flow_table_count(engine_flows(d)), 4); /* three lingering, the last one ended */
+    assert_int_equal(FLOWS(d)->linger_cut, 6);
+    assert_int_equal(FLOWS(d)->evicted, 0);
+    engine_free(d);
+    sink_free(&k);
+}
+
 static void fin_order_from_ack_field(void **state)
 {
     (void)state;
@@ -1362,6 +1389,7 @@ int main(void)
         cmocka_unit_test(idle_expiry_by_packet_clock),
         cmocka_unit_test(eviction),
         cmocka_unit_test(linger_then_removed),
+        cmocka_unit_test(linger_bounded_in_flows),
         cmocka_unit_test(fin_order_from_ack_field),
         cmocka_unit_test(out_of_order_and_duplicates),
         cmocka_unit_test(lost_segment_is_gap),
