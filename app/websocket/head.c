@@ -76,7 +76,8 @@ void head_mark(struct head_buf *h, const struct ws_side *s)
         h->mark[HEAD_MARKS - 1].has_ack = s->chunk_has_ack;
         return;
     }
-    h->mark[h->nmarks++] = (struct head_mark){h->len, s->chunk_seq, s->chunk_ack, s->chunk_has_ack};
+    h->mark[h->nmarks++] = (struct head_mark){
+        .seq = s->chunk_seq, .ack = s->chunk_ack, .off = (uint16_t)h->len, .has_ack = s->chunk_has_ack};
 }
 
 /* Room for `need` bytes in side dir's head buffer (which doubles from 1 KiB). */

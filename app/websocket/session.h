@@ -29,42 +29,46 @@ enum wsconn_state {
  * buffer (the bytes are in order); the ACK changes per segment. */
 #define HEAD_MARKS 8
 struct head_mark {
-    size_t off;   /* first buffer byte of the segment */
     uint32_t seq; /* its sequence number */
     uint32_t ack;
+    uint16_t off; /* first buffer byte of the segment (a head is at most WSCONN_HEAD_MAX) */
     bool has_ack;
 };
 
-/* The handshake's head bytes, kept only until the head is complete. */
+/* The handshake's head bytes, kept only until the head is complete. Every
+ * offset is within WSCONN_HEAD_MAX: 32 bits (the marks 16) keep the two
+ * of them in every open connection small (128 bytes each). */
 struct head_buf {
     uint8_t *p;
-    size_t len, cap;
+    uint32_t len, cap;
+    uint32_t scanned; /* bytes already searched for the end of the head */
+    uint32_t end;     /* length of the parsed head; 0 until it is complete */
+    int8_t nmarks;    /* 0: positions unknown; -1: a piece came from nowhere known */
     struct head_mark mark[HEAD_MARKS];
-    int nmarks;   /* 0: positions unknown */
-    size_t scanned; /* bytes already searched for the end of the head */
-    size_t end;     /* length of the parsed head; 0 until it is complete */
 };
 
+/* (The fields of a side are grouped by kind, not by topic, so that the
+ * two sides of every open connection carry no padding.) */
 struct ws_side {
     struct ws_parser parser;
     uint64_t frames, messages, bytes;
-    bool in_message;   /* a fragmented data message is open */
-    bool close_seen;   /* this side sent a close frame */
-    int close_code;    /* -1: its status code was lost in a gap */
     char *close_reason;
     ts_us_t close_at;
-    /* where the bytes being parsed lie on the wire (from the reassembler) */
-    bool chunk_known;
-    bool chunk_has_ack;
-    uint32_t chunk_seq, chunk_ack;
-    uint64_t chunk_pos; /* parser position at chunk_seq */
-    /* where this side's close frame ended, and what its segment acknowledged */
-    bool close_pos_known;
-    bool close_has_ack;
-    uint32_t close_end_seq, close_ack;
-    uint8_t *close_buf; /* payload of this side's first close frame, unmasked */
+    uint8_t *close_buf;  /* payload of this side's first close frame, unmasked */
+    uint64_t chunk_pos;  /* parser position at chunk_seq */
+    int close_code;      /* -1: its status code was lost in a gap */
     uint32_t close_have; /* contiguous bytes from the payload's start */
     uint32_t close_cap;
+    /* where the bytes being parsed lie on the wire (from the reassembler) */
+    uint32_t chunk_seq, chunk_ack;
+    /* where this side's close frame ended, and what its segment acknowledged */
+    uint32_t close_end_seq, close_ack;
+    bool chunk_known;
+    bool chunk_has_ack;
+    bool close_pos_known;
+    bool close_has_ack;
+    bool in_message; /* a fragmented data message is open */
+    bool close_seen; /* this side sent a close frame */
     bool collecting_close;
     /* this side's head outgrew WSCONN_HEAD_MAX: its rest is being skipped
      * up to the blank line that ends it (wsconn.c, "oversized heads") */
@@ -83,6 +87,7 @@ struct ws_side {
  * browsers send well under 8 KiB. A longer head is read as far as its last
  * complete line within the limit and the rest of it skipped (wsconn.c). */
 #define WSCONN_HEAD_MAX (16 * 1024)
+_Static_assert(WSCONN_HEAD_MAX <= UINT16_MAX, "a head's offsets fit struct head_mark's 16 bits");
 
 struct wsconn {
     enum wsconn_state state;
