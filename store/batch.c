@@ -33,16 +33,33 @@ static int insert_tally(struct store *st, const struct tally *t, char *err)
     return 0;
 }
 
-static int insert_record(struct store *st, const struct queued *q, char *err)
+/* Binds q to the parameters of one row of an INSERT, from `first` on. */
+static void bind_queued(struct store *st, sqlite3_stmt *s, int first, const struct queued *q)
 {
-    sqlite3_stmt *s = st->conn.insert;
     int64_t capture_id = q->capture >= 0 ? st->cap.slots[q->capture].id : -1;
-    record_sql_bind(s, 1, &q->r);
+    record_sql_bind(s, first, &q->r);
     if (capture_id >= 0)
-        sqlite3_bind_int64(s, RECORD_NCOLUMNS + 1, capture_id);
+        sqlite3_bind_int64(s, first + RECORD_NCOLUMNS, capture_id);
     else
-        sqlite3_bind_null(s, RECORD_NCOLUMNS + 1);
-    return step_done(st->conn.db, s, err, "inserting a record");
+        sqlite3_bind_null(s, first + RECORD_NCOLUMNS);
+}
+
+/* The batch's records: INSERT_ROWS to a statement, the rest one by one. */
+static int insert_records(struct store *st, const struct batch *b, char *err)
+{
+    size_t i = 0;
+    for (; i + INSERT_ROWS <= b->n; i += INSERT_ROWS) {
+        for (int k = 0; k < INSERT_ROWS; k++)
+            bind_queued(st, st->conn.insert_rows, 1 + k * (RECORD_NCOLUMNS + 1), b->recs[i + (size_t)k]);
+        if (step_done(st->conn.db, st->conn.insert_rows, err, "inserting records") < 0)
+            return -1;
+    }
+    for (; i < b->n; i++) {
+        bind_queued(st, st->conn.insert, 1, b->recs[i]);
+        if (step_done(st->conn.db, st->conn.insert, err, "inserting a record") < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* One transaction: the captures rows, the batch's records and TLS counts,
@@ -56,8 +73,8 @@ static int write_batch(struct store *st, const struct batch *b, struct slot_copy
         return -1;
     }
     int rc = write_slots(st, rows, nrows, err);
-    for (size_t i = 0; i < b->n && rc == 0; i++)
-        rc = insert_record(st, b->recs[i], err);
+    if (rc == 0)
+        rc = insert_records(st, b, err);
     if (rc == 0)
         rc = insert_tally(st, &st->queue.tls_batch, err);
     if (rc == 0)

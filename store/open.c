@@ -47,13 +47,23 @@ static int prepare_statements(struct store *st, char *err)
             return -1;
         }
     }
+    char *rows = record_sql_insert_rows(INSERT_ROWS);
+    int rc = rows ? sqlite3_prepare_v2(c->db, rows, -1, &c->insert_rows, NULL) : SQLITE_NOMEM;
+    sqlite3_free(rows);
+    if (rc != SQLITE_OK) {
+        if (rows)
+            describe(c->db, err, "preparing statements");
+        else
+            snprintf(err, ERR_MAX, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
 void conn_close(struct store *st)
 {
     struct store_conn *c = &st->conn;
-    sqlite3_stmt **stmts[] = {&c->insert, &c->begin, &c->commit, &c->rollback,
+    sqlite3_stmt **stmts[] = {&c->insert, &c->insert_rows, &c->begin, &c->commit, &c->rollback,
                               &c->tls_upsert, &c->cap_insert, &c->cap_update};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         sqlite3_finalize(*stmts[i]);

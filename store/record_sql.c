@@ -202,3 +202,12 @@ int record_sql_read(sqlite3_stmt *s, int first_col, struct ws_record *r, char *s
         col_of[k] = first_col + k;
     return record_sql_read_mapped(s, col_of, r, strings, cap, NULL);
 }
+
+char *record_sql_insert_rows(int rows)
+{
+    sqlite3_str *q = sqlite3_str_new(NULL);
+    sqlite3_str_appendall(q, "INSERT INTO connections (" RECORD_COLUMN_LIST "capture_id) VALUES ");
+    for (int i = 0; i < rows; i++)
+        sqlite3_str_appendall(q, i ? ", (" RECORD_PLACEHOLDERS "?)" : "(" RECORD_PLACEHOLDERS "?)");
+    return sqlite3_str_finish(q);
+}

@@ -35,6 +35,7 @@
 #include "tally.h"
 
 #define BATCH_MAX 5000         /* the writer commits once this many records wait ... */
+#define INSERT_ROWS 128         /* records per INSERT statement (the rest of a batch one by one) */
 #define MAX_WAIT_NS 1000000000 /* ... or once the oldest has waited this long */
 #define QUEUE_MAX 100000       /* records waiting or being written, at most */
 #define OFFLINE_BACKLOG (2 * BATCH_MAX) /* from files: the packet loop waits beyond this many */
@@ -89,7 +90,7 @@ struct store_paths {
  * writer's alone; the reader's connection is the caller's. */
 struct store_conn {
     sqlite3 *db;
-    sqlite3_stmt *insert, *begin, *commit, *rollback, *tls_upsert, *cap_insert, *cap_update;
+    sqlite3_stmt *insert, *insert_rows, *begin, *commit, *rollback, *tls_upsert, *cap_insert, *cap_update;
     dev_t dev; /* the file the connection has open */
     ino_t ino;
 };

@@ -209,6 +209,55 @@ static void reads_back_from_the_store(void **state)
     scratch_remove(&s);
 }
 
+/* More records than one multi-row INSERT takes (the writer binds
+ * INSERT_ROWS, 128, to a statement, the rest of a batch one by one): each
+ * comes back, in order, with its capture's id. */
+static void reads_back_many_from_the_store(void **state)
+{
+    (void)state;
+    enum { N = 2 * 128 + 5 };
+    struct scratch s;
+    char path[PATH_LEN];
+    struct ws_record want[N], back;
+    for (int i = 0; i < N; i++) {
+        if (i % 3 == 2) {
+            full_record(&want[i]);
+        } else {
+            null_record(&want[i]);
+            want[i].sensor = "eth1";
+            snprintf(want[i].server_ip, sizeof want[i].server_ip, "::2");
+            want[i].started_at = want[i].ended_at = 0;
+            want[i].termination = TERM_CAPTURE_END;
+        }
+        snprintf(want[i].client_ip, sizeof want[i].client_ip, "10.1.%d.%d", i / 200, i % 200);
+        want[i].client_port = (uint16_t)(1000 + i);
+    }
+    struct store *st = fresh_writer(&s, "ws.db", path, NULL);
+    struct capture_row row = {.sensor = "eth1", .source = "eth1", .started_at = 1700000100.5,
+                              .first_packet_at = -1, .last_packet_at = -1, .status = NULL};
+    int cap = store_capture_begin(st, &row);
+    assert_true(cap >= 0);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(store_add(st, &want[i]), 0);
+    close_or_fail(st);
+    assert_int_equal(sql_int(path, "SELECT count(*) FROM connections WHERE capture_id = (SELECT id FROM captures)"),
+                     N);
+    st = open_or_fail(path, STORE_READ, NULL);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(store_db(st), "SELECT " RECORD_COLUMN_LIST "id FROM connections ORDER BY id",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_int_equal(record_sql_read(q, 0, &back, NULL, 0), 0);
+        expect_same_record(&back, &want[i]);
+    }
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    close_or_fail(st);
+    scratch_remove(&s);
+}
+
 /* The inverse at one value; through SQLite's REAL storage too. */
 static void expect_time_round_trip(sqlite3_stmt *s, ts_us_t us)
 {
@@ -336,6 +385,7 @@ int main(void)
         cmocka_unit_test(binds_every_kind),
         cmocka_unit_test(reads_back_what_it_binds),
         cmocka_unit_test(reads_back_from_the_store),
+        cmocka_unit_test(reads_back_many_from_the_store),
         cmocka_unit_test(times_come_back_to_the_microsecond),
         cmocka_unit_test(names_parse_back),
         cmocka_unit_test(refuses_what_it_never_writes),
