@@ -82,7 +82,7 @@ for ((k = 0; k < RUNS; k++)); do
     ws_runs+=("$(runs 1 "$OUT/speed.log" "$BIN/wsstatsd" -v -r "$TAP" -w "$DB")")
 done
 read -r floor_s floor_cpu _ <<<"$(median_line "${floor_runs[@]}")"
-read -r _ fp _ _ _ floor_inner <"$OUT/floor.log"
+read -r _ fp _ _ _ floor_inner _ <"$OUT/floor.log"
 if [ "$fp" != "$tap_packets" ]; then
     echo "speed.sh: the floor read $fp packets, tap.json says $tap_packets" >&2
     exit 1
