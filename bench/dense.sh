@@ -117,7 +117,8 @@ measure() {
     DB=
     local floor_s floor_cpu ws_s ws_cpu ws_rss ts_s='' ts_cpu ts_rss
     read -r floor_s floor_cpu _ <<<"$(median_line "${floor_runs[@]}")"
-    read -r ws_s ws_cpu ws_rss <<<"$(median_line "${ws_runs[@]}")"
+    read -r ws_s ws_cpu _ <<<"$(median_line "${ws_runs[@]}")"
+    ws_rss=$(peak_kib "$OUT/dense-ws.log") # wsstatsd's own figure (getrusage), GNU time or not
     row "floor ($((FLOOR_BUFFER / 1024)) KiB stdio buffer)" "$packets" "$bytes" "$floor_s" "$(peak_kib "$OUT/dense-floor.log")" "$floor_cpu"
     row "wsstatsd -r" "$packets" "$bytes" "$ws_s" "$ws_rss" "$ws_cpu"
     if command -v tshark >/dev/null 2>&1; then
@@ -206,8 +207,9 @@ echo "== peak RSS against the connections that have ended (short connections, $R
 declare -A rss
 for n in 25 50 100; do
     DB=$OUT/dense.db
-    read -r s _ r <<<"$(runs "$RUNS" "$OUT/dense-rss.log" "$BIN/wsstatsd" -v -r "$OUT/short-${n}k.pcap" -w "$DB")"
+    read -r s _ <<<"$(runs "$RUNS" "$OUT/dense-rss.log" "$BIN/wsstatsd" -v -r "$OUT/short-${n}k.pcap" -w "$DB")"
     DB=
+    r=$(peak_kib "$OUT/dense-rss.log") # the last run's, by wsstatsd -v
     rss[$n]=$r
     printf '   %6d connections: peak RSS %6.1f MiB, %.3f s\n' $((n * 1000)) "$(awk -v r="$r" 'BEGIN { print r / 1024 }')" "$s"
 done

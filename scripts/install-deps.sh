@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 # package -> why
 BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev)
-TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx openssl curl)
+TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx openssl curl time)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
