@@ -26,7 +26,7 @@
 #      does not exist yet (exit 2) is reported as failed and the run goes on.
 #
 # Ends with a verdict line; exits 0 when every command succeeded in under
-# 500 ms ("well under a second"), else 1. BIN selects the build directory
+# LIMIT_MS (300 ms, issue 21; 500 before), else 1. BIN selects the build directory
 # (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ PY=/usr/bin/python3
 ROWS=1000000
 PROFILES=131072
 END=1793491200 # 2026-11-01T00:00:00Z: the newest record ends about here
-LIMIT_MS=500
+LIMIT_MS=${LIMIT_MS:-300} # issue 21 (500 before)
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
