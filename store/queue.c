@@ -8,9 +8,10 @@
  * when store_add() waits for room instead (an offline run never drops
  * records for speed). Reading files, it waits already at OFFLINE_BACKLOG
  * records: nothing is gained by reading ahead of a healthy writer, and the
- * backlog's memory stays that of two batches however long the file. The writer is woken when a batch is due (BATCH_MAX
- * records, or the TLS tally half full) and, through the deadline set by
- * the first record that waits, within MAX_WAIT_NS.
+ * backlog's memory stays that of two batches however long the file. The
+ * writer is woken when a batch is due (BATCH_MAX records, or the TLS tally
+ * half full) and, through the deadline set by the first record that
+ * waits, within MAX_WAIT_NS.
  */
 #include "store_internal.h"
 
