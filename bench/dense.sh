@@ -102,8 +102,8 @@ same_as_copies() { # same_as_copies ONE_DB DENSE_DB COPIES
 # measure NAME FILE CONNECTIONS: the table rows and the figures of one capture
 measure() {
     local name=$1 file=$2 conns=$3 packets bytes k floor_runs=() ws_runs=()
+    # (this first read also brings the file into the page cache)
     packets=$("$FLOOR" "$file" | awk '{ print $2 }') bytes=$(fsize "$file")
-    cat "$file" >/dev/null
     echo
     echo "== $name: $(basename "$file"), $packets packets, $(awk -v b="$bytes" 'BEGIN { printf "%.1f MB", b / 1e6 }'), $conns connections ($RUNS runs, median; tshark $TSHARK_RUNS)"
     floor_buffer "$file"

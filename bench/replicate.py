@@ -27,17 +27,11 @@ import os
 import struct
 import sys
 
-ETH_HEADER = 14
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tools"))
+from pcapgen import checksum  # noqa: E402  (RFC 1071, as the synthetic captures use it)
+
 ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN = 0x0800, 0x86DD, 0x8100
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+IPV6_BASE = int(ipaddress.IPv6Address("2001:db8::"))
 
 
 def read_pcap(path):
@@ -59,7 +53,8 @@ def read_pcap(path):
 
 
 class Layout:
-    """Where a frame's IP header and addresses are, or None for other frames."""
+    """Where a frame's IP header, addresses and L4 header are (ok is False
+    for frames that are not IPv4 or IPv6 over Ethernet)."""
 
     def __init__(self, frame):
         self.ok = False
@@ -103,8 +98,7 @@ class AddressMap:
         if version == 4:
             n = len(self.index[4])
             return struct.pack("!I", (10 << 24) + (k * n + i + 1) % (1 << 24))
-        base = int(ipaddress.IPv6Address("2001:db8::"))
-        return ipaddress.IPv6Address(base + (k << 16 | (i + 1))).packed
+        return ipaddress.IPv6Address(IPV6_BASE + (k << 16 | (i + 1))).packed
 
 
 def rewrite(frame, lay, amap, k):

@@ -27,11 +27,17 @@
 static int prepare_statements(struct store *st, char *err)
 {
     struct store_conn *c = &st->conn;
+    char *rows = record_sql_insert_rows(INSERT_ROWS);
+    if (!rows) {
+        snprintf(err, ERR_MAX, "out of memory");
+        return -1;
+    }
     struct {
         sqlite3_stmt **s;
         const char *sql;
     } stmts[] = {
         {&c->insert, RECORD_SQL_INSERT},
+        {&c->insert_rows, rows},
         {&c->begin, "BEGIN"},
         {&c->commit, "COMMIT"},
         {&c->rollback, "ROLLBACK"},
@@ -41,23 +47,15 @@ static int prepare_statements(struct store *st, char *err)
                          " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
                          " SET connections = connections + excluded.connections"},
     };
-    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0] && rc == 0; i++) {
         if (sqlite3_prepare_v2(c->db, stmts[i].sql, -1, stmts[i].s, NULL) != SQLITE_OK) {
             describe(c->db, err, "preparing statements");
-            return -1;
+            rc = -1;
         }
     }
-    char *rows = record_sql_insert_rows(INSERT_ROWS);
-    int rc = rows ? sqlite3_prepare_v2(c->db, rows, -1, &c->insert_rows, NULL) : SQLITE_NOMEM;
     sqlite3_free(rows);
-    if (rc != SQLITE_OK) {
-        if (rows)
-            describe(c->db, err, "preparing statements");
-        else
-            snprintf(err, ERR_MAX, "out of memory");
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 void conn_close(struct store *st)
