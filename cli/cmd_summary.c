@@ -236,6 +236,9 @@ static void capture_rows(struct rows *r, const struct capture_totals *t)
     row(r, "captures", "dropped by the kernel (libpcap)", t->drops, true);
     row(r, "captures", "dropped by the interface", t->if_drops, true);
     row(r, "captures", "TCP flows", t->tcp_flows, true);
+    row(r, "captures", "still running", t->running, true);
+    row(r, "captures", "interrupted (process gone)", t->interrupted, true);
+    row(r, "captures", "ended by an error", t->failed, true);
 }
 
 int cmd_summary(struct cli *c, struct query_db *db)

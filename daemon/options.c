@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../common/duration.h"
+#include "../store/store.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
@@ -222,6 +223,9 @@ int options_parse(int argc, char **argv, struct options *o)
         return usage_error("%s", "give either -r FILE or -i INTERFACE, not both");
     if (!o->nfiles && !o->iface)
         return usage_error("%s", "no source: give -r FILE or -i INTERFACE");
+    char why[600];
+    if (store_check_write_path(o->db, why, sizeof why) == STORE_E_BAD_PATH) /* records would vanish */
+        return usage_error("-w: %s", why);
     return 0;
 }
 

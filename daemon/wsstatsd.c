@@ -56,6 +56,8 @@ struct daemon {
     struct logger log;
     uint64_t records_written; /* handed to the store (committed or queued) */
     uint64_t lost_reported;
+    bool ran;                  /* the sources were read: teardown says what became of them */
+    uint64_t packets, flows;   /* of the whole run, for that line */
     struct capture_row row;   /* the current source's captures row */
     int capture;              /* its handle in the store */
     ts_us_t next_tick, next_stats;
@@ -144,6 +146,11 @@ static void install_signals(void)
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = handlers[i].fn;
+        /* A stop interrupts a read from a pipe waiting for input (reading
+         * `-`); SIGUSR1 and SIGHUP must not (libpcap takes a cut-short read
+         * of a file as damage), and a live capture's poll() returns for
+         * them anyway. */
+        sa.sa_flags = handlers[i].fn == on_stop ? 0 : SA_RESTART;
         sigemptyset(&sa.sa_mask);
         sigaction(handlers[i].sig, &sa, NULL);
     }
@@ -239,6 +246,19 @@ static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
     }
 }
 
+/* Reading a file: the captures row's figures once a second, written with
+ * the next batch, so that a run killed part-way (kill -9) leaves a row
+ * that says how far it got (the next writer marks it interrupted). */
+static void file_tick(struct daemon *dm, struct capture_source *s, uint64_t flows0)
+{
+    ts_us_t now = wall_us();
+    if (now < dm->next_tick)
+        return;
+    capture_row_fill(dm, s, &dm->row, flows0);
+    store_capture_update(dm->store, dm->capture, &dm->row);
+    dm->next_tick = now + TICK_US;
+}
+
 /* ---- one source ---------------------------------------------------------- */
 
 /* Reads one source to its end (or to a stop signal). Returns 0, or -1 if the
@@ -260,6 +280,8 @@ static int run_source(struct daemon *dm, struct capture_source *s)
         enum source_status st = source_next(s, &pkt, dm->err, sizeof dm->err);
         if (st == SOURCE_END)
             break;
+        if (st == SOURCE_ERROR && stop_requested)
+            break; /* a read from a pipe cut short by the stop signal (EINTR): a stop, not damage */
         if (st == SOURCE_ERROR) {
             log_msg(&dm->log, LOG_ERR, "%s", dm->err);
             rc = -1;
@@ -273,6 +295,8 @@ static int run_source(struct daemon *dm, struct capture_source *s)
         }
         if (s->live)
             live_tick(dm, s, flows0);
+        else if ((s->packets & 4095) == 0)
+            file_tick(dm, s, flows0);
     }
     log_msg(&dm->log, LOG_DEBUG, "%s: %llu packets: %llu TCP, %llu other, %llu fragments, %llu truncated, %llu invalid",
             s->name, (unsigned long long)s->packets, (unsigned long long)dec.stats.tcp,
@@ -419,10 +443,30 @@ static int setup(struct daemon *dm)
     return drop_privileges(dm);
 }
 
-/* Closes the database; records that still could not be written are an
- * error, named with their number. The engine and the classifier go first:
- * releasing the flows left in the table makes nDPI give up on them, and a
- * TLS flow it guesses then is still counted in the open store. */
+/* The run's last line: what was seen and where it went. One sentence
+ * says what was written and what was not (and why), never a success over
+ * records that are gone. */
+static void say_what_was_written(struct daemon *dm, uint64_t queue_lost, uint64_t gone, const char *why)
+{
+    uint64_t seen = dm->records_written + queue_lost; /* a record the full queue refused was never handed over */
+    uint64_t written = seen > gone ? seen - gone : 0;
+    if (!gone) {
+        log_msg(&dm->log, LOG_INFO, "%llu packets, %llu TCP flows, %llu WebSocket connections written to %s",
+                (unsigned long long)dm->packets, (unsigned long long)dm->flows, (unsigned long long)written,
+                dm->opt.db);
+        return;
+    }
+    log_msg(&dm->log, LOG_ERR,
+            "%llu packets, %llu TCP flows, %llu WebSocket connections: %llu written to %s, %llu not written (%s)",
+            (unsigned long long)dm->packets, (unsigned long long)dm->flows, (unsigned long long)seen,
+            (unsigned long long)written, dm->opt.db, (unsigned long long)gone, why);
+}
+
+/* Closes the database; records that could not be written are an error,
+ * named with their number, and their captures rows end as failed
+ * (store_abandon). The engine and the classifier go first: releasing the
+ * flows left in the table makes nDPI give up on them, and a TLS flow it
+ * guesses then is still counted in the open store. */
 static int teardown(struct daemon *dm)
 {
     int failed = 0;
@@ -434,20 +478,24 @@ static int teardown(struct daemon *dm)
     classifier_free(dm->classifier); /* joins the thread */
     dm->classifier = NULL;
     if (dm->store) {
-        size_t queued = store_queued(dm->store);
+        char why[1024] = "the record queue was full while the database could not be written";
+        uint64_t queue_lost = store_lost(dm->store);
+        if (store_commit(dm->store) < 0) {
+            snprintf(why, sizeof why, "%s", store_error(dm->store));
+            store_abandon(dm->store);
+        }
         uint64_t lost = store_lost(dm->store), tls_lost = store_tls_lost(dm->store);
         if (tls_lost)
             log_msg(&dm->log, LOG_ERR, "%s: %llu TLS flows were not counted while the database could not be written",
                     dm->opt.db, (unsigned long long)tls_lost);
-        if (store_close(dm->store, dm->err, sizeof dm->err) < 0) {
-            log_msg(&dm->log, LOG_ERR, "%s: %s: %zu records could not be written", dm->opt.db, dm->err, queued);
-            failed = 1;
-        }
-        if (lost) {
-            log_msg(&dm->log, LOG_ERR, "%s: %llu records were lost while the database could not be written",
-                    dm->opt.db, (unsigned long long)lost);
-            failed = 1;
-        }
+        if (queue_lost && queue_lost < lost)
+            snprintf(why + strlen(why), sizeof why - strlen(why), "; %llu of them lost earlier to a full queue",
+                     (unsigned long long)queue_lost);
+        if (store_close(dm->store, dm->err, sizeof dm->err) < 0 && !lost)
+            log_msg(&dm->log, LOG_ERR, "%s: %s", dm->opt.db, dm->err);
+        if (dm->ran)
+            say_what_was_written(dm, queue_lost, lost, why);
+        failed = lost > 0;
     }
     for (int i = 0; i < dm->nsources; i++)
         source_close(&dm->sources[i]);
@@ -477,15 +525,13 @@ int main(int argc, char **argv)
         report_tracking(&dm);
     else
         warn_limits(&dm);
-    uint64_t packets = 0;
     for (int i = 0; i < dm.nsources; i++)
-        packets += dm.sources[i].packets;
+        dm.packets += dm.sources[i].packets;
+    dm.flows = flow_table_stats(engine_flows(dm.engine))->flows;
     /* --retention from files: against the newest record (docs/design.md §5) */
     if (dm.opt.retention > 0 && !dm.opt.iface && store_expire(dm.store) < 0)
         log_msg(&dm.log, LOG_ERR, "%s: %s", dm.opt.db, store_error(dm.store));
-    log_msg(&dm.log, LOG_INFO, "%llu packets, %llu TCP flows, %llu WebSocket connections written to %s",
-            (unsigned long long)packets, (unsigned long long)flow_table_stats(engine_flows(dm.engine))->flows,
-            (unsigned long long)dm.records_written, dm.opt.db);
+    dm.ran = true;
     failed |= teardown(&dm);
     return failed ? 1 : 0;
 }

@@ -203,6 +203,8 @@ int query_tls(struct query_db *q, const struct query_filter *f, tls_count_fn fn,
 /* What the captures overlapping the window report (sensor filter applies). */
 struct capture_totals {
     long long captures, live, packets, bytes, drops, if_drops, tcp_flows;
+    long long running, interrupted, failed; /* by status: still running; its process gone (killed);
+                                             * ended by an error ("failed: ...", or the error's text) */
 };
 int query_captures(struct query_db *q, const struct query_filter *f, struct capture_totals *t);
 

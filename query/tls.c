@@ -53,7 +53,9 @@ int query_captures(struct query_db *q, const struct query_filter *f, struct capt
     /* A capture overlaps [since, until) when it ended (or runs) after since
      * and started before until. */
     static const char sql[] =
-        "SELECT count(*), sum(kind = 'live'), sum(packets), sum(bytes), sum(drops), sum(if_drops), sum(tcp_flows)"
+        "SELECT count(*), sum(kind = 'live'), sum(packets), sum(bytes), sum(drops), sum(if_drops), sum(tcp_flows),"
+        " sum(status = 'running'), sum(status = 'interrupted'),"
+        " sum(status NOT IN ('running', 'interrupted', 'complete', 'stopped', 'reopened'))"
         " FROM captures WHERE (?1 IS NULL OR coalesce(last_packet_at, ended_at, started_at) >= ?1)"
         " AND (?2 IS NULL OR coalesce(first_packet_at, started_at) < ?2) AND (?3 IS NULL OR sensor = ?3)";
     sqlite3_stmt *s;
@@ -62,8 +64,9 @@ int query_captures(struct query_db *q, const struct query_filter *f, struct capt
     bind_window_and_sensor(s, f);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        long long *out[] = {&t->captures, &t->live, &t->packets, &t->bytes, &t->drops, &t->if_drops, &t->tcp_flows};
-        for (int i = 0; i < 7; i++)
+        long long *out[] = {&t->captures, &t->live,    &t->packets,     &t->bytes, &t->drops,
+                            &t->if_drops, &t->tcp_flows, &t->running, &t->interrupted, &t->failed};
+        for (int i = 0; i < (int)(sizeof out / sizeof out[0]); i++)
             *out[i] = sqlite3_column_int64(s, i);
     }
     sqlite3_finalize(s);

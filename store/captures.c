@@ -11,19 +11,21 @@
  */
 #include "store_internal.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char captures_insert_sql[] =
     "INSERT INTO captures (sensor, source, kind, started_at, ended_at, first_packet_at,"
-    " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status, received)"
-    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
+    " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status, received, host, pid)"
+    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)";
 
 const char captures_update_sql[] =
     "UPDATE captures SET sensor=?1, source=?2, kind=?3, started_at=?4, ended_at=?5,"
     " first_packet_at=?6, last_packet_at=?7, packets=?8, bytes=?9, drops=?10, if_drops=?11,"
-    " tcp_flows=?12, connections=?13, status=?14, received=?15 WHERE id=?16";
+    " tcp_flows=?12, connections=?13, status=?14, received=?15, host=?16, pid=?17 WHERE id=?18";
 
 /* ---- the caller's side ------------------------------------------------------ */
 
@@ -128,7 +130,7 @@ void rewrite_open_slots(struct store *st)
         st->cap.slots[i].dirty |= st->cap.slots[i].id >= 0;
 }
 
-static void bind_capture(sqlite3_stmt *s, const struct capture_row *c)
+static void bind_capture(sqlite3_stmt *s, const struct capture_row *c, const struct store_captures *cap)
 {
     int i = 1;
     sqlite3_bind_text(s, i++, c->sensor, -1, SQLITE_STATIC);
@@ -157,6 +159,8 @@ static void bind_capture(sqlite3_stmt *s, const struct capture_row *c)
         sqlite3_bind_int64(s, i++, (int64_t)c->received);
     else
         sqlite3_bind_null(s, i++);
+    sqlite3_bind_text(s, i++, cap->host, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, i++, cap->pid);
 }
 
 /* Inside a transaction: inserts or updates each row. Its `connections` are
@@ -167,9 +171,9 @@ int write_slots(struct store *st, struct slot_copy *c, int n, char *err)
         struct capture_slot *s = &st->cap.slots[c[i].idx];
         sqlite3_stmt *stmt = s->id < 0 ? st->conn.cap_insert : st->conn.cap_update;
         c[i].row.connections = (s->id < 0 ? 0 : s->written) + c[i].records;
-        bind_capture(stmt, &c[i].row);
+        bind_capture(stmt, &c[i].row, &st->cap);
         if (s->id >= 0)
-            sqlite3_bind_int64(stmt, 16, s->id);
+            sqlite3_bind_int64(stmt, 18, s->id);
         if (step_done(st->conn.db, stmt, err, "recording the capture") < 0)
             return -1;
         if (s->id < 0)
@@ -216,4 +220,48 @@ void check_slots(struct store *st)
         }
     }
     sqlite3_finalize(s);
+}
+
+/* ---- rows left running by a process that is gone ------------------------------ */
+
+/* Whether process pid on this host is a wsstatsd still (its comm). A pid
+ * reused by another program counts as gone. */
+static bool wsstatsd_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+        return false;
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true; /* no /proc to tell: alive, as kill() says */
+    bool ours = fgets(comm, sizeof comm, f) && strncmp(comm, "wsstatsd", 8) == 0;
+    fclose(f);
+    return ours;
+}
+
+int mark_interrupted(struct store *st, char *err)
+{
+    sqlite3 *db = st->conn.db;
+    sqlite3_stmt *find = NULL, *mark = NULL;
+    int64_t gone[64];
+    int n = 0, found = 0;
+    if (sqlite3_prepare_v2(db, "SELECT id, pid FROM captures WHERE status = 'running' AND host = ?1", -1, &find,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE captures SET status = 'interrupted' WHERE id = ?1 AND status = 'running'", -1,
+                           &mark, NULL) != SQLITE_OK) {
+        describe(db, err, "looking for interrupted captures");
+        n = -1;
+    }
+    sqlite3_bind_text(find, 1, st->cap.host, -1, SQLITE_STATIC);
+    while (n == 0 && found < 64 && sqlite3_step(find) == SQLITE_ROW) /* the rest at the next open */
+        if (!wsstatsd_alive((long)sqlite3_column_int64(find, 1)))
+            gone[found++] = sqlite3_column_int64(find, 0);
+    sqlite3_finalize(find);
+    for (int i = 0; i < found && n >= 0; i++) {
+        sqlite3_bind_int64(mark, 1, gone[i]);
+        n = step_done(db, mark, err, "marking an interrupted capture") < 0 ? -1 : n + 1;
+    }
+    sqlite3_finalize(mark);
+    return n;
 }

@@ -200,6 +200,45 @@ long long store_expire(struct store *st)
     return n;
 }
 
+/* Under lock: the queued records dropped, each counted lost, and the
+ * status of the captures rows they belonged to. */
+static size_t drop_queued(struct store *st, const char *why)
+{
+    struct store_queue *q = &st->queue;
+    uint64_t dropped[MAX_CAPTURES] = {0};
+    size_t n = q->n;
+    for (size_t i = 0; i < n; i++) {
+        if (q->recs[i]->capture >= 0 && q->recs[i]->capture < MAX_CAPTURES)
+            dropped[q->recs[i]->capture]++;
+        free(q->recs[i]);
+    }
+    q->n = 0;
+    q->lost += n;
+    for (int i = 0; i < st->cap.n; i++) {
+        struct capture_slot *s = &st->cap.slots[i];
+        if (!dropped[i])
+            continue;
+        snprintf(s->status, sizeof s->status, "failed: %llu records not written: %s", (unsigned long long)dropped[i],
+                 why);
+        s->dirty = true;
+    }
+    st->cap.fresh = true;
+    return n;
+}
+
+size_t store_abandon(struct store *st)
+{
+    char why[ERR_MAX];
+    memcpy(why, st->err, sizeof why);
+    pthread_mutex_lock(&st->sync.lock);
+    size_t n = st->queue.inflight ? 0 : drop_queued(st, why); /* after a failed store_commit: none in flight */
+    pthread_mutex_unlock(&st->sync.lock);
+    if (n)
+        store_commit(st); /* the captures rows alone: a small transaction, often room for it still */
+    memcpy(st->err, why, sizeof st->err);
+    return n;
+}
+
 void store_reopen(struct store *st)
 {
     pthread_mutex_lock(&st->sync.lock);

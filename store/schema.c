@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 
+#include "record_sql.h"
 #include "schema.sql.h"
 
 /* What a database's version and tables make it. */
@@ -43,7 +44,8 @@ static int read_version(sqlite3 *db, long long *version, long long *tables, char
                : 0;
 }
 
-/* Every step from `version` on, in one transaction. */
+/* Every step from `version` on, in one transaction. Returns 0, -1, or -2
+ * when a step found the tables unlike those of that version (rolled back). */
 static int migrate(sqlite3 *db, long long version, char *err)
 {
     if (exec(db, "BEGIN IMMEDIATE", err, "migrating the schema") < 0)
@@ -52,9 +54,10 @@ static int migrate(sqlite3 *db, long long version, char *err)
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
         if (exec(db, migrations[v], err, "migrating the schema") < 0 || exec(db, sql, err, "migrating the schema") < 0) {
+            bool unlike = (sqlite3_extended_errcode(db) & 0xff) == SQLITE_ERROR; /* no such table, column */
             char ignored[ERR_MAX];
             exec(db, "ROLLBACK", ignored, "rolling back");
-            return -1;
+            return unlike ? -2 : -1;
         }
     }
     return exec(db, "COMMIT", err, "migrating the schema");
@@ -90,7 +93,36 @@ enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, ch
     enum verdict v = schema_verdict(version, tables, writer);
     if (v != V_MIGRATE)
         return refuse(v, path, version, err);
-    return migrate(db, version, err) < 0 ? open_code_of(db, 0) : STORE_OPENED;
+    int rc = migrate(db, version, err);
+    if (rc == 0)
+        return STORE_OPENED;
+    if (rc == -1)
+        return open_code_of(db, 0);
+    /* the steps found tables unlike those of that version (rolled back: untouched) */
+    char why[ERR_MAX];
+    snprintf(why, sizeof why, "%s", err);
+    snprintf(err, ERR_MAX, "%s: not a wsstats database of version %lld (%s)", path, version, why);
+    return STORE_E_FOREIGN;
+}
+
+/* A database of this version whose tables lack what the writer writes
+ * (someone's tables under our names): preparing the writer's INSERTs
+ * names the first missing column, and writes nothing. */
+static enum store_open_code shape_check(sqlite3 *db, const char *path, char *err)
+{
+    const char *const writes[] = {RECORD_SQL_INSERT, captures_insert_sql,
+                                  "SELECT hour, sensor, server_ip, server_port, sni, connections FROM tls_flows"};
+    for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v2(db, writes[i], -1, &s, NULL);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_OK) {
+            snprintf(err, ERR_MAX, "%s: not a wsstats database of version %d (%s)", path, STORE_SCHEMA_VERSION,
+                     sqlite3_errmsg(db));
+            return STORE_E_FOREIGN;
+        }
+    }
+    return STORE_OPENED;
 }
 
 enum store_open_code schema_guard(sqlite3 *db, const char *path, char *err)
@@ -99,7 +131,8 @@ enum store_open_code schema_guard(sqlite3 *db, const char *path, char *err)
     char ignored[ERR_MAX];
     if (read_version(db, &version, &tables, ignored) < 0)
         return STORE_OPENED; /* told by what follows */
-    return refuse(schema_verdict(version, tables, true), path, version, err);
+    enum verdict v = schema_verdict(version, tables, true);
+    return v == V_CURRENT ? shape_check(db, path, err) : refuse(v, path, version, err);
 }
 
 enum store_open_code schema_check_readable(sqlite3 *db, long long *version)

@@ -104,6 +104,14 @@ static const char *const migrations[] = {
      "CREATE INDEX connections_ended_at ON connections (ended_at, outcome, close_code, started_at, upgraded_at,"
      " last_data_at, last_frame_at, client_close_at, server_close_at);"
      "UPDATE meta SET value = '3' WHERE key = 'schema_version';"),
+
+    /* 3 -> 4: the host and process id of the wsstatsd writing a capture,
+     * so that the next writer can tell a `running` row whose process is
+     * gone (kill -9, a crash, a power cut) and mark it `interrupted`
+     * (store/captures.c). NULL for rows written before this version. */
+    ("ALTER TABLE captures ADD COLUMN host TEXT;"
+     "ALTER TABLE captures ADD COLUMN pid INTEGER;"
+     "UPDATE meta SET value = '4' WHERE key = 'schema_version';"),
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

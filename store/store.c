@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const code_names[] = {
     [STORE_OPENED] = "opened",
@@ -27,6 +28,7 @@ static const char *const code_names[] = {
     [STORE_E_TOO_OLD] = "too_old",
     [STORE_E_NO_MEMORY] = "no_memory",
     [STORE_E_IO] = "io",
+    [STORE_E_BAD_PATH] = "bad_path",
 };
 
 const char *store_open_code_name(enum store_open_code code)
@@ -59,6 +61,9 @@ static struct store *store_new(void)
     if (!st)
         return NULL;
     st->cap.current = -1;
+    if (gethostname(st->cap.host, sizeof st->cap.host - 1) != 0)
+        st->cap.host[0] = '\0';
+    st->cap.pid = (long)getpid();
     pthread_mutex_init(&st->sync.lock, NULL);
     pthread_condattr_t mono;
     pthread_condattr_init(&mono);
@@ -100,11 +105,41 @@ static struct store *fail_open(struct store *st, struct store_open_error *e, enu
     return NULL;
 }
 
+enum store_open_code store_check_write_path(const char *path, char *msg, size_t len)
+{
+    struct stat sb;
+    if (!*path) {
+        snprintf(msg, len, "the database path is empty: give a file name (-w FILE)");
+        return STORE_E_BAD_PATH;
+    }
+    if (strcmp(path, ":memory:") == 0) {
+        snprintf(msg, len, ":memory: is SQLite's in-memory database, gone when wsstatsd exits: give a file name");
+        return STORE_E_BAD_PATH;
+    }
+    if (strncmp(path, "file:", 5) == 0) {
+        snprintf(msg, len, "%s: SQLite URIs are not taken, only file names (for a file of that name: ./%s)", path,
+                 path);
+        return STORE_E_BAD_PATH;
+    }
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(msg, len, "%s: is a directory, not a database (give a file name in it)", path);
+        return STORE_E_IS_DIRECTORY;
+    }
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        snprintf(msg, len, "%s: not a regular file (a device, FIFO or socket): the database must be a file", path);
+        return STORE_E_BAD_PATH;
+    }
+    return STORE_OPENED;
+}
+
 static struct store *open_writer(struct store *st, const struct store_options *o, struct store_open_error *e)
 {
     const char *path = st->where.path;
     if (o)
         st->opt = *o;
+    enum store_open_code refused = store_check_write_path(path, st->err, sizeof st->err);
+    if (refused != STORE_OPENED)
+        return fail_open(st, e, refused, st->err);
     if (!(st->where.wal = joined(path, "-wal")) || !(st->where.shm = joined(path, "-shm")) ||
         tally_init(&st->queue.tls_wait) < 0 || tally_init(&st->queue.tls_batch) < 0)
         return fail_open(st, e, STORE_E_NO_MEMORY, "out of memory");
@@ -129,6 +164,11 @@ static struct store *open_reader(const char *path, struct store_open_error *e)
     if (stat(path, &sb) != 0) {
         e->code = open_code_of_errno(errno);
         snprintf(e->msg, sizeof e->msg, "no database at %s (create one with: wsstatsd -r CAPTURE -w %s)", path, path);
+        return NULL;
+    }
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0) { /* SQLite would take it as an empty database */
+        snprintf(e->msg, sizeof e->msg, "%s: an empty file, not a wsstats database (wsstatsd -w writes one)", path);
+        e->code = STORE_E_FOREIGN;
         return NULL;
     }
     struct store *st = store_new();

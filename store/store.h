@@ -32,9 +32,10 @@
 #include "../model/record.h"
 #include "../model/tls.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 /* Readers take older schemas whose tables hold the same records (v1 lacks
- * indexes and tls_flows, v2 the captures' `received` column). */
+ * indexes and tls_flows, v2 the captures' `received` column, v3 their
+ * `host` and `pid`). */
 #define STORE_MIN_READ_VERSION 1
 
 struct store;
@@ -50,7 +51,9 @@ struct capture_row {
     uint64_t connections; /* not the caller's: the store writes the records it
                            * wrote with this row into that file */
     uint64_t received, drops, if_drops; /* libpcap's counters (live only) */
-    const char *status; /* "running", "stopped", "complete", or an error message */
+    const char *status; /* "running", "stopped", "complete", or an error message; the store
+                         * writes "failed: ..." (store_abandon), "reopened" (a moved file), and
+                         * "interrupted" (a running row whose process is gone, found at open) */
 };
 
 /* How bad a report is (the daemon maps these to syslog priorities). */
@@ -89,6 +92,8 @@ enum store_open_code {
     STORE_E_TOO_OLD,      /* for the reader: a schema it cannot read (run wsstatsd to migrate) */
     STORE_E_NO_MEMORY,
     STORE_E_IO,           /* any other failure of the file or of SQLite (the message says which) */
+    STORE_E_BAD_PATH,     /* the writer's path names no file records would stay in ("", ":memory:",
+                           * a "file:" URI, a device, FIFO or socket): refused before SQLite sees it */
 };
 
 /* A message names the path up to three times (the file, its -shm, its
@@ -107,6 +112,12 @@ struct store_open_error {
  * schema version once (store/schema.c). */
 struct store *store_open(const char *path, enum store_mode mode, const struct store_options *o,
                          struct store_open_error *e);
+
+/* Whether the writer could keep records at path: STORE_OPENED, or
+ * STORE_E_BAD_PATH / STORE_E_IS_DIRECTORY with the reason in msg (len
+ * bytes). Looks only (stat), creates nothing; store_open(STORE_WRITE) asks
+ * it first, and wsstatsd before anything else, as a usage error. */
+enum store_open_code store_check_write_path(const char *path, char *msg, size_t len);
 
 /* The code's name ("not_found", ...), for logs and tests. */
 const char *store_open_code_name(enum store_open_code code);
@@ -130,6 +141,13 @@ int store_add(struct store *st, const struct ws_record *r);
 /* Writes every queued record, captures row and TLS count, and waits for
  * it. Returns 0, or -1 with store_error() set (they stay queued). */
 int store_commit(struct store *st);
+
+/* After store_commit() failed at the end of a run: the records still
+ * queued are given up (counted in store_lost()), and the captures rows
+ * they belonged to end as "failed: N records not written: REASON", written
+ * alone if the database takes that much. Returns how many were given up;
+ * store_error() keeps the reason. */
+size_t store_abandon(struct store *st);
 
 /* Asks the writer to close and open the database path again (SIGHUP,
  * after a log-rotation style move); returns at once. A moved file keeps

@@ -141,6 +141,8 @@ struct store_captures {
     int n;
     bool fresh;  /* a row not yet in the open file */
     int current; /* the captures row new records belong to */
+    char host[256]; /* this machine's name and ... */
+    long pid;       /* ... this process: written with each row (fixed for the run) */
 };
 
 /* The writer thread's timers and its reconnection (writer.c): the writer's. */
@@ -258,6 +260,9 @@ int commit_queued(struct store *st, char *err, const char *closing);
 /* ---- captures.c ---- */
 
 extern const char captures_insert_sql[], captures_update_sql[];
+/* At the writer's open: this host's `running` rows whose process is gone
+ * become `interrupted`. Returns how many (-1: failed, err set). */
+int mark_interrupted(struct store *st, char *err);
 int take_slots(struct store *st, struct slot_copy *out, const uint64_t *records, const char *closing, double now);
 void give_back_slots(struct store *st, const struct slot_copy *c, int n);
 int write_slots(struct store *st, struct slot_copy *c, int n, char *err);

@@ -61,6 +61,7 @@ for build in $BUILDS; do
     run_suite "${tag}proxy" env BIN="$build" tests/proxy/run.sh
     run_suite "${tag}http" env BIN="$build" tests/http/run.sh
     run_suite "${tag}store" env BIN="$build" tests/store/run.sh
+    run_suite "${tag}edges" env BIN="$build" tests/store/edges.sh
     slow && run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
     slow && run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh

@@ -50,7 +50,7 @@ dump() {
 import sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
 skip = {"connections": {"id", "capture_id"}, "tls_flows": set(),
-        "captures": {"id", "started_at", "ended_at"}}  # when the daemon ran, not what it read
+        "captures": {"id", "started_at", "ended_at", "pid"}}  # when and as which process the daemon ran, not what it read
 tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 for t in tables:
     if t not in skip:

@@ -92,11 +92,13 @@ static void a_directory_is_refused(void **state)
     scratch_make(&s);
     snprintf(msg, sizeof msg, "%s: is a directory, not a database (give the file wsstatsd -w wrote)", s.dir);
     expect_refused(s.dir, STORE_READ, STORE_E_IS_DIRECTORY, msg);
-    snprintf(msg, sizeof msg, "cannot open database %s: unable to open database file (Is a directory)", s.dir);
+    snprintf(msg, sizeof msg, "%s: is a directory, not a database (give a file name in it)", s.dir);
     expect_refused(s.dir, STORE_WRITE, STORE_E_IS_DIRECTORY, msg);
+    expect_refused("", STORE_WRITE, STORE_E_BAD_PATH, "the database path is empty: give a file name (-w FILE)");
+    expect_refused("/dev/null", STORE_WRITE, STORE_E_BAD_PATH,
+                   "/dev/null: not a regular file (a device, FIFO or socket): the database must be a file");
     scratch_path(&s, "no/such/x.db", path);
-    snprintf(msg, sizeof msg, "cannot open database %s: unable to open database file (No such file or directory)",
-             path);
+    snprintf(msg, sizeof msg, "cannot create database %s: no directory %s/no/such", path, s.dir);
     expect_refused(path, STORE_WRITE, STORE_E_NOT_FOUND, msg);
     scratch_remove(&s);
 }
@@ -109,8 +111,8 @@ static void an_empty_file(void **state)
     scratch_make(&s);
     scratch_path(&s, "empty.db", path);
     fclose(fopen(path, "w"));
-    snprintf(msg, sizeof msg, "%s: schema version 0 is older than 3; run wsstatsd on it once to migrate", path);
-    expect_refused(path, STORE_READ, STORE_E_TOO_OLD, msg);
+    snprintf(msg, sizeof msg, "%s: an empty file, not a wsstats database (wsstatsd -w writes one)", path);
+    expect_refused(path, STORE_READ, STORE_E_FOREIGN, msg);
     size_t len;
     free(file_bytes(path, &len));
     assert_int_equal(len, 0);
@@ -157,7 +159,7 @@ static void a_newer_schema_is_refused(void **state)
     scratch_make(&s);
     scratch_path(&s, "newer.db", path);
     sql_exec(path, "PRAGMA user_version = 99; CREATE TABLE connections (id INTEGER);");
-    snprintf(msg, sizeof msg, "%s: schema version 99 is newer than this program supports (3); upgrade wsstats",
+    snprintf(msg, sizeof msg, "%s: schema version 99 is newer than this program supports (4); upgrade wsstats",
              path);
     expect_both_refuse_untouched(path, STORE_E_TOO_NEW, msg, msg);
     scratch_remove(&s);
@@ -234,8 +236,20 @@ static void a_file_the_writer_may_only_read(void **state)
     database_with_records(path);
     assert_int_equal(chmod(path, 0644), 0);
     snprintf(msg, sizeof msg,
-             "cannot write database %s: this process may only read it (check the owner and mode of the file)", path);
-    expect_in_child(path, STORE_WRITE, STORE_E_READ_ONLY, msg);
+             "cannot write database %s: Permission denied (check the owner and mode of the file)", path);
+    expect_in_child(path, STORE_WRITE, STORE_E_PERMISSION, msg);
+    /* nobody's own file in root's directory: the directory must be writable (the -wal) */
+    scratch_path(&s, "theirs.db", path);
+    database_with_records(path);
+    assert_int_equal(chown(path, getpwnam("nobody")->pw_uid, (gid_t)-1), 0);
+    snprintf(msg, sizeof msg,
+             "cannot write database %s: the directory %s must be writable too, for SQLite's -wal and -shm files"
+             " beside it: Permission denied",
+             path, s.dir);
+    expect_in_child(path, STORE_WRITE, STORE_E_PERMISSION, msg);
+    scratch_path(&s, "new.db", path);
+    snprintf(msg, sizeof msg, "cannot create database %s in %s: Permission denied", path, s.dir);
+    expect_in_child(path, STORE_WRITE, STORE_E_PERMISSION, msg);
     scratch_remove(&s);
 }
 
@@ -288,7 +302,7 @@ static void a_newer_schema_read_as_immutable(void **state)
     scratch_path(&s, "newer.db", path);
     sql_exec(path, "PRAGMA journal_mode = WAL; PRAGMA user_version = 99; CREATE TABLE connections (id INTEGER);");
     assert_int_equal(chmod(path, 0644), 0);
-    snprintf(msg, sizeof msg, "%s: schema version 99 is not one this program reads (1 to 3)", path);
+    snprintf(msg, sizeof msg, "%s: schema version 99 is not one this program reads (1 to 4)", path);
     expect_in_child(path, STORE_READ, STORE_E_TOO_NEW, msg);
     scratch_remove(&s);
 }
