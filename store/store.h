@@ -116,7 +116,8 @@ struct store *store_open(const char *path, enum store_mode mode, const struct st
 /* Whether the writer could keep records at path: STORE_OPENED, or
  * STORE_E_BAD_PATH / STORE_E_IS_DIRECTORY with the reason in msg (len
  * bytes). Looks only (stat), creates nothing; store_open(STORE_WRITE) asks
- * it first, and wsstatsd before anything else, as a usage error. */
+ * it first (but takes ":memory:", for tests and fuzzers), and wsstatsd
+ * before anything else, as a usage error. */
 enum store_open_code store_check_write_path(const char *path, char *msg, size_t len);
 
 /* The code's name ("not_found", ...), for logs and tests. */

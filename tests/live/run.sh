@@ -616,7 +616,7 @@ readonly_case() {
     p=$(traffic "${PORTS[7]}" "$TMP/ro2.keys" 3)
     [ -z "$p" ] || why="${why:+$why; }$p"
     sleep 2.5 # three tries at least
-    local errors; errors=$(grep -c 'may only read it' "$log")
+    local errors; errors=$(grep -c 'Permission denied (check the owner and mode of the file)' "$log")
     [ "$errors" = 1 ] || problems+=("$errors lines say the DB is read-only, expected 1 (at once, then silence)")
     grep -q "writable again" "$log" && problems+=("'writable again' while the DB is still read-only")
     # (not read here: a reader would make its -shm read-only too)
@@ -629,7 +629,7 @@ readonly_case() {
     keys_visible "$db" "$TMP/ro2.keys" || { sleep 1; keys_visible "$db" "$TMP/ro2.keys"; } ||
         problems+=("the records kept in memory are not in the DB 4 s after chmod 644")
     [ "$(grep -c 'writable again' "$log")" = 1 ] || problems+=("$(grep -c 'writable again' "$log") 'writable again' lines, expected 1")
-    [ "$(grep -c 'may only read it' "$log")" = 1 ] || problems+=("the read-only error was told again")
+    [ "$(grep -c 'Permission denied (check the owner and mode of the file)' "$log")" = 1 ] || problems+=("the read-only error was told again")
     [ "$("${DC[@]}" sql "$db" "SELECT count(*) FROM captures")" = 1 ] || problems+=("$("${DC[@]}" sql "$db" "SELECT count(*) FROM captures") captures rows, expected 1 (the same file)")
     p=$("${DC[@]}" capture-ids "$db") || problems+=("$p")
     if [ ${#problems[@]} -eq 0 ]; then pass "live/readonly-recovers"
