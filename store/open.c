@@ -79,27 +79,34 @@ void conn_close(struct store *st)
  * page_size: applies only to a database created here (it must come before
  * the schema, which writes the first page); an existing one keeps its
  * own. journal_mode=WAL, which writes the file, comes only after the
- * schema check (wal_on): a refused file keeps every byte. 8 KiB instead of SQLite's 4 takes a sixth off each record's B-tree
+ * schema check (conn_open_write): a refused file keeps every byte. 8 KiB
+ * instead of SQLite's 4 takes a sixth off each record's B-tree
  * inserts (the table and 12 indexes: fewer levels and splits); the query
  * times of bench/queries.sh stay as they were but one, and 16 KiB pages
  * slowed more of them. */
-static int set_pragmas(struct store *st, char *err)
+/* A pragma (or several) on the writer's connection, its failure named. */
+static int pragma(struct store *st, const char *sql, char *err)
 {
     char what[600];
     snprintf(what, sizeof what, "cannot use database %s", st->where.path);
+    return exec(st->conn.db, sql, err, what);
+}
+
+static int set_pragmas(struct store *st, char *err)
+{
     char pragmas[240];
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA page_size=%d; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
              " PRAGMA ignore_check_constraints=ON; PRAGMA cache_size=-%d",
              PAGE_BYTES, CACHE_KIB);
-    return exec(st->conn.db, pragmas, err, what);
+    return pragma(st, pragmas, err);
 }
 
-static int wal_on(struct store *st, char *err)
+/* Whether path names a file (SQLite's ":memory:", which the store takes
+ * from its own callers, names none). */
+static bool on_disk(const char *path)
 {
-    char what[600];
-    snprintf(what, sizeof what, "cannot use database %s", st->where.path);
-    return exec(st->conn.db, "PRAGMA journal_mode=WAL", err, what);
+    return *path && strcmp(path, ":memory:") != 0;
 }
 
 /* The file the connection has open, to tell it from one moved there later. */
@@ -110,14 +117,24 @@ static int note_file(struct store *st, char *err)
     if (stat(path, &sb) == 0) {
         st->conn.dev = sb.st_dev;
         st->conn.ino = sb.st_ino;
-    } else if (*path && strcmp(path, ":memory:") != 0) { /* moved or deleted this very moment */
+    } else if (on_disk(path)) { /* moved or deleted this very moment */
         snprintf(err, ERR_MAX, "cannot open database %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-static void dir_of(const char *path, char *buf, size_t len);
+/* The directory of path ("." for a bare name). */
+static void dir_of(const char *path, char *buf, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(buf, len, ".");
+    else if (slash == path)
+        snprintf(buf, len, "/");
+    else
+        snprintf(buf, len, "%.*s", (int)(slash - path), path);
+}
 
 /* Why this process could not write a database at path, in the system's
  * words, before SQLite tries (its own message would be "unable to open
@@ -155,7 +172,7 @@ int conn_open_write(struct store *st, char *err, enum store_open_code *code)
 {
     const char *path = st->where.path;
     sqlite3 **db = &st->conn.db;
-    if ((*code = writable_or_why(path, err)) != STORE_OPENED)
+    if (on_disk(path) && (*code = writable_or_why(path, err)) != STORE_OPENED)
         return -1;
     /* NOMUTEX: one thread at a time uses the connection (store_internal.h),
      * so SQLite's own per-call locking is pure cost. */
@@ -187,7 +204,7 @@ int conn_open_write(struct store *st, char *err, enum store_open_code *code)
     }
     if ((*code = schema_check(*db, path, true, err)) != STORE_OPENED)
         return -1;
-    if (wal_on(st, err) < 0) {
+    if (pragma(st, "PRAGMA journal_mode=WAL", err) < 0) {
         *code = open_code_of(*db, 0);
         return -1;
     }
@@ -220,18 +237,6 @@ static void immutable_uri(const char *path, char *buf, size_t len)
             buf[used++] = (char)*p;
     }
     snprintf(buf + used, len - used, "?immutable=1");
-}
-
-/* The directory of path ("." for a bare name). */
-static void dir_of(const char *path, char *buf, size_t len)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(buf, len, ".");
-    else if (slash == path)
-        snprintf(buf, len, "/");
-    else
-        snprintf(buf, len, "%.*s", (int)(slash - path), path);
 }
 
 static int fail_with(struct store_open_error *e, enum store_open_code code)

@@ -121,15 +121,14 @@ enum store_open_code store_check_write_path(const char *path, char *msg, size_t 
                  path);
         return STORE_E_BAD_PATH;
     }
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    if (stat(path, &sb) != 0 || S_ISREG(sb.st_mode)) /* a new file, or an existing one */
+        return STORE_OPENED;
+    if (S_ISDIR(sb.st_mode)) {
         snprintf(msg, len, "%s: is a directory, not a database (give a file name in it)", path);
         return STORE_E_IS_DIRECTORY;
     }
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        snprintf(msg, len, "%s: not a regular file (a device, FIFO or socket): the database must be a file", path);
-        return STORE_E_BAD_PATH;
-    }
-    return STORE_OPENED;
+    snprintf(msg, len, "%s: not a regular file (a device, FIFO or socket): the database must be a file", path);
+    return STORE_E_BAD_PATH;
 }
 
 static struct store *open_writer(struct store *st, const struct store_options *o, struct store_open_error *e)

@@ -59,8 +59,9 @@ struct capture_row {
 /* How bad a report is (the daemon maps these to syslog priorities). */
 enum store_level { STORE_ERROR, STORE_WARNING, STORE_NOTICE };
 
-/* Called on the writer thread, with no lock of the store held; `msg` is
- * one line without the database's name. */
+/* Called on the writer thread, with no lock of the store held (and once
+ * from store_open(), on the caller's thread, when it marks captures
+ * interrupted); `msg` is one line without the database's name. */
 typedef void (*store_report_fn)(void *arg, enum store_level level, const char *msg);
 
 struct store_options {

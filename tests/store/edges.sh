@@ -56,7 +56,6 @@ for case in "empty-path|" "memory-path|:memory:" "uri-path|file:x/uri.db"; do
     [ $rc = 2 ] && grep -q -- "-w: " err && [ -z "$left" ]
     check "$name" $? "exit $rc (want 2), left: '$left'" "$(cat err)"
 done
-rm -f /dev/null-journal.test-marker
 "$OLDPWD/$BIN/wsstatsd" -r one.pcap -w /dev/null >out 2>err
 rc=$?
 [ $rc = 2 ] && grep -q "not a regular file" err && [ ! -e /dev/null-journal ] && [ ! -e /dev/null-wal ]
