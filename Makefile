@@ -135,11 +135,12 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BUILD)/wsstats $(DESTDIR)$(PREFIX)/bin/wsstats
 	install -m 755 $(BUILD)/wsstatsd $(DESTDIR)$(PREFIX)/sbin/wsstatsd
+	install -m 755 contrib/wsstats-split-pcapng $(DESTDIR)$(PREFIX)/bin/wsstats-split-pcapng
 	install -m 644 man/wsstats.1 $(DESTDIR)$(PREFIX)/share/man/man1/wsstats.1
 	install -m 644 man/wsstatsd.8 $(DESTDIR)$(PREFIX)/share/man/man8/wsstatsd.8
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/wsstats $(DESTDIR)$(PREFIX)/sbin/wsstatsd \
+	rm -f $(DESTDIR)$(PREFIX)/bin/wsstats $(DESTDIR)$(PREFIX)/bin/wsstats-split-pcapng $(DESTDIR)$(PREFIX)/sbin/wsstatsd \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/wsstats.1 $(DESTDIR)$(PREFIX)/share/man/man8/wsstatsd.8
 
 clean:

@@ -9,16 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
+#include "../common/path.h"
 #include "decode.h"
 
 #define FILE_BUFFER (1u << 17) /* stdio buffer for capture files */
 
+static ts_us_t packet_time(const struct pcap_pkthdr *h);
+
 static void set_sensor(struct capture_source *s, const char *name)
 {
-    const char *base = strrchr(name, '/');
-    base = base ? base + 1 : name;
-    snprintf(s->sensor, sizeof s->sensor, "%s", strcmp(name, "-") == 0 ? "stdin" : base);
+    snprintf(s->sensor, sizeof s->sensor, "%s", strcmp(name, "-") == 0 ? "stdin" : path_base(name));
 }
 
 static int check_linktype(struct capture_source *s, char *err, size_t errlen)
@@ -45,9 +49,46 @@ static FILE *open_buffered(struct capture_source *s, const char *path, char *ebu
         snprintf(ebuf, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
         return NULL;
     }
+    struct stat sb; /* standard input has no name to be known by */
+    s->file_size = fp != stdin && fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : -1;
     if ((s->iobuf = malloc(FILE_BUFFER)) != NULL)
         setvbuf(fp, s->iobuf, _IOFBF, FILE_BUFFER);
     return fp;
+}
+
+/* libpcap's words for why a read failed, with the packets read before it;
+ * a pcapng of several link types is told what to do about it. */
+static void read_error(struct capture_source *s, char *err, size_t errlen)
+{
+    const char *why = pcap_geterr(s->pcap);
+    bool mixed = strstr(why, "different from the type of the first interface") != NULL;
+    snprintf(err, errlen, "%s: %s (after packet %llu)%s%s%s", s->name, why, (unsigned long long)s->packets,
+             mixed ? "; libpcap reads one link type per file: split it per interface first, with "
+                     "wsstats-split-pcapng "
+                   : "",
+             mixed ? s->name : "", mixed ? " (README, \"Capture files\")" : "");
+}
+
+/* A regular file's first packet, kept for source_next: its time identifies
+ * the file, and a file that fails at once fails before the database is
+ * touched. The packet stays in libpcap's buffer until the next read. */
+static int read_first_packet(struct capture_source *s, char *err, size_t errlen)
+{
+    const u_char *data;
+    int rc = pcap_next_ex(s->pcap, &s->first_hdr, &data);
+    if (rc == 1) {
+        s->first_data = data;
+        s->first_pending = s->has_first = true;
+        s->first_ts = packet_time(s->first_hdr);
+        return 0;
+    }
+    if (rc == PCAP_ERROR_BREAK) {
+        s->at_end = true;
+        return 0;
+    }
+    read_error(s, err, errlen);
+    source_close(s);
+    return -1;
 }
 
 int source_open_file(struct capture_source *s, const char *path, char *err, size_t errlen)
@@ -73,7 +114,9 @@ int source_open_file(struct capture_source *s, const char *path, char *err, size
             snprintf(err, errlen, "%s: %s", path, ebuf);
         return -1;
     }
-    return check_linktype(s, err, errlen);
+    if (check_linktype(s, err, errlen) < 0)
+        return -1;
+    return s->file_size >= 0 ? read_first_packet(s, err, errlen) : 0;
 }
 
 static int live_fail(struct capture_source *s, const char *what, char *err, size_t errlen)
@@ -109,6 +152,7 @@ int source_open_live(struct capture_source *s, const char *iface, const struct l
     memset(s, 0, sizeof *s);
     s->name = iface;
     s->live = true;
+    s->file_size = -1;
     set_sensor(s, iface);
     s->pcap = pcap_create(iface, ebuf);
     if (!s->pcap) {
@@ -147,7 +191,11 @@ int source_open_live(struct capture_source *s, const char *iface, const struct l
         if (rc < 0)
             return live_fail(s, what, err, errlen);
     }
-    return check_linktype(s, err, errlen);
+    if (check_linktype(s, err, errlen) < 0)
+        return -1;
+    s->watch_link = true;
+    s->watch_link = source_link_state(s) != LINK_UNWATCHED;
+    return 0;
 }
 
 /* The packet's time in microseconds. A pcapng timestamp is 64 bits of any
@@ -162,21 +210,32 @@ static ts_us_t packet_time(const struct pcap_pkthdr *h)
     return (ts_us_t)(sec * 1000000 + usec);
 }
 
+static enum source_status packet_of(struct capture_source *s, const struct pcap_pkthdr *h, const u_char *data,
+                                    struct packet *pkt)
+{
+    pkt->data = data;
+    pkt->caplen = h->caplen;
+    pkt->len = h->len;
+    pkt->ts = packet_time(h);
+    pkt->linktype = s->linktype;
+    s->packets++;
+    s->bytes += h->len;
+    return SOURCE_PACKET;
+}
+
 enum source_status source_next(struct capture_source *s, struct packet *pkt, char *err, size_t errlen)
 {
+    if (s->first_pending) {
+        s->first_pending = false;
+        return packet_of(s, s->first_hdr, s->first_data, pkt);
+    }
+    if (s->at_end)
+        return SOURCE_END;
     struct pcap_pkthdr *h;
     const u_char *data;
     int rc = pcap_next_ex(s->pcap, &h, &data);
-    if (rc == 1) {
-        pkt->data = data;
-        pkt->caplen = h->caplen;
-        pkt->len = h->len;
-        pkt->ts = packet_time(h);
-        pkt->linktype = s->linktype;
-        s->packets++;
-        s->bytes += h->len;
-        return SOURCE_PACKET;
-    }
+    if (rc == 1)
+        return packet_of(s, h, data, pkt);
     if (rc == 0) {
         if (s->live) {
             struct pollfd p = {.fd = s->fd, .events = POLLIN};
@@ -189,8 +248,7 @@ enum source_status source_next(struct capture_source *s, struct packet *pkt, cha
     }
     if (rc == PCAP_ERROR_BREAK)
         return SOURCE_END;
-    snprintf(err, errlen, "%s: %s (after packet %llu)", s->name, pcap_geterr(s->pcap),
-             (unsigned long long)s->packets);
+    read_error(s, err, errlen);
     return SOURCE_ERROR;
 }
 
@@ -207,6 +265,18 @@ void source_counters(struct capture_source *s, struct source_counters *c)
     c->received = s->received;
     c->dropped = s->dropped;
     c->if_dropped = s->if_dropped;
+}
+
+enum link_state source_link_state(const struct capture_source *s)
+{
+    if (!s->live || !s->pcap || !s->watch_link)
+        return LINK_UNWATCHED;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", s->name);
+    if (ioctl(s->fd, SIOCGIFFLAGS, &ifr) < 0)
+        return errno == ENODEV || errno == ENXIO ? LINK_GONE : LINK_UNWATCHED;
+    return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING) ? LINK_UP : LINK_DOWN;
 }
 
 void source_close(struct capture_source *s)

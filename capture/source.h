@@ -22,12 +22,23 @@ struct capture_source {
     bool live;
     int linktype;
     uint64_t packets, bytes;
+    /* file: what identifies it (a second run over it is found by these,
+     * daemon/wsstatsd.c): its size, -1 unless a regular file, and the time
+     * of its first packet, read at open (source_open_file) so that a file
+     * libpcap cannot read from its start fails before anything is written */
+    int64_t file_size;
+    bool has_first;     /* the file has a first packet: first_ts is its time */
+    ts_us_t first_ts;
+    struct pcap_pkthdr *first_hdr; /* that packet, until source_next returns it */
+    const u_char *first_data;
+    bool first_pending, at_end;
     int fd;         /* live: pcap's selectable descriptor, polled when idle */
     char *iobuf;    /* file: the stdio buffer libpcap reads through */
     int timeout_ms; /* live: how long source_next waits for a packet */
     /* live: libpcap's 32-bit counters, widened (see source_counters) */
     struct pcap_stat last;
     uint64_t received, dropped, if_dropped;
+    bool watch_link; /* live: the interface has flags (source_link_state) */
 };
 
 struct live_options {
@@ -45,7 +56,10 @@ enum source_status {
     SOURCE_ERROR,   /* message in err (e.g. a file cut mid-packet) */
 };
 
-/* Both return 0, or -1 with one line naming the culprit in err. */
+/* Both return 0, or -1 with one line naming the culprit in err. A regular
+ * file's first packet is read here: a file libpcap cannot read from its
+ * start (damaged at once, or a pcapng whose interfaces differ in link type)
+ * fails at open. */
 int source_open_file(struct capture_source *s, const char *path, char *err, size_t errlen);
 int source_open_live(struct capture_source *s, const char *iface, const struct live_options *o,
                      char *err, size_t errlen);
@@ -62,6 +76,13 @@ struct source_counters {
     uint64_t received, dropped, if_dropped;
 };
 void source_counters(struct capture_source *s, struct source_counters *c);
+
+/* Live: the interface as the kernel sees it now (SIOCGIFFLAGS, asked on
+ * libpcap's own packet socket). Down is not up, or up without a carrier
+ * (a tap port whose link went away): no traffic passes. A pseudo-interface
+ * such as "any" has no flags and is not watched. */
+enum link_state { LINK_UNWATCHED, LINK_UP, LINK_DOWN, LINK_GONE };
+enum link_state source_link_state(const struct capture_source *s);
 
 void source_close(struct capture_source *s);
 

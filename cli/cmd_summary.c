@@ -128,7 +128,7 @@ static void connection_rows(struct rows *r, const struct summary_counts *s)
     row(r, "initiator", "server", s->by_server, false);
     row(r, "initiator", "(no close frame)", s->total - s->by_client - s->by_server, false);
     title(r, "TCP TERMINATION");
-    for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
+    for (int t = TERM_FIN_CLIENT; t <= TERM_LAST; t++)
         if (s->terminations[t])
             row(r, "termination", termination_name((enum termination)t), s->terminations[t], false);
 }

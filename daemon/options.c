@@ -46,6 +46,9 @@ static void usage(FILE *out)
             "  -w, --db PATH           the database (default: $WSSTATS_DB or ./wsstats.db)\n"
             "      --retention DUR     delete records that ended longer ago than DUR\n"
             "                          (with -r: before the newest record)\n"
+            "      --append-again      read a file this database already holds a run of\n"
+            "                          (refused by default: its records would be twice)\n"
+            "      --skip-recorded     leave such files out and read the others\n"
             "\n"
             "Tracking:\n"
             "      --idle-timeout DUR  expire connections silent this long (default: 15m)\n"
@@ -113,7 +116,9 @@ enum {
     OPT_STREAM_CAP,
     OPT_STATS,
     OPT_SYSLOG,
-    OPT_RETENTION
+    OPT_RETENTION,
+    OPT_APPEND_AGAIN,
+    OPT_SKIP_RECORDED
 };
 
 /* A duration option: microseconds, > 0 unless zero_ok. */
@@ -142,6 +147,8 @@ int options_parse(int argc, char **argv, struct options *o)
         {"stats-interval", required_argument, NULL, OPT_STATS},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"retention", required_argument, NULL, OPT_RETENTION},
+        {"append-again", no_argument, NULL, OPT_APPEND_AGAIN},
+        {"skip-recorded", no_argument, NULL, OPT_SKIP_RECORDED},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -193,6 +200,13 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 2;
             break;
         case OPT_SYSLOG: o->syslog = true; break;
+        case OPT_APPEND_AGAIN:
+        case OPT_SKIP_RECORDED:
+            if (o->recorded != RECORDED_REFUSE &&
+                o->recorded != (c == OPT_APPEND_AGAIN ? RECORDED_APPEND : RECORDED_SKIP))
+                return usage_error("%s", "give --append-again or --skip-recorded, not both");
+            o->recorded = c == OPT_APPEND_AGAIN ? RECORDED_APPEND : RECORDED_SKIP;
+            break;
         case 'u': o->user = optarg; break;
         case OPT_MAX_FLOWS:
             if (!parse_size(optarg, &v) || v == 0 || v > (1u << 30))

@@ -24,6 +24,11 @@ struct options {
     bool syslog;
     int64_t stats_interval; /* µs; 0: none */
     int64_t retention;      /* µs; 0: keep everything */
+    enum recorded_files {   /* a file this database already holds a run of */
+        RECORDED_REFUSE,    /* the run is refused (the default) */
+        RECORDED_APPEND,    /* --append-again: read again, its records twice */
+        RECORDED_SKIP,      /* --skip-recorded: left out, the others read */
+    } recorded;
 };
 
 /* Parses the command line into *o (defaults for what it does not say).

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "options.h"
 #include "privdrop.h"
+#include "recorded.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
@@ -49,6 +50,7 @@ static volatile sig_atomic_t stop_requested, stats_requested, reopen_requested;
 struct daemon {
     struct options opt;
     struct capture_source sources[MAX_SOURCES];
+    bool skip[MAX_SOURCES]; /* files left out (--skip-recorded) */
     int nsources;
     struct classifier *classifier;
     struct store *store;
@@ -61,6 +63,8 @@ struct daemon {
     struct capture_row row;   /* the current source's captures row */
     int capture;              /* its handle in the store */
     ts_us_t next_tick, next_stats;
+    enum link_state link; /* live: the interface when last looked at */
+    ts_us_t link_down_at;
     uint64_t stats_packets; /* packets at the last stats line */
     char err[1024];
 };
@@ -181,6 +185,7 @@ static void capture_row_fill(struct daemon *dm, struct capture_source *s, struct
     row->sensor = s->sensor;
     row->source = s->name;
     row->live = s->live;
+    row->file_size = s->file_size;
     row->packets = s->packets;
     row->bytes = s->bytes;
     struct source_counters pc;
@@ -218,6 +223,41 @@ static void log_stats(struct daemon *dm, struct capture_source *s, bool asked)
     dm->stats_packets = s->packets;
 }
 
+/* The interface went down or away: its open connections end now, as
+ * interface_down (what comes after a gap is picked up mid-stream). */
+static void end_connections_on_link_loss(struct daemon *dm, struct capture_source *s, const char *what,
+                                         const char *then)
+{
+    uint64_t before = dm->records_written;
+    ts_us_t now = wall_us();
+    if (now > flow_table_now(engine_flows(dm->engine)))
+        engine_set_clock(dm->engine, now);
+    engine_end_all(dm->engine, TERM_INTERFACE_DOWN);
+    uint64_t n = dm->records_written - before;
+    log_msg(&dm->log, LOG_WARNING, "%s: the interface %s: %llu open WebSocket connection%s written as "
+            "interface_down; %s", s->name, what, (unsigned long long)n, n == 1 ? "" : "s", then);
+    dm->link_down_at = now;
+}
+
+/* Live, once a second: a link that went down (ip link set down, a tap
+ * port's carrier lost) and came up again. The kernel keeps libpcap's
+ * socket and delivers again once it is up: the capture goes on. An
+ * interface that is gone (ip link del, a NIC unplugged) ends the run with
+ * status 1, as libpcap's socket died with it: the service manager starts
+ * wsstatsd again, which waits for nothing (docs/design.md §5). */
+static void watch_link(struct daemon *dm, struct capture_source *s)
+{
+    enum link_state now = source_link_state(s);
+    if (now == LINK_UNWATCHED || now == dm->link)
+        return;
+    if (now == LINK_UP)
+        log_msg(&dm->log, LOG_NOTICE, "%s: the interface is up again after %.1f s: capturing", s->name,
+                (double)(wall_us() - dm->link_down_at) / 1e6);
+    else if (dm->link == LINK_UP && now == LINK_DOWN)
+        end_connections_on_link_loss(dm, s, "went down", "capturing again when it comes back up");
+    dm->link = now; /* gone: the packet loop ends the capture */
+}
+
 /* Signals, expiry, the captures row's figures and stats lines; nothing here
  * waits for the database (the store's writer does that). */
 static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flows0)
@@ -233,6 +273,7 @@ static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
         log_stats(dm, s, true);
     }
     if (now >= dm->next_tick) {
+        watch_link(dm, s);
         engine_expire(dm->engine, now);
         capture_row_fill(dm, s, &dm->row, flows0);
         store_capture_update(dm->store, dm->capture, &dm->row);
@@ -261,9 +302,10 @@ static void file_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
 
 /* ---- one source ---------------------------------------------------------- */
 
-/* Reads one source to its end (or to a stop signal). Returns 0, or -1 if the
- * source failed part-way; what was read before the damage is kept. */
-static int run_source(struct daemon *dm, struct capture_source *s)
+/* Reads one source to its end (or to a stop signal); after the `last` one
+ * to be read, open connections are written. Returns 0, or -1 if the source
+ * failed part-way; what was read before the damage is kept. */
+static int run_source(struct daemon *dm, struct capture_source *s, bool last)
 {
     dm->row = (struct capture_row){.started_at = wall_clock(), .first_packet_at = -1, .status = "running"};
     uint64_t flows0 = flow_table_stats(engine_flows(dm->engine))->flows;
@@ -274,6 +316,8 @@ static int run_source(struct daemon *dm, struct capture_source *s)
     struct decoder dec;
     decoder_init(&dec, s->linktype);
     int rc = 0;
+    enum termination end_as = TERM_CAPTURE_END;
+    dm->link = source_link_state(s);
     dm->next_tick = wall_us() + TICK_US;
     while (!stop_requested) {
         struct packet pkt;
@@ -285,6 +329,8 @@ static int run_source(struct daemon *dm, struct capture_source *s)
         if (st == SOURCE_ERROR) {
             log_msg(&dm->log, LOG_ERR, "%s", dm->err);
             rc = -1;
+            if (s->live && dm->link != LINK_UNWATCHED && source_link_state(s) != LINK_UP)
+                end_as = TERM_INTERFACE_DOWN; /* libpcap's socket died with its interface */
             break;
         }
         if (st == SOURCE_PACKET) {
@@ -295,6 +341,13 @@ static int run_source(struct daemon *dm, struct capture_source *s)
         }
         if (s->live)
             live_tick(dm, s, flows0);
+        if (s->live && dm->link == LINK_GONE) {
+            snprintf(dm->err, sizeof dm->err, "%s: the interface is gone (deleted or unplugged)", s->name);
+            log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+            rc = -1;
+            end_as = TERM_INTERFACE_DOWN;
+            break;
+        }
         else if ((s->packets & 4095) == 0)
             file_tick(dm, s, flows0);
     }
@@ -302,14 +355,18 @@ static int run_source(struct daemon *dm, struct capture_source *s)
             s->name, (unsigned long long)s->packets, (unsigned long long)dec.stats.tcp,
             (unsigned long long)dec.stats.skipped, (unsigned long long)dec.stats.fragments,
             (unsigned long long)dec.stats.truncated, (unsigned long long)dec.stats.invalid);
-    if (s == &dm->sources[dm->nsources - 1] || stop_requested) {
+    if (last || stop_requested) {
         /* The capture is over: open connections are written unfinished,
          * ending when it ended (docs/design.md §2) — for a live capture now, not at
          * its last packet, which may be long ago on a quiet link. */
         ts_us_t end = wall_us();
         if (s->live && end > flow_table_now(engine_flows(dm->engine)))
             engine_set_clock(dm->engine, end);
-        engine_finish(dm->engine);
+        if (end_as == TERM_INTERFACE_DOWN)
+            end_connections_on_link_loss(dm, s, "is gone", "exiting (status 1): the service manager starts "
+                                         "wsstatsd again (systemd: Restart=on-failure)");
+        else
+            engine_finish(dm->engine);
     }
     capture_row_fill(dm, s, &dm->row, flows0);
     dm->row.ended_at = wall_clock();
@@ -440,6 +497,8 @@ static int setup(struct daemon *dm)
         log_msg(&dm->log, LOG_ERR, "%s", e.msg);
         return -1;
     }
+    if (recorded_check(dm->store, dm->opt.db, dm->sources, dm->nsources, dm->opt.recorded, &dm->log, dm->skip) < 0)
+        return -1;
     return drop_privileges(dm);
 }
 
@@ -518,9 +577,12 @@ int main(int argc, char **argv)
     if (dm.opt.iface)
         log_msg(&dm.log, LOG_NOTICE, "capturing on %s (filter '%s'), writing to %s", dm.opt.iface,
                 dm.opt.live.filter ? dm.opt.live.filter : "", dm.opt.db);
-    int failed = 0;
+    int failed = 0, last = -1;
+    for (int i = 0; i < dm.nsources; i++)
+        last = dm.skip[i] ? last : i;
     for (int i = 0; i < dm.nsources && !stop_requested; i++)
-        failed |= run_source(&dm, &dm.sources[i]) < 0;
+        if (!dm.skip[i])
+            failed |= run_source(&dm, &dm.sources[i], i == last) < 0;
     if (dm.opt.verbosity >= 2)
         report_tracking(&dm);
     else

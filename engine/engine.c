@@ -204,7 +204,12 @@ void engine_packet(struct engine *e, struct decoder *dec, const struct packet *p
 
 void engine_finish(struct engine *e)
 {
-    flow_table_finish_all(e->flows);
+    engine_end_all(e, TERM_CAPTURE_END);
+}
+
+void engine_end_all(struct engine *e, enum termination why)
+{
+    flow_table_finish_all(e->flows, why);
     settle_classification(e);
 }
 

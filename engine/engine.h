@@ -69,6 +69,9 @@ void engine_expire(struct engine *e, ts_us_t now);
 /* The capture is over: every open connection is written as it stands,
  * ending at the packet clock (engine_set_clock: a live capture ends now). */
 void engine_finish(struct engine *e);
+/* The same, each ending with `why` (TERM_INTERFACE_DOWN: the live
+ * interface went down or away, and the capture goes on). */
+void engine_end_all(struct engine *e, enum termination why);
 void engine_set_clock(struct engine *e, ts_us_t now);
 
 const struct engine_stats *engine_stats(const struct engine *e);

@@ -21,7 +21,8 @@ static ts_us_t ended_at(const struct engine *e, const struct flow *f, enum termi
     switch (why) {
     case TERM_IDLE_TIMEOUT: return f->last_ts + flow_table_config(e->flows)->idle_timeout;
     case TERM_EVICTED:
-    case TERM_CAPTURE_END: return now > f->last_ts ? now : f->last_ts;
+    case TERM_CAPTURE_END:
+    case TERM_INTERFACE_DOWN: return now > f->last_ts ? now : f->last_ts;
     default: return f->last_ts;
     }
 }

@@ -139,8 +139,9 @@ bool flow_table_tick(struct flow_table *t, ts_us_t ts);
 /* Runs idle expiry against now (the packet clock, or a live clock). */
 void flow_table_expire(struct flow_table *t, ts_us_t now);
 
-/* The capture is over: every flow still open ends with TERM_CAPTURE_END. */
-void flow_table_finish_all(struct flow_table *t);
+/* The capture is over (TERM_CAPTURE_END), or its interface went down
+ * (TERM_INTERFACE_DOWN): every flow still open ends so. */
+void flow_table_finish_all(struct flow_table *t, enum termination why);
 
 /* State grown in place may have taken the total over the memcap: flows go,
  * in eviction order, until it fits. Call when a segment is done with. */

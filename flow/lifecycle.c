@@ -170,10 +170,10 @@ void flow_table_expire(struct flow_table *t, ts_us_t now)
     }
 }
 
-void flow_table_finish_all(struct flow_table *t)
+void flow_table_finish_all(struct flow_table *t, enum termination why)
 {
     struct flow *f;
     for (int l = LIST_NEW; l < LIST_COUNT; l++)
         while ((f = lru_oldest(t, l)))
-            flow_finish(t, f, TERM_CAPTURE_END);
+            flow_finish(t, f, why);
 }

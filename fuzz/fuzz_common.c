@@ -43,7 +43,7 @@ void fuzz_touch_record(const struct ws_record *r)
     fuzz_touch_str(r->ndpi_protocol);
     fuzz_check(r->vlan >= -1 && r->vlan <= 0xfff);
     fuzz_check(r->outcome >= OUTCOME_CLEAN && r->outcome <= OUTCOME_REJECTED);
-    fuzz_check(r->termination >= TERM_NONE && r->termination <= TERM_CAPTURE_END);
+    fuzz_check(r->termination >= TERM_NONE && r->termination <= TERM_LAST);
     fuzz_sink += strlen(outcome_name(r->outcome));
     if (r->termination != TERM_NONE)
         fuzz_sink += strlen(termination_name(r->termination));

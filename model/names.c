@@ -18,7 +18,8 @@ static const char *const violation_names[V_COUNT] = {
 static const char *const outcome_names[] = {"clean", "half_closed", "abnormal", "unfinished", "rejected"};
 
 static const char *const termination_names[] = {NULL, "fin_client", "fin_server", "rst_client",
-                                                "rst_server", "idle_timeout", "evicted", "capture_end"};
+                                                "rst_server", "idle_timeout", "evicted", "capture_end",
+                                                "interface_down"};
 
 static const char *const side_names[] = {"client", "server"}; /* by DIR_* */
 

@@ -45,7 +45,9 @@ enum termination {
     TERM_IDLE_TIMEOUT,
     TERM_EVICTED,
     TERM_CAPTURE_END,
+    TERM_INTERFACE_DOWN, /* live: the interface went down or away (daemon/wsstatsd.c) */
 };
+#define TERM_LAST TERM_INTERFACE_DOWN
 
 enum outcome {
     OUTCOME_CLEAN,

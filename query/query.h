@@ -178,7 +178,7 @@ struct summary_counts {
     long long total, handshake_seen;
     long long outcomes[5];
     long long by_client, by_server; /* close_initiator */
-    long long terminations[8];
+    long long terminations[TERM_LAST + 1];
 };
 /* Counts per value, largest first: value NULL for records without one. */
 typedef void (*tally_fn)(void *arg, const char *value, long long count);

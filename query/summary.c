@@ -45,7 +45,7 @@ static void summary_add(struct summary_counts *out, const char *outcome, const c
     int o = query_outcome_index((const unsigned char *)outcome);
     if (o >= 0)
         out->outcomes[o] += n;
-    for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++)
+    for (int t = TERM_FIN_CLIENT; t <= TERM_LAST; t++)
         if (termination && strcmp(termination, termination_name((enum termination)t)) == 0)
             out->terminations[t] += n;
     if (initiator && strcmp(initiator, "client") == 0)

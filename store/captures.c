@@ -17,15 +17,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/path.h"
+
 const char captures_insert_sql[] =
     "INSERT INTO captures (sensor, source, kind, started_at, ended_at, first_packet_at,"
-    " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status, received, host, pid)"
-    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)";
+    " last_packet_at, packets, bytes, drops, if_drops, tcp_flows, connections, status, received, host, pid,"
+    " file_name, file_size) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)";
 
 const char captures_update_sql[] =
     "UPDATE captures SET sensor=?1, source=?2, kind=?3, started_at=?4, ended_at=?5,"
     " first_packet_at=?6, last_packet_at=?7, packets=?8, bytes=?9, drops=?10, if_drops=?11,"
-    " tcp_flows=?12, connections=?13, status=?14, received=?15, host=?16, pid=?17 WHERE id=?18";
+    " tcp_flows=?12, connections=?13, status=?14, received=?15, host=?16, pid=?17, file_name=?18,"
+    " file_size=?19 WHERE id=?20";
 
 /* ---- the caller's side ------------------------------------------------------ */
 
@@ -161,6 +164,13 @@ static void bind_capture(sqlite3_stmt *s, const struct capture_row *c, const str
         sqlite3_bind_null(s, i++);
     sqlite3_bind_text(s, i++, cap->host, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, i++, cap->pid);
+    if (c->file_size >= 0) {
+        sqlite3_bind_text(s, i++, path_base(c->source), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, i++, c->file_size);
+    } else {
+        sqlite3_bind_null(s, i++);
+        sqlite3_bind_null(s, i++);
+    }
 }
 
 /* Inside a transaction: inserts or updates each row. Its `connections` are
@@ -173,7 +183,7 @@ int write_slots(struct store *st, struct slot_copy *c, int n, char *err)
         c[i].row.connections = (s->id < 0 ? 0 : s->written) + c[i].records;
         bind_capture(stmt, &c[i].row, &st->cap);
         if (s->id >= 0)
-            sqlite3_bind_int64(stmt, 18, s->id);
+            sqlite3_bind_int64(stmt, 20, s->id);
         if (step_done(st->conn.db, stmt, err, "recording the capture") < 0)
             return -1;
         if (s->id < 0)

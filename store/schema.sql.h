@@ -112,6 +112,16 @@ static const char *const migrations[] = {
     ("ALTER TABLE captures ADD COLUMN host TEXT;"
      "ALTER TABLE captures ADD COLUMN pid INTEGER;"
      "UPDATE meta SET value = '4' WHERE key = 'schema_version';"),
+
+    /* 4 -> 5: what identifies a capture file (its base name and size; with
+     * first_packet_at, the time of its first packet), so that a second run
+     * over a file already recorded is refused (daemon/wsstatsd.c,
+     * --append-again). NULL for live captures, standard input and rows
+     * written before this version (those are matched by name and first
+     * packet alone). */
+    ("ALTER TABLE captures ADD COLUMN file_name TEXT;"
+     "ALTER TABLE captures ADD COLUMN file_size INTEGER;"
+     "UPDATE meta SET value = '5' WHERE key = 'schema_version';"),
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

@@ -32,7 +32,7 @@
 #include "../model/record.h"
 #include "../model/tls.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 /* Readers take older schemas whose tables hold the same records (v1 lacks
  * indexes and tls_flows, v2 the captures' `received` column, v3 their
  * `host` and `pid`). */
@@ -51,6 +51,7 @@ struct capture_row {
     uint64_t connections; /* not the caller's: the store writes the records it
                            * wrote with this row into that file */
     uint64_t received, drops, if_drops; /* libpcap's counters (live only) */
+    int64_t file_size;  /* a regular file's size (its base name is then kept too); -1 otherwise */
     const char *status; /* "running", "stopped", "complete", or an error message; the store
                          * writes "failed: ..." (store_abandon), "reopened" (a moved file), and
                          * "interrupted" (a running row whose process is gone, found at open) */
@@ -169,6 +170,31 @@ uint64_t store_lost(struct store *st);
 int store_capture_begin(struct store *st, const struct capture_row *c);
 /* New figures for it, written with the next commit (live: within a second). */
 void store_capture_update(struct store *st, int capture, const struct capture_row *c);
+
+/* What identifies a capture file: its base name, its size and the time of
+ * its first packet (seconds, as first_packet_at). */
+struct file_identity {
+    const char *name;
+    int64_t size;
+    double first_packet_at;
+};
+
+/* The earliest captures row of a run over that file, found by
+ * store_find_recorded(). */
+struct recorded_capture {
+    int64_t id;
+    double started_at;
+    uint64_t connections;
+    char status[256];
+};
+
+/* Whether the file was read into this database before: 1 with *out
+ * filled, 0 if not, -1 with one line in err (errlen bytes). Rows of schema
+ * versions before 5 have no size: their name and first packet decide.
+ * Asked on a read-only connection of its own, so any time after
+ * store_open(STORE_WRITE); the daemon asks before it reads the file. */
+int store_find_recorded(struct store *st, const struct file_identity *id, struct recorded_capture *out, char *err,
+                        size_t errlen);
 
 /* Counts one TLS flow (model/tls.h) in its hour; written with the next
  * commit. Returns 0, or -1 if the tally is full while the database fails

@@ -63,6 +63,7 @@ for build in $BUILDS; do
     run_suite "${tag}store" env BIN="$build" tests/store/run.sh
     run_suite "${tag}edges" env BIN="$build" tests/store/edges.sh
     slow && run_suite "${tag}live" env BIN="$build" tests/live/run.sh
+    slow && run_suite "${tag}link" env BIN="$build" tests/live/link.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
     slow && run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
     slow && run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh

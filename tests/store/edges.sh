@@ -19,6 +19,18 @@
 #   killed-run-interrupted      kill -9 of a run reading a pipe: its committed records kept, its
 #                               captures row with figures from during the run; the next wsstatsd
 #                               on the file marks it interrupted, and summary counts it
+#   mixed-linktype-refused      a pcapng with Ethernet, raw IP and Linux cooked interfaces (mergecap):
+#                               exit 1 before the database is touched (no new file; an existing one
+#                               byte for byte), the message names wsstats-split-pcapng
+#   mixed-linktype-split        contrib/wsstats-split-pcapng makes one pcap per interface; read, they
+#                               give the records of the three captures mergecap was given
+#   same-file-refused           a file read again into the same database (by another path): exit 1,
+#                               nothing added, the message says when and how it was recorded
+#   same-file-given-twice       one file twice on one command line: refused, nothing written
+#   same-file-append-again      --append-again reads it anyway (records twice)
+#   same-file-skip-recorded     --skip-recorded leaves it out and reads the others
+#   same-file-before-v5         a row written before schema 5 (no name, no size) still finds it
+#   same-file-stdin             standard input is known by nothing: never refused
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-build}
@@ -43,7 +55,15 @@ check() { # check NAME CONDITION-STATUS DETAIL...
 PYTHONPATH=tests/tools "$PY" -c "
 from pcapgen import *
 concurrent_websockets('$T/one.pcap', 1)
-concurrent_websockets('$T/many.pcap', 20000)" || { not_ok setup "pcapgen failed"; exit 1; }
+concurrent_websockets('$T/two.pcap', 2, start=1700000100.0)
+concurrent_websockets('$T/many.pcap', 20000)
+for name, lt, client in (('eth', LINKTYPE_ETHERNET, '10.0.0.1'), ('raw', LINKTYPE_RAW, '10.0.0.2'),
+                         ('sll', LINKTYPE_LINUX_SLL, '10.0.0.3')):
+    p = Pcap('$T/' + name + '.pcap', linktype=lt)
+    c = Conversation(p, client, 50000, '10.0.0.9', 80)
+    c.handshake(); c.send_frame('client', 1, b'hi'); c.close('client', 1000); c.close('server', 1001)
+    c.fin('server'); c.fin('client')
+    p.close()" || { not_ok setup "pcapgen failed"; exit 1; }
 
 # ---- paths refused as a usage error ----------------------------------------
 cd "$T" || exit 1
@@ -177,5 +197,64 @@ said=$("$BIN/wsstats" summary --db "$db" --format csv 2>/dev/null | grep -c '^ca
     [ "$(sqlite3 "$db" "PRAGMA integrity_check")" = ok ]
 check killed-run-interrupted $? "before the next run: '$before'; then exit $rc, '$after', $rows rows, summary $said" \
     "$(cat "$T/next.err")"
+
+# ---- a pcapng of several link types ------------------------------------------
+if command -v mergecap >/dev/null && command -v tshark >/dev/null && command -v editcap >/dev/null; then
+    mergecap -w "$T/mixed.pcapng" "$T/eth.pcap" "$T/raw.pcap" "$T/sll.pcap"
+    "$BIN/wsstatsd" -r "$T/mixed.pcapng" -w "$T/mixed.db" 2>"$T/err"
+    rc=$?
+    "$BIN/wsstatsd" -q -r "$T/one.pcap" -w "$T/mixed-old.db"
+    before=$(md5sum <"$T/mixed-old.db")
+    "$BIN/wsstatsd" -r "$T/mixed.pcapng" -w "$T/mixed-old.db" 2>/dev/null
+    rc2=$?
+    [ $rc = 1 ] && [ $rc2 = 1 ] && [ ! -e "$T/mixed.db" ] && [ "$before" = "$(md5sum <"$T/mixed-old.db")" ] &&
+        grep -q "different from the type of the first interface.*split it per interface first, with wsstats-split-pcapng" "$T/err"
+    check mixed-linktype-refused $? "exit $rc and $rc2 (want 1), mixed.db there: $([ -e "$T/mixed.db" ] && echo yes || echo no)" \
+        "$(cat "$T/err")"
+    mkdir -p "$T/split"
+    mapfile -t parts < <(contrib/wsstats-split-pcapng "$T/mixed.pcapng" "$T/split" 2>"$T/err")
+    for f in "${parts[@]}"; do "$BIN/wsstatsd" -q -r "$f" -w "$T/split.db"; done
+    for f in eth raw sll; do "$BIN/wsstatsd" -q -r "$T/$f.pcap" -w "$T/each.db"; done
+    q="SELECT client_ip, server_ip, started_at, ended_at, close_code, close_initiator, outcome, termination FROM connections ORDER BY client_ip"
+    got=$(sqlite3 "$T/split.db" "$q" 2>&1) want=$(sqlite3 "$T/each.db" "$q")
+    [ ${#parts[@]} = 3 ] && [ "$got" = "$want" ] && [ "$(echo "$want" | wc -l)" = 3 ]
+    check mixed-linktype-split $? "parts: ${parts[*]}" "got: $got" "want: $want" "$(cat "$T/err")"
+else
+    ok "mixed-linktype-refused # SKIP no mergecap/tshark/editcap (apt-get install tshark)"
+    ok "mixed-linktype-split # SKIP no mergecap/tshark/editcap"
+fi
+
+# ---- the same file twice -------------------------------------------------------
+db=$T/twice.db
+count() { sqlite3 "$1" "SELECT count(*) FROM connections" 2>/dev/null; }
+"$BIN/wsstatsd" -q -r "$T/one.pcap" -w "$db"
+mkdir -p "$T/copy"
+cp "$T/one.pcap" "$T/copy/one.pcap"
+"$BIN/wsstatsd" -r "$T/copy/one.pcap" -w "$db" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && [ "$(count "$db")" = 1 ] &&
+    grep -q "copy/one.pcap: already recorded into $db (capture 1, read 20[0-9-]* [0-9:]* UTC, complete, 1 connection): reading it again would count its connections twice" "$T/err"
+check same-file-refused $? "exit $rc (want 1), $(count "$db") records (want 1)" "$(cat "$T/err")"
+"$BIN/wsstatsd" -r "$T/one.pcap" -r "$T/two.pcap" -r "$T/copy/one.pcap" -w "$T/twice-cmd.db" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && [ "$(count "$T/twice-cmd.db")" = 0 ] && grep -q "copy/one.pcap: given twice (also as $T/one.pcap)" "$T/err"
+check same-file-given-twice $? "exit $rc (want 1), $(count "$T/twice-cmd.db") records (want 0)" "$(cat "$T/err")"
+"$BIN/wsstatsd" -q --append-again -r "$T/one.pcap" -w "$db" 2>"$T/err"
+rc=$?
+[ $rc = 0 ] && [ "$(count "$db")" = 2 ]
+check same-file-append-again $? "exit $rc, $(count "$db") records (want 2)" "$(cat "$T/err")"
+"$BIN/wsstatsd" --skip-recorded -r "$T/one.pcap" -r "$T/two.pcap" -w "$db" 2>"$T/err"
+rc=$?
+[ $rc = 0 ] && [ "$(count "$db")" = 4 ] && grep -q "one.pcap: already recorded .*: skipped (--skip-recorded)" "$T/err"
+check same-file-skip-recorded $? "exit $rc, $(count "$db") records (want 4)" "$(cat "$T/err")"
+sqlite3 "$db" "UPDATE captures SET file_name = NULL, file_size = NULL"
+"$BIN/wsstatsd" -r "$T/two.pcap" -w "$db" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && [ "$(count "$db")" = 4 ] && grep -q "already recorded" "$T/err"
+check same-file-before-v5 $? "exit $rc (want 1), $(count "$db") records (want 4)" "$(cat "$T/err")"
+"$BIN/wsstatsd" -q -r - -w "$db" <"$T/one.pcap" 2>"$T/err"
+rc=$?
+[ $rc = 0 ] && [ "$(count "$db")" = 5 ]
+check same-file-stdin $? "exit $rc, $(count "$db") records (want 5)" "$(cat "$T/err")"
 
 exit $failed

@@ -159,8 +159,8 @@ static void a_newer_schema_is_refused(void **state)
     scratch_make(&s);
     scratch_path(&s, "newer.db", path);
     sql_exec(path, "PRAGMA user_version = 99; CREATE TABLE connections (id INTEGER);");
-    snprintf(msg, sizeof msg, "%s: schema version 99 is newer than this program supports (4); upgrade wsstats",
-             path);
+    snprintf(msg, sizeof msg, "%s: schema version 99 is newer than this program supports (%d); upgrade wsstats",
+             path, STORE_SCHEMA_VERSION);
     expect_both_refuse_untouched(path, STORE_E_TOO_NEW, msg, msg);
     scratch_remove(&s);
 }
@@ -302,7 +302,8 @@ static void a_newer_schema_read_as_immutable(void **state)
     scratch_path(&s, "newer.db", path);
     sql_exec(path, "PRAGMA journal_mode = WAL; PRAGMA user_version = 99; CREATE TABLE connections (id INTEGER);");
     assert_int_equal(chmod(path, 0644), 0);
-    snprintf(msg, sizeof msg, "%s: schema version 99 is not one this program reads (1 to 4)", path);
+    snprintf(msg, sizeof msg, "%s: schema version 99 is not one this program reads (1 to %d)", path,
+             STORE_SCHEMA_VERSION);
     expect_in_child(path, STORE_READ, STORE_E_TOO_NEW, msg);
     scratch_remove(&s);
 }

@@ -310,7 +310,7 @@ static void names_parse_back(void **state)
         assert_int_equal(outcome_parse(outcome_name((enum outcome)o), &back), 0);
         assert_int_equal(back, o);
     }
-    for (int t = TERM_FIN_CLIENT; t <= TERM_CAPTURE_END; t++) {
+    for (int t = TERM_FIN_CLIENT; t <= TERM_LAST; t++) {
         enum termination back;
         assert_int_equal(termination_parse(termination_name((enum termination)t), &back), 0);
         assert_int_equal(back, t);
