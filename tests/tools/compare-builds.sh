@@ -50,7 +50,8 @@ dump() {
 import sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
 skip = {"connections": {"id", "capture_id"}, "tls_flows": set(),
-        "captures": {"id", "started_at", "ended_at", "pid"}}  # when and as which process the daemon ran, not what it read
+        "captures": {"id", "started_at", "ended_at", "pid", "file_name", "file_size"}}  # when and as which process the daemon ran, not what it read;
+# file_name, file_size: schema 5 (builds before it have neither); the file's own name and size
 tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 for t in tables:
     if t not in skip:
