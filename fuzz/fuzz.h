@@ -1,7 +1,7 @@
 /*
  * fuzz/fuzz.h — what the libFuzzer targets share (issue 8).
  *
- * Four targets, each a file of its own (see fuzz/fuzz.mk for how they are
+ * Five targets, each a file of its own (see fuzz/fuzz.mk for how they are
  * built and run):
  *   fuzz_decode.c    capture/decode.c: one link-layer frame -> TCP segment
  *   fuzz_http.c      app/websocket/http.c and the handshake half of wsconn.c
@@ -10,6 +10,9 @@
  *                    the engine (reassembly, the WebSocket parser, nDPI) to records,
  *                    one input in four into a real store (store/), ended
  *                    in the daemon's teardown order
+ *   fuzz_dbopen.c    a database file's bytes through the store's open path
+ *                    (reader, every report query; writer: a file refused
+ *                    keeps every byte, one accepted takes a record)
  *
  * Inputs are plain bytes; the targets that need a few control values take
  * them from the front of the input through the `fuzz_in` reader below, so a

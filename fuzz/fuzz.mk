@@ -7,11 +7,11 @@
 #   make fuzz-smoke     the short run of `make check`: tests/fuzz/run.sh
 #                       (replays tests/fuzz/regressions/, then
 #                       FUZZ_SMOKE_SECONDS (8) per target)
-#   make fuzz-build     the four binaries, build-fuzz/fuzz_TARGET
+#   make fuzz-build     the binaries, build-fuzz/fuzz_TARGET
 #   make fuzz-seeds     the seed corpora, build-fuzz/seeds/TARGET
 #   make fuzz-replay    every regression input, once, through its target
 #
-# Variables: FUZZ_TARGETS (decode http ws pipeline), FUZZ_SECONDS,
+# Variables: FUZZ_TARGETS (decode http ws pipeline dbopen), FUZZ_SECONDS,
 # FUZZ_SMOKE_SECONDS, FUZZ_CC (clang), FUZZ_BUILD (build-fuzz),
 # FUZZ_SEED_PCAPS (more captures to cut seeds from: by default a recording
 # of real peers, build/demo/demo.pcap, and the conformance corpus, when
@@ -19,7 +19,8 @@
 # libFuzzer flags, e.g. -use_value_profile=1).
 #
 # One fuzz target in one file: fuzz/fuzz_TARGET.c, linked with the decoder,
-# the engine's layers and fuzz/fuzz_common.c (fuzz_pipeline also with store/), all built by clang with
+# the engine's layers and fuzz/fuzz_common.c (fuzz_pipeline also with store/,
+# fuzz_dbopen with store/ and query/), all built by clang with
 # -fsanitize=fuzzer,address,undefined and the project's warnings (-Werror)
 # into their own object directory.
 
@@ -27,7 +28,7 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         ?= build-fuzz
 FUZZ_SECONDS       ?= 60
 FUZZ_SMOKE_SECONDS ?= 8
-FUZZ_TARGETS       ?= decode http ws pipeline
+FUZZ_TARGETS       ?= decode http ws pipeline dbopen
 FUZZ_SEED_PCAPS    ?= $(wildcard build/demo/demo.pcap ../shared/corpus/*.pcap ../shared/corpus/*.pcapng)
 FUZZ_ARGS          ?=
 
@@ -51,9 +52,12 @@ $(FUZZ_BINS): $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(call fuzz_
 
 # fuzz_pipeline writes its records through a real store, as the daemon does.
 $(FUZZ_BUILD)/fuzz_pipeline: $(call fuzz_obj,$(call LIB_SRC,store))
+# fuzz_dbopen opens files with both modes of the store, and reads them as wsstats does.
+$(FUZZ_BUILD)/fuzz_dbopen: $(call fuzz_obj,$(call LIB_SRC,query) $(call LIB_SRC,store))
 
-# Rebuilt when the builder or pcapgen change; FUZZ_SEED_PCAPS=... adds more.
-$(FUZZ_BUILD)/seeds/.stamp: fuzz/mkseeds.py tests/tools/pcapgen.py
+# Rebuilt when the builder, pcapgen or the schema (dbopen's databases are
+# built from its steps) change; FUZZ_SEED_PCAPS=... adds more.
+$(FUZZ_BUILD)/seeds/.stamp: fuzz/mkseeds.py tests/tools/pcapgen.py store/schema.sql.h
 	@mkdir -p $(dir $@)
 	@/usr/bin/python3 fuzz/mkseeds.py --out $(FUZZ_BUILD)/seeds $(FUZZ_SEED_PCAPS)
 	@touch $@

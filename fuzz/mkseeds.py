@@ -19,12 +19,21 @@ From each capture it cuts what each target reads (see the target's header):
              after the heads (or the whole streams, mid-stream)
   pipeline/  small captures whole; larger ones one file per TCP connection,
              each cut to MAX_PIPELINE bytes
+And, from no capture, the database files of dbopen/ (issue 22): the schema
+of every version, built with Python's sqlite3 from the migration steps in
+store/schema.sql.h (the C string literals read as they are: the seeds
+follow the schema, with no build needed), each with a few rows in every
+table, 512-byte pages, rollback journal, vacuumed; then what the open path
+must refuse or survive (see dbopen_seeds()).
 File names are content hashes, so a rebuild adds nothing twice.
 """
 import argparse
 import hashlib
 import os
 import random
+import re
+import socket
+import sqlite3
 import struct
 import sys
 import tempfile
@@ -41,6 +50,9 @@ MAX_DECODE = 4096      # bytes of a decode seed
 MAX_STREAM = 4096      # bytes of each stream in an http/ws seed
 MAX_PIPELINE = 65536   # bytes of a pipeline seed
 MAX_PER_CAPTURE = 64   # http/ws/pipeline seeds taken from one capture
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SCHEMA_SQL_H = os.path.join(ROOT, "store", "schema.sql.h")
+TARGETS = ("decode", "http", "ws", "pipeline", "dbopen")
 
 
 # ---- reading captures -----------------------------------------------------
@@ -206,7 +218,7 @@ class Seeds:
     def __init__(self, out):
         self.out = out
         self.count = {}
-        for t in ("decode", "http", "ws", "pipeline"):
+        for t in TARGETS:
             os.makedirs(os.path.join(out, t), exist_ok=True)
 
     def add(self, target, data):
@@ -561,6 +573,171 @@ def scenarios(tmp):
     return paths
 
 
+# ---- databases, for dbopen ---------------------------------------------------------
+
+def migration_steps(path=SCHEMA_SQL_H):
+    """The SQL of each step of store/schema.sql.h's `migrations[]`: its C
+    string literals, concatenated, one entry per top-level comma."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    body = text[text.index("migrations[] = {") + len("migrations[] = {"):]
+    steps, cur, depth = [], [], 0
+    for m in re.finditer(r'/\*.*?\*/|//[^\n]*|"((?:[^"\\]|\\.)*)"|([(),}])|(\S)', body, re.S):
+        lit, punct, other = m.group(1), m.group(2), m.group(3)
+        if lit is not None:
+            cur.append(re.sub(r'\\(.)', lambda e: {"n": "\n", "t": "\t"}.get(e.group(1), e.group(1)), lit))
+        elif punct == "(":
+            depth += 1
+        elif punct == ")":
+            depth -= 1
+        elif punct == "," and depth == 0:
+            steps.append("".join(cur))
+            cur = []
+        elif punct == "}" and depth == 0:
+            break
+        elif other is not None:
+            raise SystemExit("mkseeds: %s: cannot read `migrations[]` near %r" % (path, body[m.start():m.start() + 40]))
+    if cur:
+        steps.append("".join(cur))
+    if not steps:
+        raise SystemExit("mkseeds: %s: no migration steps" % path)
+    return steps
+
+
+# Values of the columns that the schema constrains, or that the readers
+# interpret; one per row (cycled). Other columns get a value by their type.
+COLUMN_VALUES = {
+    "kind": ["file", "live", "file"],
+    "outcome": ["clean", "abnormal", "rejected", "unfinished", "half_closed"],
+    "close_initiator": ["client", "server", None],
+    "termination": ["fin_client", "rst_server", "capture_end"],
+    "status": ["complete", "stopped", "failed: disk full"],
+    "violations": ["gap,truncated", None, "masked_server_frame"],
+    "capture_id": [1, 2, None],
+    "close_code": [1000, 1006, None],
+    "client_close_code": [1000, None, 4001],
+    "server_close_code": [1000, 1011, None],
+    "http_status": [101, 101, 403],
+    "handshake_seen": [1, 1, 0],
+    "vlan": [None, 100, 4095],
+    "sni": ["", "secure.example.test", "x"],
+    "host": ["ws.example.test", None, "ws.example.test:8080"],
+    "path": ["/chat?room=1", "/n1", None],
+    "pid": [None, 0, 1],
+}
+
+
+def column_value(name, decltype, notnull, row):
+    if name in COLUMN_VALUES:
+        v = COLUMN_VALUES[name][row % len(COLUMN_VALUES[name])]
+        return v if v is not None or not notnull else 1
+    t = (decltype or "").upper()
+    if not notnull and row == 2:
+        return None
+    if "INT" in t:
+        return 1000 * (row + 1) + len(name)
+    if "REAL" in t:
+        return 1700000000.25 + 3600 * row + len(name)
+    return "%s-%d" % (name, row)
+
+
+def fill_table(db, table, rows, **fixed):
+    cols = [c for c in db.execute("PRAGMA table_info(%s)" % table) if not (c[5] and c[1] == "id")]
+    for row in range(rows):
+        vals = [fixed.get(c[1], column_value(c[1], c[2], c[3], row)) for c in cols]
+        db.execute("INSERT INTO %s (%s) VALUES (%s)" % (table, ", ".join(c[1] for c in cols),
+                                                           ", ".join("?" * len(cols))), vals)
+
+
+def tables(db):
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def database(tmp, name, build, journal="delete"):
+    """The bytes of a database of 512-byte pages that build(db) fills."""
+    path = os.path.join(tmp, name + ".db")
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA page_size = 512")
+    build(db)
+    db.execute("PRAGMA journal_mode = %s" % journal)
+    db.execute("VACUUM")
+    db.close()
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def wsstats_db(steps, version, rows=3, running=False, extra=""):
+    """A builder for a database of this schema version with `rows` rows in
+    each table; `running`: one more captures row left running by this host
+    with a pid that is gone (the writer marks it interrupted)."""
+    def build(db):
+        for v in range(version):
+            db.executescript(steps[v])
+            db.execute("PRAGMA user_version = %d" % (v + 1))
+        if rows:
+            have = tables(db)
+            fill_table(db, "captures", min(rows, 2))
+            if running and {"host", "pid"} <= {c[1] for c in db.execute("PRAGMA table_info(captures)")}:
+                fill_table(db, "captures", 1, status="running", host=socket.gethostname(), pid=0, ended_at=None)
+            fill_table(db, "connections", rows)
+            if "tls_flows" in have:
+                fill_table(db, "tls_flows", rows)
+        if extra:
+            db.executescript(extra)
+    return build
+
+
+def sql_db(script):
+    return lambda db: db.executescript(script)
+
+
+def dbopen_seeds(seeds):
+    steps = migration_steps()
+    current = len(steps)
+    rng = random.Random(22)
+    with tempfile.TemporaryDirectory() as tmp:
+        def add(name, build, **kw):
+            data = database(tmp, name, build, **kw)
+            seeds.add("dbopen", data)
+            return data
+
+        # every schema version, with records; the current one also empty,
+        # in WAL mode, and with a capture to mark interrupted
+        for v in range(1, current + 1):
+            add("v%d" % v, wsstats_db(steps, v))
+        full = add("current", wsstats_db(steps, current))
+        add("current-empty", wsstats_db(steps, current, rows=0))
+        add("current-wal", wsstats_db(steps, current), journal="wal")
+        add("current-running", wsstats_db(steps, current, running=True))
+        # ours, but damaged where the records go: accepted, then a commit fails
+        add("current-trigger", wsstats_db(steps, current, extra="CREATE TRIGGER no AFTER INSERT ON connections"
+                                                               " BEGIN SELECT RAISE(ABORT, 'no'); END;"))
+        # our table names, other columns: at the current version (the shape
+        # check), at the one before (a migration step that fails), and the
+        # current tables under an older version (a step that finds its work done)
+        for v in (current, current - 1):
+            add("ours-not-v%d" % v, sql_db("PRAGMA user_version = %d; CREATE TABLE connections (a);"
+                                           " CREATE TABLE meta (k, v);" % v))
+        add("old-shape", wsstats_db(steps, current - 1, extra="PRAGMA user_version = %d" % current))
+        add("no-tls-key", wsstats_db(steps, current, rows=1, extra="DROP TABLE tls_flows; CREATE TABLE tls_flows"
+                                                                  " (hour, sensor, server_ip, server_port, sni,"
+                                                                  " connections)"))
+        add("views", sql_db("PRAGMA user_version = %d; CREATE VIEW connections AS SELECT 1 AS id;"
+                            " CREATE VIEW captures AS SELECT 1 AS id" % current))
+        add("too-old-label", wsstats_db(steps, current, extra="PRAGMA user_version = 1"))
+        # somebody else's, a schema too new, a negative version, no tables
+        add("foreign", sql_db("CREATE TABLE t (x); INSERT INTO t VALUES (1), ('two')"))
+        add("too-new", sql_db("PRAGMA user_version = 99; CREATE TABLE connections (id INTEGER)"))
+        add("negative", sql_db("PRAGMA user_version = -1; CREATE TABLE connections (id INTEGER)"))
+        add("no-tables", sql_db("CREATE TABLE x (a); DROP TABLE x"))
+        # truncated copies of the current database, an empty file, random bytes
+        for n in (len(full) // 2, len(full) - 512, 512, 100):
+            seeds.add("dbopen", full[:n])
+        seeds.add("dbopen", b"")
+        seeds.add("dbopen", bytes(rng.getrandbits(8) for _ in range(600)))
+        seeds.add("dbopen", b"SQLite format 3\0" + bytes(rng.getrandbits(8) for _ in range(1008)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True)
@@ -589,7 +766,8 @@ def main():
                                         b"HTTP/1.1 101 Switching Protocols\r\n\r\n" + ws_frame(1, b"hi"), 3))
     seeds.add("http", two_streams_whole(16, b"GET /r HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
                                         b"HTTP/1.1 101 Switching Protocols\r\n" + big + ws_frame(1, b"hi"), 4))
-    total = {t: len(os.listdir(os.path.join(args.out, t))) for t in ("decode", "http", "ws", "pipeline")}
+    dbopen_seeds(seeds)
+    total = {t: len(os.listdir(os.path.join(args.out, t))) for t in TARGETS}
     print("mkseeds: " + ", ".join("%s %d" % kv for kv in total.items()) + " seeds in " + args.out)
 
 

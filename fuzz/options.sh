@@ -7,6 +7,7 @@ fuzz_options() {
     http) opts=(-max_len=36864 -dict=fuzz/http.dict) ;; # two heads over the 16 KiB limit (wsconn.h)
     ws) opts=(-max_len=16384) ;;
     pipeline) opts=(-max_len=65536 -dict=fuzz/http.dict) ;;
+    dbopen) opts=(-max_len=32768) ;; # twice the largest seed database (29 pages of 512 bytes)
     *) opts=() ;;
     esac
 }

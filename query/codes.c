@@ -8,6 +8,7 @@
  * per connection to test a filter), and no index gives timeline rows in
  * bucket order, where sorting a million rows costs several times the scan.
  */
+#include <limits.h>
 #include <string.h>
 
 #include "../common/countmap.h"
@@ -57,6 +58,16 @@ static int by_count_desc(const void *a, const void *b)
 /* Counts the rows of s, (ended_at, code or -1, outcome), per bucket of
  * `bucket` seconds (0: one bucket) and code (connections without a code
  * per outcome) into m; returns the last sqlite3_step() status. */
+/* The time's bucket, as SQL's CAST: toward zero; a time no bucket number
+ * holds (1e300 in a damaged or forged file, NaN) at the end of the range. */
+static long long bucket_of(double t, double bucket)
+{
+    double b = t / bucket;
+    if (b > -9.2e18 && b < 9.2e18)
+        return (long long)b;
+    return b > 0 ? LLONG_MAX : LLONG_MIN;
+}
+
 static int count_by_code(sqlite3_stmt *s, double bucket, struct countmap *m)
 {
     long last = -1; /* the rows of a code come together: most repeat the last key */
@@ -64,8 +75,7 @@ static int count_by_code(sqlite3_stmt *s, double bucket, struct countmap *m)
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct code_key k;
         memset(&k, 0, sizeof k); /* keys compare as bytes, padding included */
-        /* as SQL's CAST: toward zero */
-        k.bucket = bucket > 0 ? (long long)(sqlite3_column_double(s, 0) / bucket) : 0;
+        k.bucket = bucket > 0 ? bucket_of(sqlite3_column_double(s, 0), bucket) : 0;
         k.code = sqlite3_column_int(s, 1);
         k.why = k.code < 0 ? query_outcome_index(sqlite3_column_text(s, 2)) : -1;
         if (last >= 0 && countmap_is(m, last, &k, sizeof k)) {

@@ -168,6 +168,43 @@ static enum store_open_code writable_or_why(const char *path, char *err)
     return STORE_OPENED;
 }
 
+/* schema_check()'s verify: a migration is committed only if the writer's
+ * statements prepare on the tables it made. */
+static int statements_for_migration(void *arg, char *err)
+{
+    char why[ERR_MAX];
+    if (prepare_statements(arg, why) == 0)
+        return 0;
+    snprintf(err, ERR_MAX, "%s", why);
+    return -1;
+}
+
+/* A database of the current version whose statements do not prepare
+ * (tables under our names without our keys or columns): refused as it is. */
+static enum store_open_code statements_or_foreign(struct store *st, char *err)
+{
+    char why[ERR_MAX];
+    if (prepare_statements(st, why) == 0)
+        return STORE_OPENED;
+    snprintf(err, ERR_MAX, "%s: not a wsstats database of version %d (%s)", st->where.path, STORE_SCHEMA_VERSION,
+             why);
+    return STORE_E_FOREIGN;
+}
+
+/* Captures left running by a process that is gone become interrupted; a
+ * failure (a damaged page) is told and the open goes on: the file is the
+ * writer's by now, and the commit will say what is wrong with it. */
+static void mark_interrupted_rows(struct store *st)
+{
+    char why[ERR_MAX];
+    int interrupted = mark_interrupted(st, why);
+    if (interrupted < 0)
+        report(st, STORE_WARNING, "%s", why);
+    else if (interrupted > 0)
+        report(st, STORE_WARNING, "%d capture%s left running by a wsstatsd that is gone (killed, or the machine"
+               " stopped) marked interrupted", interrupted, interrupted == 1 ? "" : "s");
+}
+
 int conn_open_write(struct store *st, char *err, enum store_open_code *code)
 {
     const char *path = st->where.path;
@@ -196,28 +233,26 @@ int conn_open_write(struct store *st, char *err, enum store_open_code *code)
         return -1;
     }
     sqlite3_busy_timeout(*db, BUSY_TIMEOUT_MS);
-    if ((*code = schema_guard(*db, path, err)) != STORE_OPENED)
-        return -1;
+    /* Nothing is written until the file is known to be ours and every
+     * statement of the writer prepares (foreign keys on: as they will
+     * run); only then the journal mode (a header write) and the rest. */
     if (set_pragmas(st, err) < 0) {
         *code = open_code_of(*db, 0);
         return -1;
     }
-    if ((*code = schema_check(*db, path, true, err)) != STORE_OPENED)
+    if ((*code = schema_guard(*db, path, err)) != STORE_OPENED)
         return -1;
+    if ((*code = schema_check(*db, path, true, err, statements_for_migration, st)) != STORE_OPENED)
+        return -1;
+    if (!st->conn.insert && (*code = statements_or_foreign(st, err)) != STORE_OPENED)
+        return -1; /* a current version: prepared here, before anything is written */
     if (pragma(st, "PRAGMA journal_mode=WAL", err) < 0) {
         *code = open_code_of(*db, 0);
         return -1;
     }
-    int interrupted = mark_interrupted(st, err);
-    if (interrupted < 0) {
-        *code = open_code_of(*db, 0);
-        return -1;
-    }
-    if (interrupted > 0)
-        report(st, STORE_WARNING, "%d capture%s left running by a wsstatsd that is gone (killed, or the machine"
-               " stopped) marked interrupted", interrupted, interrupted == 1 ? "" : "s");
+    mark_interrupted_rows(st);
     *code = STORE_E_IO;
-    if (prepare_statements(st, err) < 0 || note_file(st, err) < 0)
+    if (note_file(st, err) < 0)
         return -1;
     *code = STORE_OPENED;
     return 0;
@@ -317,7 +352,7 @@ static int open_read_only(struct store *st, struct store_open_error *e, int *sql
         return -1;
     }
     sqlite3_busy_timeout(st->conn.db, BUSY_TIMEOUT_MS);
-    if ((e->code = schema_check(st->conn.db, path, false, err)) == STORE_OPENED)
+    if ((e->code = schema_check(st->conn.db, path, false, err, NULL, NULL)) == STORE_OPENED)
         return 0;
     *sqlite_code = sqlite3_extended_errcode(st->conn.db);
     if ((*sqlite_code & 0xff) == SQLITE_NOTADB)

@@ -46,7 +46,7 @@ static int read_version(sqlite3 *db, long long *version, long long *tables, char
 
 /* Every step from `version` on, in one transaction. Returns 0, -1, or -2
  * when a step found the tables unlike those of that version (rolled back). */
-static int migrate(sqlite3 *db, long long version, char *err)
+static int migrate(sqlite3 *db, long long version, char *err, schema_verify_fn verify, void *arg)
 {
     if (exec(db, "BEGIN IMMEDIATE", err, "migrating the schema") < 0)
         return -1;
@@ -59,6 +59,11 @@ static int migrate(sqlite3 *db, long long version, char *err)
             exec(db, "ROLLBACK", ignored, "rolling back");
             return unlike ? -2 : -1;
         }
+    }
+    if (verify && verify(arg, err) < 0) { /* tables the writer cannot write: someone else's */
+        char ignored[ERR_MAX];
+        exec(db, "ROLLBACK", ignored, "rolling back");
+        return -2;
     }
     return exec(db, "COMMIT", err, "migrating the schema");
 }
@@ -85,7 +90,8 @@ static enum store_open_code refuse(enum verdict v, const char *path, long long v
     }
 }
 
-enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err)
+enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err, schema_verify_fn verify,
+                                  void *arg)
 {
     long long version, tables;
     if (read_version(db, &version, &tables, err) < 0)
@@ -93,7 +99,7 @@ enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, ch
     enum verdict v = schema_verdict(version, tables, writer);
     if (v != V_MIGRATE)
         return refuse(v, path, version, err);
-    int rc = migrate(db, version, err);
+    int rc = migrate(db, version, err, verify, arg);
     if (rc == 0)
         return STORE_OPENED;
     if (rc == -1)

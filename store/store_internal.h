@@ -122,6 +122,9 @@ struct store_queue {
 struct store_health {
     bool failing; /* the database cannot be written (told once) */
     bool held;    /* a reopen waits for the moved file's -wal to go */
+    uint64_t committed;    /* records in committed transactions (batch.c) */
+    uint64_t failures;     /* rounds that failed to write (writer.c) */
+    double last_commit_at; /* wall clock of the last committed transaction; 0: none yet */
 };
 
 /* The caller's requests to the writer and their answers: under lock. */
@@ -216,9 +219,13 @@ enum store_open_code open_code_of_errno(int e);
 
 /* ---- schema.c ---- */
 
-/* Checks the version; a writer also creates or migrates. Returns
- * STORE_OPENED, or a code with the message in err (ERR_MAX). */
-enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err);
+/* Checks the version; a writer also creates or migrates, and a migration
+ * is committed only once `verify` (NULL: none) has accepted the tables it
+ * made (else it is rolled back: the file untouched, STORE_E_FOREIGN).
+ * Returns STORE_OPENED, or a code with the message in err (ERR_MAX). */
+typedef int (*schema_verify_fn)(void *arg, char *err);
+enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, char *err, schema_verify_fn verify,
+                                  void *arg);
 /* The writer's look before it sets the journal mode: STORE_E_TOO_NEW or
  * STORE_E_FOREIGN (message in err) for a database it must leave as it is;
  * STORE_OPENED otherwise, also when the version cannot be read (the open

@@ -15,14 +15,14 @@
 # Without clang and its libFuzzer everything is skipped.
 #
 # Environment: BIN (build), FUZZ_SMOKE_SECONDS (8), FUZZ_TARGETS
-# (decode http ws pipeline), FUZZ_BUILD (build-fuzz).
+# (decode http ws pipeline dbopen), FUZZ_BUILD (build-fuzz).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=../../fuzz/options.sh
 . fuzz/options.sh
 BIN=${BIN:-build}
 SECS=${FUZZ_SMOKE_SECONDS:-8}
-TARGETS=${FUZZ_TARGETS:-decode http ws pipeline}
+TARGETS=${FUZZ_TARGETS:-decode http ws pipeline dbopen}
 FB=${FUZZ_BUILD:-build-fuzz}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:symbolize=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
