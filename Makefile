@@ -22,7 +22,7 @@ BUILD      ?= build
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := libpcap libndpi sqlite3 libgcrypt
+PKGS := libpcap libndpi sqlite3 libgcrypt libmicrohttpd
 # nDPI's headers are not -Wstrict-prototypes clean: include them as system headers.
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)

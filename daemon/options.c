@@ -63,6 +63,10 @@ static void usage(FILE *out)
             "      --stats-interval DUR  live: log a stats line this often (default: 1h;\n"
             "                          0 = never); SIGUSR1 logs one at once\n"
             "      --syslog            also log to syslog (facility daemon)\n"
+            "      --metrics ADDR:PORT serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+            "                          (127.0.0.1:9477, [::1]:9477, :9477 for every address)\n"
+            "      --metrics-by KEY    also count the connections by server, host or path\n"
+            "                          (the first 20 values seen; later ones as \"other\")\n"
             "  -q, --quiet             print errors only (and stats asked for by SIGUSR1)\n"
             "  -v, --verbose           print per-source statistics\n"
             "  -h, --help              this help\n"
@@ -118,7 +122,9 @@ enum {
     OPT_SYSLOG,
     OPT_RETENTION,
     OPT_APPEND_AGAIN,
-    OPT_SKIP_RECORDED
+    OPT_SKIP_RECORDED,
+    OPT_METRICS,
+    OPT_METRICS_BY
 };
 
 /* A duration option: microseconds, > 0 unless zero_ok. */
@@ -149,6 +155,8 @@ int options_parse(int argc, char **argv, struct options *o)
         {"retention", required_argument, NULL, OPT_RETENTION},
         {"append-again", no_argument, NULL, OPT_APPEND_AGAIN},
         {"skip-recorded", no_argument, NULL, OPT_SKIP_RECORDED},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"metrics-by", required_argument, NULL, OPT_METRICS_BY},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -200,6 +208,21 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 2;
             break;
         case OPT_SYSLOG: o->syslog = true; break;
+        case OPT_METRICS:
+            if (!strchr(optarg, ':'))
+                return usage_error("--metrics: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9477)", optarg);
+            o->metrics = optarg;
+            break;
+        case OPT_METRICS_BY:
+            if (strcmp(optarg, "server") == 0)
+                o->metrics_by = METRICS_BY_SERVER;
+            else if (strcmp(optarg, "host") == 0)
+                o->metrics_by = METRICS_BY_HOST;
+            else if (strcmp(optarg, "path") == 0)
+                o->metrics_by = METRICS_BY_PATH;
+            else
+                return usage_error("--metrics-by: '%s' is not server, host or path", optarg);
+            break;
         case OPT_APPEND_AGAIN:
         case OPT_SKIP_RECORDED:
             if (o->recorded != RECORDED_REFUSE &&
@@ -237,6 +260,8 @@ int options_parse(int argc, char **argv, struct options *o)
         return usage_error("%s", "give either -r FILE or -i INTERFACE, not both");
     if (!o->nfiles && !o->iface)
         return usage_error("%s", "no source: give -r FILE or -i INTERFACE");
+    if (o->metrics_by && !o->metrics)
+        return usage_error("%s", "--metrics-by needs --metrics ADDR:PORT");
     char why[600];
     if (store_check_write_path(o->db, why, sizeof why) == STORE_E_BAD_PATH) /* records would vanish */
         return usage_error("-w: %s", why);

@@ -9,6 +9,7 @@
 
 #include "../capture/source.h"
 #include "../flow/flow.h"
+#include "metrics.h"
 
 #define MAX_SOURCES 64
 
@@ -24,6 +25,8 @@ struct options {
     bool syslog;
     int64_t stats_interval; /* µs; 0: none */
     int64_t retention;      /* µs; 0: keep everything */
+    const char *metrics;    /* --metrics ADDR:PORT; NULL: none */
+    enum metrics_by metrics_by; /* --metrics-by */
     enum recorded_files {   /* a file this database already holds a run of */
         RECORDED_REFUSE,    /* the run is refused (the default) */
         RECORDED_APPEND,    /* --append-again: read again, its records twice */

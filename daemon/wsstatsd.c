@@ -34,9 +34,11 @@
 #include "../engine/engine.h"
 #include "../store/store.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
 #include "privdrop.h"
 #include "recorded.h"
+#include "report.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
@@ -56,6 +58,10 @@ struct daemon {
     struct store *store;
     struct engine *engine;
     struct logger log;
+    struct metrics *metrics;        /* --metrics: the counters ... */
+    struct metrics_server *metrics_http; /* ... and their HTTP thread */
+    int metrics_fd;                 /* its socket until the thread takes it; -1: none */
+    uint64_t packets_before, bytes_before; /* of the sources already read (the counters go on) */
     uint64_t records_written; /* handed to the store (committed or queued) */
     uint64_t lost_reported;
     bool ran;                  /* the sources were read: teardown says what became of them */
@@ -106,9 +112,10 @@ static void note_lost(struct daemon *dm)
 static void on_record(void *arg, const struct ws_record *r)
 {
     struct daemon *dm = arg;
-    if (store_add(dm->store, r) == 0)
+    if (store_add(dm->store, r) == 0) {
         dm->records_written++; /* written, or queued for the writer */
-    else
+        metrics_record(dm->metrics, r);
+    } else
         note_lost(dm);
 }
 
@@ -118,6 +125,7 @@ static void on_tls(void *arg, const struct tls_flow *t)
 {
     const struct daemon *dm = arg;
     store_tls_add(dm->store, t);
+    metrics_tls(dm->metrics);
 }
 
 /* ---- signals: handlers only set flags ---------------------------------- */
@@ -277,6 +285,7 @@ static void live_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
         engine_expire(dm->engine, now);
         capture_row_fill(dm, s, &dm->row, flows0);
         store_capture_update(dm->store, dm->capture, &dm->row);
+        report_health(dm->metrics, dm->engine, s, dm->link, dm->packets_before, dm->bytes_before);
         note_lost(dm);
         dm->next_tick = now + TICK_US;
     }
@@ -297,6 +306,7 @@ static void file_tick(struct daemon *dm, struct capture_source *s, uint64_t flow
         return;
     capture_row_fill(dm, s, &dm->row, flows0);
     store_capture_update(dm->store, dm->capture, &dm->row);
+    report_health(dm->metrics, dm->engine, s, LINK_UNWATCHED, dm->packets_before, dm->bytes_before);
     dm->next_tick = now + TICK_US;
 }
 
@@ -373,60 +383,11 @@ static int run_source(struct daemon *dm, struct capture_source *s, bool last)
     dm->row.status = rc < 0 ? dm->err : stop_requested ? "stopped" : "complete";
     store_capture_update(dm->store, dm->capture, &dm->row);
     store_commit(dm->store); /* a failure was told by the store; teardown counts what is left */
+    report_health(dm->metrics, dm->engine, s, dm->link, dm->packets_before, dm->bytes_before);
+    dm->packets_before += s->packets;
+    dm->bytes_before += s->bytes;
     note_lost(dm);
     return rc;
-}
-
-/* What the flow table and reassembly did, and how often a limit bit. */
-static void report_tracking(struct daemon *dm)
-{
-    const struct flow_stats *s = flow_table_stats(engine_flows(dm->engine));
-    const struct reasm_stats *r = flow_table_reasm_stats(engine_flows(dm->engine));
-    const struct engine_stats *e = engine_stats(dm->engine);
-    log_msg(&dm->log, LOG_DEBUG,
-            "flows: %llu seen: %llu WebSocket (recorded), %llu not WebSocket (%llu by their first bytes, "
-            "%llu after following them), %llu the rest of a connection evicted for room, %llu undecided "
-            "(no payload, or too little to tell); %llu port reuses, %llu expired idle, %llu ended ones freed before "
-            "their linger (over %u lingering), %llu segments out of window; "
-            "limits: %llu WebSocket and %llu other flows evicted for room (%llu of those by --memcap)",
-            (unsigned long long)s->flows, (unsigned long long)e->records,
-            (unsigned long long)(e->not_ours + e->refused), (unsigned long long)e->not_ours,
-            (unsigned long long)e->refused, (unsigned long long)e->after_eviction,
-            (unsigned long long)e->undecided, (unsigned long long)s->port_reuse,
-            (unsigned long long)s->idle_expired, (unsigned long long)s->linger_cut, dm->opt.flow.linger_max,
-            (unsigned long long)s->out_of_window, (unsigned long long)s->evicted,
-            (unsigned long long)s->evicted_other, (unsigned long long)s->memcap_evictions);
-    log_msg(&dm->log, LOG_DEBUG,
-            "reassembly: %llu bytes in order, %llu segments held out of order, %llu duplicates, "
-            "%llu conflicting overlaps, %llu gaps (%llu bytes); limits: memcap hit %llu times, "
-            "--stream-cap %llu times",
-            (unsigned long long)r->delivered_bytes, (unsigned long long)r->held_segments,
-            (unsigned long long)r->duplicates, (unsigned long long)r->overlap_conflicts,
-            (unsigned long long)r->gaps, (unsigned long long)r->gap_bytes,
-            (unsigned long long)r->memcap_hits, (unsigned long long)r->dir_cap_hits);
-    log_msg(&dm->log, LOG_DEBUG, "anomalies: %llu handshake heads over 16 KiB, %llu frame lengths with the top bit set",
-            (unsigned long long)e->anomalies.heads_oversized, (unsigned long long)e->anomalies.frames_len_msb);
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0)
-        log_msg(&dm->log, LOG_DEBUG, "memory: peak RSS %ld KiB", ru.ru_maxrss);
-}
-
-/* Without -v: one line when a limit cost records or data. */
-static void warn_limits(struct daemon *dm)
-{
-    const struct flow_stats *s = flow_table_stats(engine_flows(dm->engine));
-    const struct reasm_stats *r = flow_table_reasm_stats(engine_flows(dm->engine));
-    if (s->evicted)
-        log_msg(&dm->log, LOG_WARNING,
-                "warning: %llu WebSocket connections were evicted before they ended "
-                "(termination evicted): raise --memcap or --max-flows",
-                (unsigned long long)s->evicted);
-    if (r->memcap_hits || r->dir_cap_hits)
-        log_msg(&dm->log, LOG_WARNING,
-                "warning: out-of-order data found no room %llu times (--memcap %llu, --stream-cap %llu): "
-                "reported as gaps",
-                (unsigned long long)(r->memcap_hits + r->dir_cap_hits), (unsigned long long)r->memcap_hits,
-                (unsigned long long)r->dir_cap_hits);
 }
 
 /* -u USER: the database files go to the user, then root is given up. */
@@ -463,13 +424,45 @@ static int drop_capabilities(struct daemon *dm)
     return rc < 0 ? -1 : 0;
 }
 
+/* --metrics: the counters, and the socket, opened while the daemon still
+ * has its privileges (a port below 1024, an address in use: said now). */
+static int open_metrics(struct daemon *dm)
+{
+    if (!dm->opt.metrics)
+        return 0;
+    if (!(dm->metrics = metrics_new(WSSTATS_VERSION, dm->opt.metrics_by))) {
+        log_msg(&dm->log, LOG_ERR, "--metrics: out of memory");
+        return -1;
+    }
+    if ((dm->metrics_fd = metrics_listen(dm->opt.metrics, dm->err, sizeof dm->err)) < 0) {
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Its HTTP thread, once privileges are given up. */
+static int serve_metrics(struct daemon *dm)
+{
+    if (dm->metrics_fd < 0)
+        return 0;
+    dm->metrics_http = metrics_serve(dm->metrics, dm->store, dm->metrics_fd, dm->err, sizeof dm->err);
+    dm->metrics_fd = -1; /* the server's now, or closed */
+    if (!dm->metrics_http) {
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        return -1;
+    }
+    log_msg(&dm->log, LOG_NOTICE, "serving metrics on http://%s/metrics", dm->opt.metrics);
+    return 0;
+}
+
 static int setup(struct daemon *dm)
 {
     if (dm->opt.user && privdrop_check(dm->opt.user, dm->err, sizeof dm->err) < 0) {
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
-    if (open_sources(dm) < 0 || drop_capabilities(dm) < 0)
+    if (open_sources(dm) < 0 || open_metrics(dm) < 0 || drop_capabilities(dm) < 0)
         return -1;
     if (!gcry_check_version(GCRYPT_VERSION)) {
         log_msg(&dm->log, LOG_ERR, "libgcrypt version mismatch");
@@ -499,7 +492,7 @@ static int setup(struct daemon *dm)
     }
     if (recorded_check(dm->store, dm->opt.db, dm->sources, dm->nsources, dm->opt.recorded, &dm->log, dm->skip) < 0)
         return -1;
-    return drop_privileges(dm);
+    return drop_privileges(dm) < 0 ? -1 : serve_metrics(dm);
 }
 
 /* The run's last line: what was seen and where it went. One sentence
@@ -529,6 +522,10 @@ static void say_what_was_written(struct daemon *dm, uint64_t queue_lost, uint64_
 static int teardown(struct daemon *dm)
 {
     int failed = 0;
+    metrics_stop(dm->metrics_http); /* before the store it reads */
+    if (dm->metrics_fd >= 0)
+        close(dm->metrics_fd);
+    dm->metrics_http = NULL;
     engine_free(dm->engine); /* the last TLS flows nDPI finds, counted in the store */
     dm->engine = NULL;
     uint64_t tls_unkept = dm->classifier ? classifier_tls_lost(dm->classifier) : 0;
@@ -558,6 +555,7 @@ static int teardown(struct daemon *dm)
     }
     for (int i = 0; i < dm->nsources; i++)
         source_close(&dm->sources[i]);
+    metrics_free(dm->metrics);
     log_close(&dm->log);
     return failed;
 }
@@ -565,6 +563,7 @@ static int teardown(struct daemon *dm)
 int main(int argc, char **argv)
 {
     static struct daemon dm; /* lives for the whole run; not shared with anything */
+    dm.metrics_fd = -1;
     int rc = options_parse(argc, argv, &dm.opt);
     if (rc)
         return rc;
@@ -584,9 +583,9 @@ int main(int argc, char **argv)
         if (!dm.skip[i])
             failed |= run_source(&dm, &dm.sources[i], i == last) < 0;
     if (dm.opt.verbosity >= 2)
-        report_tracking(&dm);
+        report_tracking(dm.engine, dm.opt.flow.linger_max, &dm.log);
     else
-        warn_limits(&dm);
+        warn_limits(dm.engine, &dm.log);
     for (int i = 0; i < dm.nsources; i++)
         dm.packets += dm.sources[i].packets;
     dm.flows = flow_table_stats(engine_flows(dm.engine))->flows;

@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # package -> why
-BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev)
-TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx openssl curl time)
+BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev libmicrohttpd-dev)
+TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx openssl curl time prometheus)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     echo "install-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    # nginx is only a test peer (tests/proxy runs its own on a free port):
+    # nginx and prometheus are only test peers (their tests run their own on free ports):
     # keep its package from starting the system service on port 80, with
     # Debian's policy-rc.d mechanism, unless the machine already has a policy.
     policy=/usr/sbin/policy-rc.d

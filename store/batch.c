@@ -150,6 +150,8 @@ int commit_queued(struct store *st, char *err, const char *closing)
         for (size_t i = 0; i < b.n; i++)
             free(b.recs[i]);
         free(b.recs);
+        st->health.committed += b.n;
+        st->health.last_commit_at = wall_clock();
     } else {
         return_batch(&st->queue, &b);
         give_back_slots(st, rows, nrows);

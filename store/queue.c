@@ -120,6 +120,17 @@ size_t store_queued(struct store *st)
     return n;
 }
 
+void store_figures(struct store *st, struct store_figures *out)
+{
+    pthread_mutex_lock(&st->sync.lock);
+    *out = (struct store_figures){.committed = st->health.committed,
+                                  .failures = st->health.failures,
+                                  .queued = st->queue.n + st->queue.inflight,
+                                  .lost = st->queue.lost,
+                                  .last_commit_at = st->health.last_commit_at};
+    pthread_mutex_unlock(&st->sync.lock);
+}
+
 /* A count the writer may change, read under lock. */
 static uint64_t read_count(struct store *st, const uint64_t *count)
 {

@@ -160,6 +160,15 @@ size_t store_abandon(struct store *st);
  * new file is opened only once the old file's -wal is gone from the path. */
 void store_reopen(struct store *st);
 
+/* The writer's figures so far (for wsstatsd --metrics): records in
+ * committed transactions, rounds that failed to write, the wall clock of
+ * the last commit (0: none yet); and records queued, lost. */
+struct store_figures {
+    uint64_t committed, failures, queued, lost;
+    double last_commit_at;
+};
+void store_figures(struct store *st, struct store_figures *out);
+
 /* Records waiting to be written; records dropped because the queue was full. */
 size_t store_queued(struct store *st);
 uint64_t store_lost(struct store *st);

@@ -136,6 +136,7 @@ static void settle(struct store *st, const struct round *r, enum round_end out, 
     bool was_failing = st->health.failing;
     st->health.held = out == HELD;
     if (out == FAILED) {
+        st->health.failures++;
         st->health.failing = true;
         if (!was_failing)
             snprintf(msg, sizeof msg, "%s; %zu records kept in memory, retrying every second", err,
