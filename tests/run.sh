@@ -62,6 +62,7 @@ for build in $BUILDS; do
     run_suite "${tag}http" env BIN="$build" tests/http/run.sh
     run_suite "${tag}store" env BIN="$build" tests/store/run.sh
     run_suite "${tag}edges" env BIN="$build" tests/store/edges.sh
+    slow && run_suite "${tag}kills" env BIN="$build" tests/store/kills.sh
     slow && run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     slow && run_suite "${tag}link" env BIN="$build" tests/live/link.sh
     slow && run_suite "${tag}prometheus" env BIN="$build" tests/prometheus/run.sh
