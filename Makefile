@@ -22,7 +22,7 @@ BUILD      ?= build
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := libpcap libndpi sqlite3 libgcrypt libmicrohttpd
+PKGS := libpcap libndpi sqlite3 libgcrypt libmicrohttpd libcurl
 # nDPI's headers are not -Wstrict-prototypes clean: include them as system headers.
 PKG_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -41,7 +41,7 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 # (docs/design.md). A folder's library holds every .c file in it (and in
 # its subfolders); programs and tests link the libraries they need, in
 # layer order, and the linker takes only what is referenced.
-LAYERS  := daemon cli engine app flow capture query store model common
+LAYERS  := daemon cli ship engine app flow capture query store model common
 lib_src  = $(wildcard $(1)/*.c $(1)/*/*.c)
 CLI_MAIN    := cli/wsstats.c
 DAEMON_MAIN := daemon/wsstatsd.c
@@ -50,7 +50,7 @@ lib      = $(BUILD)/lib/lib$(1).a
 # the libraries of the given layers, in link order
 libs     = $(foreach l,$(filter $(1),$(LAYERS)),$(call lib,$(l)))
 DAEMON_LIBS := $(call libs,daemon engine app flow capture store model common)
-QUERY_LIBS  := $(call libs,cli query store model common)
+QUERY_LIBS  := $(call libs,cli ship query store model common)
 ALL_LIBS    := $(call libs,$(LAYERS))
 
 # gcc's archiver keeps the LTO symbols an archive of -flto objects needs.

@@ -36,6 +36,7 @@ struct cli {
     long long records; /* in the database, window or not */
     char window[256];  /* what the table header says about the window */
     char filters_desc[512]; /* "server 10.0.0.2:443, code 1006" as typed; "" if none */
+    const char *clickhouse, *clickhouse_auth, *sensor_name; /* export's */
 };
 
 struct command {
@@ -50,6 +51,7 @@ struct command {
 
 #define OPT_LIMIT 1u
 #define OPT_BUCKET 2u
+#define OPT_SHIP 4u /* --clickhouse, --clickhouse-auth, --sensor-name */
 
 /* Prints "wsstats: MESSAGE" on stderr and returns code. */
 __attribute__((format(printf, 2, 3))) int fail(int code, const char *fmt, ...);
@@ -94,6 +96,9 @@ void percent_text(double share, char *buf, size_t len);
 
 int cmd_top_codes(struct cli *c, struct query_db *db);
 int cmd_connections(struct cli *c, struct query_db *db);
+int cmd_export(struct cli *c, struct query_db *db);
+/* JSON / CSV of the rows: every column the table has (cmd_connections.c). */
+int print_connections_data(struct cli *c, struct query_db *db, struct query_rows *rows);
 int cmd_timeline(struct cli *c, struct query_db *db);
 int cmd_group_by(struct cli *c, struct query_db *db);
 int cmd_durations(struct cli *c, struct query_db *db);

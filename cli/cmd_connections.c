@@ -105,7 +105,7 @@ static void add_data_row(struct out_table *t, const struct query_column *layout,
 
 /* JSON / CSV: every column the table has, in its order, each row written
  * as it is read. Returns an exit status. */
-static int print_connections_data(struct cli *c, struct query_db *db, struct query_rows *rows)
+int print_connections_data(struct cli *c, struct query_db *db, struct query_rows *rows)
 {
     const struct query_column *layout;
     int n = query_rows_layout(rows, &layout);

@@ -79,6 +79,19 @@ static const struct command commands[] = {
      "packets the overlapping captures lost (libpcap drop counts).\n"
      "JSON/CSV fields: section, key, count, share.\n",
      cmd_summary, true, 0},
+    {"export", "export --format json|csv | --clickhouse URL", "every record, as JSON/CSV or to ClickHouse",
+     "Writes every record of the database in id order: --format json (one object\n"
+     "per line) or csv, every column, as `connections` writes them; or ships them\n"
+     "to ClickHouse (contrib/clickhouse/schema.sql) through its HTTP interface:\n"
+     "only those after the highest id ClickHouse holds for the sensor, so that a\n"
+     "run can be repeated or resumed and never sends a record twice.\n"
+     "  --clickhouse URL        http://HOST:8123/?database=wsstats\n"
+     "  --clickhouse-auth FILE  user:password on its first line (not on the\n"
+     "                          command line, where ps shows it)\n"
+     "  --sensor-name NAME      this sensor's name in ClickHouse (default: the\n"
+     "                          host name; letters, digits, . _ -)\n"
+     "No window or filter: the whole database.\n",
+     cmd_export, true, OPT_SHIP},
     {"codes", "codes", "the close-code registry",
      "The close codes of RFC 6455 §7.4 and the IANA registry, with their names and\n"
      "whether an endpoint may send them. Reads no database: no window or filter.\n"
@@ -193,6 +206,8 @@ static int take_operand(struct cli *c, const char *a)
 
 /* The options with a value from --since on are a window or filter. */
 #define FIRST_DB_OPTION 4
+/* ... up to export's own, from --clickhouse-auth on. */
+#define FIRST_SHIP_OPTION 13
 
 /* Takes argv[*i] if it is an option; returns 1 if it was, 0 if not, or an
  * exit status + 2 (a usage error). */
@@ -200,10 +215,12 @@ static int take_option(int argc, char **argv, int *i, struct cli *c, struct type
 {
     static const char *const valued[] = {"--db",   "--format", "--limit", "--bucket", "--since",
                                          "--until",  "--server", "--client", "--host", "--path",
-                                         "--code", "--outcome", "--sensor"};
+                                         "--code", "--outcome", "--sensor", "--clickhouse-auth",
+                                         "--clickhouse", "--sensor-name"};
     const char **slots[] = {&c->db_path,     &ty->format, &c->limit_text, &c->bucket_text, &c->since,
                             &c->until,       &ty->server, &ty->client,    &c->filter.host, &c->filter.path,
-                            &ty->codes,      &ty->outcomes, &c->filter.sensor};
+                            &ty->codes,      &ty->outcomes, &c->filter.sensor, &c->clickhouse_auth,
+                            &c->clickhouse, &c->sensor_name};
     const char *a = argv[*i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
         *help = true;
@@ -221,7 +238,7 @@ static int take_option(int argc, char **argv, int *i, struct cli *c, struct type
         int matched = take_value(argc, argv, i, valued[k], slots[k]);
         if (matched < 0)
             return 2 + fail(2, "option %s needs a value (see wsstats --help)", valued[k]);
-        if (matched && k >= FIRST_DB_OPTION && !ty->first_db_option)
+        if (matched && k >= FIRST_DB_OPTION && k < FIRST_SHIP_OPTION && !ty->first_db_option)
             ty->first_db_option = valued[k];
         if (matched)
             return 1;
@@ -306,6 +323,10 @@ static int parse_command_options(struct cli *c, const struct command *cmd)
         return fail(2, "--limit: not an option of %s (connections and group-by take it)", cmd->name);
     if (c->bucket_text && !(cmd->options & OPT_BUCKET))
         return fail(2, "--bucket: not an option of %s (timeline takes it)", cmd->name);
+    const char *ship = c->clickhouse ? "--clickhouse" : c->clickhouse_auth ? "--clickhouse-auth"
+                     : c->sensor_name ? "--sensor-name" : NULL;
+    if (ship && !(cmd->options & OPT_SHIP))
+        return fail(2, "%s: not an option of %s (export takes it)", ship, cmd->name);
     c->limit = strcmp(cmd->name, "group-by") == 0 ? DEFAULT_LIMIT_GROUPS : DEFAULT_LIMIT_CONNECTIONS;
     if (c->limit_text) {
         char *end;

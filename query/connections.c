@@ -58,17 +58,9 @@ static void map_columns(struct query_rows *r)
     }
 }
 
-int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
-                      struct query_rows **rows)
+/* The cursor over a prepared SELECT * (s is the cursor's from now on). */
+static int rows_of(struct query_db *q, sqlite3_stmt *s, struct query_rows **rows)
 {
-    sqlite3_stmt *s;
-    /* connections_ended_at is in every schema this reads (v1 and v2) */
-    if (query_prepare(q->db,
-                      by_time ? "SELECT * FROM connections INDEXED BY connections_ended_at"
-                              : "SELECT * FROM connections",
-                      f, " ORDER BY ended_at DESC, id DESC LIMIT ?1000", &s) < 0)
-        return -1;
-    sqlite3_bind_int64(s, 1000, limit > 0 ? limit : -1);
     struct query_rows *r = calloc(1, sizeof *r + (size_t)sqlite3_column_count(s) * sizeof r->layout[0]);
     if (!r) {
         sqlite3_finalize(s);
@@ -80,6 +72,33 @@ int query_connections(struct query_db *q, const struct query_filter *f, long lim
     map_columns(r);
     *rows = r;
     return 0;
+}
+
+int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
+                      struct query_rows **rows)
+{
+    sqlite3_stmt *s;
+    /* connections_ended_at is in every schema this reads (v1 and v2) */
+    if (query_prepare(q->db,
+                      by_time ? "SELECT * FROM connections INDEXED BY connections_ended_at"
+                              : "SELECT * FROM connections",
+                      f, " ORDER BY ended_at DESC, id DESC LIMIT ?1000", &s) < 0)
+        return -1;
+    sqlite3_bind_int64(s, 1000, limit > 0 ? limit : -1);
+    return rows_of(q, s, rows);
+}
+
+int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, "SELECT * FROM connections WHERE id > ?1 ORDER BY id LIMIT ?2", -1, &s, NULL) !=
+        SQLITE_OK) {
+        snprintf(q->err, sizeof q->err, "%s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, limit > 0 ? limit : -1);
+    return rows_of(q, s, rows);
 }
 
 int query_rows_layout(const struct query_rows *r, const struct query_column **layout)

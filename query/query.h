@@ -97,6 +97,10 @@ struct query_rows;
 int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
                       struct query_rows **rows);
 
+/* The records with an id above `after`, in id order, at most `limit`
+ * (<= 0: all): for shipping (ship/) and export. */
+int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows);
+
 /* The columns the database's table has, in its order: a record column
  * (index into record_columns[], model/columns.h) or the store's own. */
 enum { QUERY_COLUMN_ID = -1, QUERY_COLUMN_CAPTURE = -2 };

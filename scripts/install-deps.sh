@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # package -> why
-BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev libmicrohttpd-dev)
-TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx openssl curl time prometheus)
+BUILD_PKGS=(gcc make pkg-config libpcap-dev libndpi-dev libsqlite3-dev libgcrypt20-dev libmicrohttpd-dev libcurl4-openssl-dev)
+TEST_PKGS=(libcmocka-dev tcpdump tshark python3 python3-websockets sqlite3 clang nginx openssl curl time prometheus clickhouse-server clickhouse-client)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

@@ -205,6 +205,11 @@ struct recorded_capture {
 int store_find_recorded(struct store *st, const struct file_identity *id, struct recorded_capture *out, char *err,
                         size_t errlen);
 
+/* Sets key to value in the meta table of the database at path (which must
+ * exist and be writable), on a connection of its own. Returns 0, or -1
+ * with one line in err. */
+int store_meta_put(const char *path, const char *key, const char *value, char *err, size_t errlen);
+
 /* Counts one TLS flow (model/tls.h) in its hour; written with the next
  * commit. Returns 0, or -1 if the tally is full while the database fails
  * (the flow is not counted; see store_tls_lost()). The one function any

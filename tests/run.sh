@@ -66,6 +66,7 @@ for build in $BUILDS; do
     slow && run_suite "${tag}live" env BIN="$build" tests/live/run.sh
     slow && run_suite "${tag}link" env BIN="$build" tests/live/link.sh
     slow && run_suite "${tag}prometheus" env BIN="$build" tests/prometheus/run.sh
+    slow && run_suite "${tag}clickhouse" env BIN="$build" tests/clickhouse/run.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
     slow && run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
     slow && run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh

@@ -1,0 +1,162 @@
+/*
+ * ship/clickhouse.c — ClickHouse's HTTP interface through libcurl (no HTTP
+ * of ours): one POST per query, the query in the body, or for an INSERT in
+ * the `query` parameter with the rows as the body.
+ *
+ * What a failure means for the data decides what the shipper does next:
+ * CH_UNREACHABLE (no connection was made) and CH_REFUSED (ClickHouse
+ * answered with an error: an INSERT that fails writes no part) did
+ * nothing; CH_UNKNOWN (a timeout, a connection cut after the request was
+ * sent) may have done it, or may still be doing it.
+ */
+#include "ship_internal.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    struct ch_answer *a = arg;
+    size_t len = size * n;
+    if (a->len + len + 1 > a->cap) {
+        size_t cap = (a->len + len + 1) * 2;
+        char *p = realloc(a->text, cap);
+        if (!p)
+            return 0; /* libcurl ends the transfer: CURLE_WRITE_ERROR */
+        a->text = p;
+        a->cap = cap;
+    }
+    memcpy(a->text + a->len, data, len);
+    a->len += len;
+    a->text[a->len] = '\0';
+    return len;
+}
+
+/* The URL as messages show it: without a password in it. */
+static void url_shown(const char *url, char *buf, size_t len)
+{
+    const char *scheme = strstr(url, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    if (colon && (!slash || at < slash))
+        snprintf(buf, len, "%.*s:***%s", (int)(colon - url), url, at);
+    else
+        snprintf(buf, len, "%s", url);
+}
+
+int ch_open(struct ch *c, const struct ship_options *o, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    url_shown(o->url, c->shown, sizeof c->shown);
+    if (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0) {
+        snprintf(err, errlen, "--clickhouse %s: not an http:// or https:// URL", c->shown);
+        return -1;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->curl = curl_easy_init())) {
+        snprintf(err, errlen, "--clickhouse %s: libcurl could not start", c->shown);
+        return -1;
+    }
+    snprintf(c->url, sizeof c->url, "%s", o->url);
+    c->timeout_s = o->timeout_s > 0 ? o->timeout_s : SHIP_TIMEOUT_S;
+    if (o->user) {
+        curl_easy_setopt(c->curl, CURLOPT_USERNAME, o->user);
+        curl_easy_setopt(c->curl, CURLOPT_PASSWORD, o->password ? o->password : "");
+    }
+    return 0;
+}
+
+void ch_close(struct ch *c)
+{
+    if (c->curl)
+        curl_easy_cleanup(c->curl);
+    c->curl = NULL;
+    curl_global_cleanup();
+}
+
+/* The request's URL: the user's, with `query` (an INSERT's) and query_id. */
+static char *request_url(struct ch *c, const char *insert, const char *query_id)
+{
+    char *q = insert ? curl_easy_escape(c->curl, insert, 0) : NULL;
+    char *id = query_id ? curl_easy_escape(c->curl, query_id, 0) : NULL;
+    size_t len = strlen(c->url) + (q ? strlen(q) : 0) + (id ? strlen(id) : 0) + 32;
+    char *url = malloc(len);
+    if (url) {
+        char sep = strchr(c->url, '?') ? '&' : '?';
+        int n = snprintf(url, len, "%s", c->url);
+        if (q)
+            n += snprintf(url + n, len - (size_t)n, "%cquery=%s", sep, q), sep = '&';
+        if (id)
+            snprintf(url + n, len - (size_t)n, "%cquery_id=%s", sep, id);
+    }
+    curl_free(q);
+    curl_free(id);
+    return url;
+}
+
+/* ClickHouse's error text: its first line ("Code: 516, e.displayText() = ..."). */
+static void answer_error(const struct ch_answer *a, long status, char *buf, size_t len)
+{
+    const char *t = a->text ? a->text : "";
+    size_t n = strcspn(t, "\n");
+    snprintf(buf, len, "HTTP %ld%s%.*s", status, n ? ": " : "", (int)(n > 300 ? 300 : n), t);
+}
+
+enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, const char *body, size_t len,
+                       struct ch_answer *a, char *err, size_t errlen)
+{
+    a->len = 0;
+    if (a->text)
+        a->text[0] = '\0';
+    char *url = request_url(c, insert, query_id);
+    if (!url) {
+        snprintf(err, errlen, "out of memory");
+        return CH_REFUSED;
+    }
+    CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(h);
+    free(url);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY) {
+        snprintf(err, errlen, "%s: %s", c->shown, curl_easy_strerror(rc));
+        return CH_UNREACHABLE;
+    }
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "%s: %s (the request's outcome is unknown)", c->shown, curl_easy_strerror(rc));
+        return CH_UNKNOWN;
+    }
+    if (status != 200) {
+        char why[400];
+        answer_error(a, status, why, sizeof why);
+        snprintf(err, errlen, "%s: %s", c->shown, why);
+        return CH_REFUSED;
+    }
+    return CH_OK;
+}
+
+int ch_query_int(struct ch *c, const char *sql, long long *out, char *err, size_t errlen)
+{
+    struct ch_answer a = {0};
+    int rc = -1;
+    if (ch_post(c, NULL, NULL, sql, strlen(sql), &a, err, errlen) == CH_OK) {
+        char *end;
+        *out = strtoll(a.text ? a.text : "", &end, 10);
+        if (a.text && end != a.text && (*end == '\n' || *end == '\0'))
+            rc = 0;
+        else
+            snprintf(err, errlen, "%s: unexpected answer to \"%s\": %.80s", c->shown, sql, a.text ? a.text : "");
+    }
+    free(a.text);
+    return rc;
+}

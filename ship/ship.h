@@ -1,0 +1,55 @@
+/*
+ * ship/ship.h — records to ClickHouse (issue 24): a sensor's committed
+ * records, read from its SQLite database in id order, sent in batches to
+ * ClickHouse's HTTP interface with libcurl (contrib/clickhouse/schema.sql).
+ *
+ * Exactly once: before it sends, the shipper asks ClickHouse the highest
+ * id it holds for this sensor, and sends only the records after it; one
+ * INSERT is one atomic part, and each sensor has one shipper. An INSERT
+ * whose outcome is unknown (a timeout, a connection cut after the body was
+ * sent) may still be running on the server: the shipper names each INSERT
+ * with a query_id, waits until that id has left system.processes, and asks
+ * again. The last id ClickHouse acknowledged is also kept in the
+ * database's meta table (`clickhouse_shipped:SENSOR`), when it is writable.
+ */
+#ifndef WSSTATS_SHIP_H
+#define WSSTATS_SHIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../query/query.h"
+
+struct ship_options {
+    const char *url;      /* http://host:8123/?database=wsstats */
+    const char *user;     /* NULL: none (or the URL's) */
+    const char *password;
+    const char *sensor;   /* the fleet's name of this sensor */
+    size_t batch;         /* records an INSERT (0: SHIP_BATCH) */
+    long timeout_s;       /* one request (0: SHIP_TIMEOUT_S) */
+};
+
+#define SHIP_BATCH 50000
+#define SHIP_TIMEOUT_S 60
+
+struct ship_result {
+    uint64_t sent;      /* records this run shipped */
+    long long from, to; /* ClickHouse held ids up to `from` before, `to` after */
+    int retries;        /* INSERTs whose outcome was unknown, asked again */
+};
+
+/* Ships the records of db (opened by query_open on db_path) after the
+ * highest id ClickHouse holds for the sensor. Returns 0, or -1 with one
+ * line in err naming the URL (without its password) and the cause. */
+int ship_export(struct query_db *db, const char *db_path, const struct ship_options *o, struct ship_result *r,
+                char *err, size_t errlen);
+
+/* --clickhouse-auth FILE: "user:password" on its first line (a file, so
+ * that the password is never on a command line ps shows). Returns 0, or -1
+ * with the reason in err. */
+int ship_read_auth(const char *path, char *user, size_t ulen, char *password, size_t plen, char *err, size_t errlen);
+
+/* Whether name is a sensor name (letters, digits, . _ - and at most 64). */
+int ship_sensor_name_ok(const char *name);
+
+#endif

@@ -1,0 +1,208 @@
+#!/bin/bash
+# tests/clickhouse/run.sh — `wsstats export --clickhouse` against a real
+# ClickHouse server from Debian (18.16), started here on loopback with its
+# own configuration, users and data directory (issue 24, part 1).
+#
+#   schema              contrib/clickhouse/schema.sql loads (clickhouse-client --multiquery)
+#   export-all          the records of real peers (tests/peers/record.sh, 120 connections:
+#                       IPv6, UTF-8 reasons, NULLs, refusals) and 3,000 synthetic ones reach
+#                       ClickHouse column for column (every value equal, floats exactly),
+#                       in id order, under --sensor-name; meta keeps the acknowledged id
+#   again-nothing       a second run ships nothing: (sensor, id) stays unique
+#   resume-new          records added to the database later: only those are shipped
+#   two-sensors         a second sensor's records sit beside the first's, each complete
+#   server-down         ClickHouse stopped: exit 1, one line naming the URL and the cause;
+#                       started again, the next run ships what was missing, nothing twice
+#   auth                a user with a password: --clickhouse-auth FILE works; a wrong
+#                       password is exit 1 with ClickHouse's reason; an unreadable file exit 2;
+#                       a password in the URL never appears in a message
+#   usage               no window or filter with export; a bad sensor name; --clickhouse on
+#                       another command; export without a format or a URL: exit 2
+#   json-csv            --format json: one JSON object a record; csv: a header and a line each
+#
+# Output follows tests/CONTRACT.md. Skips (exit 0) without clickhouse-server
+# and clickhouse-client, or, for the real peers, without root and tcpdump
+# (the synthetic records are then the only ones). The server is stopped by
+# the EXIT trap.
+set -u
+SUITE=clickhouse
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+command -v clickhouse-server >/dev/null && command -v clickhouse-client >/dev/null ||
+    skip_all "no clickhouse-server/clickhouse-client (apt-get install clickhouse-server clickhouse-client)"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/wsstats-ch.XXXXXX")
+SERVER=
+# shellcheck disable=SC2317  # called from the EXIT trap
+cleanup() {
+    [ -n "$SERVER" ] && kill -KILL "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    cap_cleanup
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+read -r HTTP TCP INTERSERVER <<<"$(cap_free_ports 3)"
+URL="http://127.0.0.1:$HTTP/?database=wsstats"
+
+cat >"$TMP/config.xml" <<EOF
+<?xml version="1.0"?>
+<yandex>
+    <logger><level>warning</level><log>$TMP/server.log</log><errorlog>$TMP/error.log</errorlog></logger>
+    <http_port>$HTTP</http_port>
+    <tcp_port>$TCP</tcp_port>
+    <interserver_http_port>$INTERSERVER</interserver_http_port>
+    <listen_host>127.0.0.1</listen_host>
+    <path>$TMP/data/</path>
+    <tmp_path>$TMP/tmp/</tmp_path>
+    <user_files_path>$TMP/user_files/</user_files_path>
+    <users_config>$TMP/users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <mark_cache_size>268435456</mark_cache_size>
+</yandex>
+EOF
+cat >"$TMP/users.xml" <<'EOF'
+<?xml version="1.0"?>
+<yandex>
+    <profiles><default></default></profiles>
+    <users>
+        <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
+        <shipper><password>s3cret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></shipper>
+    </users>
+    <quotas><default></default></quotas>
+</yandex>
+EOF
+start_server() {
+    clickhouse-server --config-file="$TMP/config.xml" >"$TMP/stdout.log" 2>&1 &
+    SERVER=$!
+    cap_poll 30 curl -sf -o /dev/null "http://127.0.0.1:$HTTP/ping"
+}
+stop_server() {
+    kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    SERVER=
+}
+start_server || { fail clickhouse/server-start "ClickHouse did not answer /ping" "$(tail -5 "$TMP/stdout.log" "$TMP/error.log" 2>/dev/null)"; exit 1; }
+chq() { clickhouse-client --port "$TCP" -q "$1"; }
+
+out=$(clickhouse-client --port "$TCP" --multiquery <"$ROOT/contrib/clickhouse/schema.sql" 2>&1) &&
+    [ "$(chq 'EXISTS TABLE wsstats.connections')" = 1 ] && pass clickhouse/schema || fail clickhouse/schema "$out"
+
+# ---- the records: real peers where this machine can record them, and synthetic ones
+DB=$TMP/s.db
+if [ -z "$(cap_unusable_reason)" ] && python_peer_ready && node_peer_ready; then
+    "$ROOT/tests/peers/record.sh" "$TMP/peers.pcap" 120 >"$TMP/record.log" 2>&1 ||
+        fail clickhouse/record "tests/peers/record.sh failed" "$(tail -3 "$TMP/record.log")"
+fi
+PYTHONPATH="$ROOT/tests/tools" "$PY" -c "
+from pcapgen import concurrent_websockets
+concurrent_websockets('$TMP/many.pcap', 3000)
+concurrent_websockets('$TMP/later.pcap', 500, start=1700001000.0)"
+set -- "$TMP/many.pcap"
+[ -s "$TMP/peers.pcap" ] && set -- "$TMP/peers.pcap" "$@"
+for f in "$@"; do "$BIN/wsstatsd" -q -r "$f" -w "$DB"; done
+rows() { sqlite3 "$1" "SELECT count(*) FROM connections"; }
+
+# same DB SENSOR: every record of DB in ClickHouse under SENSOR, value for value
+same() {
+    "$PY" - "$1" "$2" "http://127.0.0.1:$HTTP/" <<'EOF'
+import json, sqlite3, sys, urllib.request
+db, sensor, url = sys.argv[1:4]
+lite = sqlite3.connect(db)
+lite.row_factory = sqlite3.Row
+want = [dict(r) for r in lite.execute("SELECT * FROM connections ORDER BY id")]
+q = ("SELECT * FROM wsstats.connections WHERE sensor = '%s' ORDER BY id FORMAT JSONEachRow" % sensor).encode()
+got = [json.loads(l) for l in urllib.request.urlopen(url, data=q, timeout=30).read().decode().splitlines()]
+if len(got) != len(want):
+    sys.exit("%d rows in ClickHouse, %d in SQLite" % (len(got), len(want)))
+for w, g in zip(want, got):
+    for col, v in w.items():
+        h = g["source" if col == "sensor" else col]
+        if isinstance(h, str) and isinstance(v, (int, float)) and not isinstance(v, bool):
+            h = type(v)(h)  # ClickHouse quotes 64-bit integers in JSON
+        if col in ("client_ip", "server_ip", "sensor") and v is None:
+            v = ""
+        if h != v:
+            sys.exit("id %s: %s is %r in ClickHouse, %r in SQLite" % (w["id"], col, h, v))
+print("%d rows equal" % len(want))
+EOF
+}
+
+"$BIN/wsstats" export --db "$DB" --clickhouse "$URL" --sensor-name tap-1 2>"$TMP/err"
+rc=$?
+n=$(rows "$DB")
+diff=$(same "$DB" tap-1 2>&1)
+meta=$(sqlite3 "$DB" "SELECT value FROM meta WHERE key = 'clickhouse_shipped:tap-1'")
+[ $rc = 0 ] && [ "$meta" = "$(sqlite3 "$DB" 'SELECT max(id) FROM connections')" ] &&
+    grep -q "^wsstats: $n records shipped as sensor tap-1 (ClickHouse held its ids up to 0, now $meta)$" "$TMP/err" &&
+    case $diff in *"rows equal") true ;; *) false ;; esac && pass clickhouse/export-all ||
+    fail clickhouse/export-all "exit $rc, $n records, meta '$meta'" "$diff" "$(cat "$TMP/err")"
+
+"$BIN/wsstats" export --db "$DB" --clickhouse "$URL" --sensor-name tap-1 2>"$TMP/err"
+rc=$?
+dup=$(chq "SELECT count() - uniqExact(id) FROM wsstats.connections WHERE sensor = 'tap-1'")
+[ $rc = 0 ] && [ "$dup" = 0 ] && grep -q "^wsstats: 0 records shipped" "$TMP/err" && pass clickhouse/again-nothing ||
+    fail clickhouse/again-nothing "exit $rc, $dup duplicates" "$(cat "$TMP/err")"
+
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$DB"
+"$BIN/wsstats" export --db "$DB" --clickhouse "$URL" --sensor-name tap-1 2>"$TMP/err"
+rc=$?
+diff=$(same "$DB" tap-1 2>&1)
+[ $rc = 0 ] && grep -q "^wsstats: 500 records shipped" "$TMP/err" && case $diff in *"rows equal") true ;; *) false ;; esac &&
+    pass clickhouse/resume-new || fail clickhouse/resume-new "exit $rc" "$diff" "$(cat "$TMP/err")"
+
+DB2=$TMP/two.db
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$DB2"
+"$BIN/wsstats" export --db "$DB2" --clickhouse "$URL" --sensor-name tap-2 2>"$TMP/err"
+rc=$?
+d1=$(same "$DB" tap-1 2>&1) d2=$(same "$DB2" tap-2 2>&1)
+[ $rc = 0 ] && case "$d1 $d2" in *"rows equal "*"rows equal") true ;; *) false ;; esac && pass clickhouse/two-sensors ||
+    fail clickhouse/two-sensors "exit $rc" "$d1" "$d2" "$(cat "$TMP/err")"
+
+# ---- faults ------------------------------------------------------------------------
+stop_server
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$DB2" --append-again
+"$BIN/wsstats" export --db "$DB2" --clickhouse "$URL" --sensor-name tap-2 2>"$TMP/err"
+rc=$?
+down_said=$(cat "$TMP/err")
+start_server
+"$BIN/wsstats" export --db "$DB2" --clickhouse "$URL" --sensor-name tap-2 2>"$TMP/err2"
+rc2=$?
+d2=$(same "$DB2" tap-2 2>&1)
+[ $rc = 1 ] && grep -q "^wsstats: http://127.0.0.1:$HTTP/?database=wsstats: Couldn't connect to server$" "$TMP/err" &&
+    [ $rc2 = 0 ] && grep -q "^wsstats: 500 records shipped" "$TMP/err2" && case $d2 in *"rows equal") true ;; *) false ;; esac &&
+    pass clickhouse/server-down || fail clickhouse/server-down "exit $rc then $rc2" "$down_said" "$(cat "$TMP/err2")" "$d2"
+
+echo "shipper:s3cret" >"$TMP/auth"
+echo "shipper:wrong" >"$TMP/bad-auth"
+bad=""
+"$BIN/wsstats" export --db "$DB2" --clickhouse "$URL" --sensor-name tap-3 --clickhouse-auth "$TMP/auth" 2>"$TMP/err" ||
+    bad="$bad [right password: $(cat "$TMP/err")]"
+"$BIN/wsstats" export --db "$DB2" --clickhouse "$URL" --sensor-name tap-4 --clickhouse-auth "$TMP/bad-auth" 2>"$TMP/err"
+[ $? = 1 ] && grep -qiE "HTTP [0-9]+: Code: (192|193|516)" "$TMP/err" || bad="$bad [wrong password: $(cat "$TMP/err")]"
+"$BIN/wsstats" export --db "$DB2" --clickhouse "$URL" --sensor-name tap-4 --clickhouse-auth "$TMP/none" 2>"$TMP/err"
+[ $? = 2 ] && grep -q "cannot read it" "$TMP/err" || bad="$bad [no file: $(cat "$TMP/err")]"
+"$BIN/wsstats" export --db "$DB2" --clickhouse "http://shipper:wrong@127.0.0.1:$HTTP/?database=wsstats" \
+    --sensor-name tap-4 2>"$TMP/err"
+[ $? = 1 ] && grep -q "shipper:\*\*\*@" "$TMP/err" && ! grep -q wrong "$TMP/err" || bad="$bad [URL password: $(cat "$TMP/err")]"
+[ "$(chq "SELECT count() FROM wsstats.connections WHERE sensor = 'tap-4'")" = 0 ] || bad="$bad [tap-4 has rows]"
+[ -z "$bad" ] && [ "$(same "$DB2" tap-3 2>&1 | tail -1)" = "$(rows "$DB2") rows equal" ] && pass clickhouse/auth ||
+    fail clickhouse/auth "$bad"
+
+bad=""
+for args in "export --since 1h --clickhouse $URL" "export --code 1006 --format json" "export --clickhouse $URL --sensor-name a/b" \
+    "summary --clickhouse $URL" "export" "export --sensor-name x --format json"; do
+    # shellcheck disable=SC2086  # the words are the arguments
+    "$BIN/wsstats" $args --db "$DB" >/dev/null 2>"$TMP/err"
+    rc=$?
+    [ $rc = 2 ] && [ "$(wc -l <"$TMP/err")" = 1 ] || bad="$bad [$args: exit $rc, $(cat "$TMP/err")]"
+done
+[ -z "$bad" ] && pass clickhouse/usage || fail clickhouse/usage "$bad"
+
+"$BIN/wsstats" export --db "$DB" --format json >"$TMP/all.json" && "$BIN/wsstats" export --db "$DB" --format csv >"$TMP/all.csv"
+lines=$("$PY" -c "
+import json, sys
+n = 0
+for line in open('$TMP/all.json'):
+    json.loads(line); n += 1
+print(n)")
+[ "$lines" = "$(rows "$DB")" ] && [ "$(wc -l <"$TMP/all.csv")" = $(($(rows "$DB") + 1)) ] && pass clickhouse/json-csv ||
+    fail clickhouse/json-csv "$lines JSON lines, $(wc -l <"$TMP/all.csv") CSV lines, $(rows "$DB") records"
+[ "$FAILED" = 0 ]
