@@ -49,7 +49,7 @@ LIB_SRC  = $(filter-out $(CLI_MAIN) $(DAEMON_MAIN),$(call lib_src,$(1)))
 lib      = $(BUILD)/lib/lib$(1).a
 # the libraries of the given layers, in link order
 libs     = $(foreach l,$(filter $(1),$(LAYERS)),$(call lib,$(l)))
-DAEMON_LIBS := $(call libs,daemon engine app flow capture store model common)
+DAEMON_LIBS := $(call libs,daemon ship engine app flow capture query store model common)
 QUERY_LIBS  := $(call libs,cli ship query store model common)
 ALL_LIBS    := $(call libs,$(LAYERS))
 

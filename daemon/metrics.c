@@ -54,6 +54,10 @@ struct metrics {
     uint64_t tls_flows, records;
     struct histogram lifetime, idle;
     struct metrics_health health;
+    bool shipping; /* --clickhouse: its series are shown */
+    uint64_t shipped, ship_failures;
+    long long ship_backlog;
+    double shipped_at;
 };
 
 static double now_wall(void)
@@ -218,6 +222,20 @@ void metrics_tls(struct metrics *m)
         return;
     pthread_mutex_lock(&m->lock);
     m->tls_flows++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, bool failed)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->shipping = true;
+    m->shipped += sent;
+    m->ship_failures += failed;
+    m->ship_backlog = backlog;
+    if (!failed)
+        m->shipped_at = now_wall();
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -398,6 +416,18 @@ static void render_store(FILE *f, const struct metrics *m, const struct store_fi
          "Rounds in which the database writer could not write (retried every second).", (double)s->failures},
     };
     scalars(f, series, sizeof series / sizeof series[0]);
+    const struct scalar shipping[] = {
+        {"wsstats_clickhouse_shipped_total", "counter", "Records shipped to ClickHouse (--clickhouse).",
+         (double)m->shipped},
+        {"wsstats_clickhouse_backlog", "gauge",
+         "Records in the database not yet in ClickHouse after the last round (-1: unknown).", (double)m->ship_backlog},
+        {"wsstats_clickhouse_failures_total", "counter", "Shipping rounds that failed (retried with back-off).",
+         (double)m->ship_failures},
+        {"wsstats_clickhouse_last_success_timestamp_seconds", "gauge",
+         "When a shipping round last succeeded (0: never).", m->shipped_at},
+    };
+    if (m->shipping)
+        scalars(f, shipping, sizeof shipping / sizeof shipping[0]);
 }
 
 char *metrics_render(struct metrics *m, struct store *st, size_t *len)

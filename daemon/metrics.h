@@ -54,6 +54,9 @@ void metrics_record(struct metrics *m, const struct ws_record *r);
 /* A TLS flow nDPI found (any thread). */
 void metrics_tls(struct metrics *m);
 void metrics_set_health(struct metrics *m, const struct metrics_health *h);
+/* --clickhouse: a round shipped `sent` records, leaves `backlog` (-1:
+ * unknown), failed or not (the shipper's thread). */
+void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, bool failed);
 
 /* The exposition (malloc'd, *len bytes), with the store's figures read
  * now; NULL when out of memory. */

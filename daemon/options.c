@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../common/duration.h"
+#include "../ship/ship.h"
 #include "../store/store.h"
 
 #ifndef WSSTATS_VERSION
@@ -67,6 +68,10 @@ static void usage(FILE *out)
             "                          (127.0.0.1:9477, [::1]:9477, :9477 for every address)\n"
             "      --metrics-by KEY    also count the connections by server, host or path\n"
             "                          (the first 20 values seen; later ones as \"other\")\n"
+            "      --clickhouse URL    ship the committed records to ClickHouse as they come\n"
+            "                          (http://HOST:8123/?database=wsstats; see wsstats export)\n"
+            "      --clickhouse-auth FILE  user:password for it (read before privileges go)\n"
+            "      --sensor-name NAME  this sensor's name there (default: the host name)\n"
             "  -q, --quiet             print errors only (and stats asked for by SIGUSR1)\n"
             "  -v, --verbose           print per-source statistics\n"
             "  -h, --help              this help\n"
@@ -124,7 +129,10 @@ enum {
     OPT_APPEND_AGAIN,
     OPT_SKIP_RECORDED,
     OPT_METRICS,
-    OPT_METRICS_BY
+    OPT_METRICS_BY,
+    OPT_CLICKHOUSE,
+    OPT_CLICKHOUSE_AUTH,
+    OPT_SENSOR_NAME
 };
 
 /* A duration option: microseconds, > 0 unless zero_ok. */
@@ -157,6 +165,9 @@ int options_parse(int argc, char **argv, struct options *o)
         {"skip-recorded", no_argument, NULL, OPT_SKIP_RECORDED},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"metrics-by", required_argument, NULL, OPT_METRICS_BY},
+        {"clickhouse", required_argument, NULL, OPT_CLICKHOUSE},
+        {"clickhouse-auth", required_argument, NULL, OPT_CLICKHOUSE_AUTH},
+        {"sensor-name", required_argument, NULL, OPT_SENSOR_NAME},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -213,6 +224,13 @@ int options_parse(int argc, char **argv, struct options *o)
                 return usage_error("--metrics: '%s' is not ADDRESS:PORT (e.g. 127.0.0.1:9477)", optarg);
             o->metrics = optarg;
             break;
+        case OPT_CLICKHOUSE: o->clickhouse = optarg; break;
+        case OPT_CLICKHOUSE_AUTH: o->clickhouse_auth = optarg; break;
+        case OPT_SENSOR_NAME:
+            if (!ship_sensor_name_ok(optarg))
+                return usage_error("--sensor-name: '%s' is not a sensor name (1 to 64 letters, digits, . _ -)", optarg);
+            o->sensor_name = optarg;
+            break;
         case OPT_METRICS_BY:
             if (strcmp(optarg, "server") == 0)
                 o->metrics_by = METRICS_BY_SERVER;
@@ -260,6 +278,10 @@ int options_parse(int argc, char **argv, struct options *o)
         return usage_error("%s", "give either -r FILE or -i INTERFACE, not both");
     if (!o->nfiles && !o->iface)
         return usage_error("%s", "no source: give -r FILE or -i INTERFACE");
+    if ((o->clickhouse_auth || o->sensor_name) && !o->clickhouse)
+        return usage_error("%s needs --clickhouse URL", o->clickhouse_auth ? "--clickhouse-auth" : "--sensor-name");
+    if (o->clickhouse && strncmp(o->clickhouse, "http://", 7) != 0 && strncmp(o->clickhouse, "https://", 8) != 0)
+        return usage_error("--clickhouse: '%s' is not an http:// or https:// URL", o->clickhouse);
     if (o->metrics_by && !o->metrics)
         return usage_error("%s", "--metrics-by needs --metrics ADDR:PORT");
     char why[600];

@@ -27,6 +27,7 @@ struct options {
     int64_t retention;      /* µs; 0: keep everything */
     const char *metrics;    /* --metrics ADDR:PORT; NULL: none */
     enum metrics_by metrics_by; /* --metrics-by */
+    const char *clickhouse, *clickhouse_auth, *sensor_name; /* --clickhouse: shipping */
     enum recorded_files {   /* a file this database already holds a run of */
         RECORDED_REFUSE,    /* the run is refused (the default) */
         RECORDED_APPEND,    /* --append-again: read again, its records twice */

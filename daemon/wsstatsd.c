@@ -39,6 +39,7 @@
 #include "privdrop.h"
 #include "recorded.h"
 #include "report.h"
+#include "shipper.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
@@ -62,6 +63,9 @@ struct daemon {
     struct metrics_server *metrics_http; /* ... and their HTTP thread */
     int metrics_fd;                 /* its socket until the thread takes it; -1: none */
     uint64_t packets_before, bytes_before; /* of the sources already read (the counters go on) */
+    struct shipper *shipper;        /* --clickhouse */
+    struct ship_options ship;
+    char ship_user[256], ship_password[256], ship_sensor[256];
     uint64_t records_written; /* handed to the store (committed or queued) */
     uint64_t lost_reported;
     bool ran;                  /* the sources were read: teardown says what became of them */
@@ -441,6 +445,47 @@ static int open_metrics(struct daemon *dm)
     return 0;
 }
 
+/* --clickhouse: the credentials (a file only root may read, perhaps) and
+ * the sensor's name, taken while the daemon still has its privileges. */
+static int prepare_shipping(struct daemon *dm)
+{
+    struct options *o = &dm->opt;
+    if (!o->clickhouse)
+        return 0;
+    dm->ship = (struct ship_options){.url = o->clickhouse, .sensor = o->sensor_name};
+    if (o->clickhouse_auth) {
+        if (ship_read_auth(o->clickhouse_auth, dm->ship_user, sizeof dm->ship_user, dm->ship_password,
+                           sizeof dm->ship_password, dm->err, sizeof dm->err) < 0) {
+            log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+            return -1;
+        }
+        dm->ship.user = dm->ship_user;
+        dm->ship.password = dm->ship_password;
+    }
+    if (!dm->ship.sensor) {
+        if (gethostname(dm->ship_sensor, sizeof dm->ship_sensor - 1) != 0 || !ship_sensor_name_ok(dm->ship_sensor)) {
+            log_msg(&dm->log, LOG_ERR, "--clickhouse: the host name '%s' is no sensor name: give --sensor-name",
+                    dm->ship_sensor);
+            return -1;
+        }
+        dm->ship.sensor = dm->ship_sensor;
+    }
+    return 0;
+}
+
+/* The shipping thread, once privileges are given up and the database exists. */
+static int start_shipping(struct daemon *dm)
+{
+    if (!dm->opt.clickhouse)
+        return 0;
+    dm->shipper = shipper_start(&dm->ship, dm->opt.db, &dm->log, dm->metrics, dm->err, sizeof dm->err);
+    if (!dm->shipper) {
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Its HTTP thread, once privileges are given up. */
 static int serve_metrics(struct daemon *dm)
 {
@@ -462,7 +507,7 @@ static int setup(struct daemon *dm)
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
     }
-    if (open_sources(dm) < 0 || open_metrics(dm) < 0 || drop_capabilities(dm) < 0)
+    if (open_sources(dm) < 0 || open_metrics(dm) < 0 || prepare_shipping(dm) < 0 || drop_capabilities(dm) < 0)
         return -1;
     if (!gcry_check_version(GCRYPT_VERSION)) {
         log_msg(&dm->log, LOG_ERR, "libgcrypt version mismatch");
@@ -492,7 +537,7 @@ static int setup(struct daemon *dm)
     }
     if (recorded_check(dm->store, dm->opt.db, dm->sources, dm->nsources, dm->opt.recorded, &dm->log, dm->skip) < 0)
         return -1;
-    return drop_privileges(dm) < 0 ? -1 : serve_metrics(dm);
+    return drop_privileges(dm) < 0 || serve_metrics(dm) < 0 ? -1 : start_shipping(dm);
 }
 
 /* The run's last line: what was seen and where it went. One sentence
@@ -553,6 +598,8 @@ static int teardown(struct daemon *dm)
             say_what_was_written(dm, queue_lost, lost, why);
         failed = lost > 0;
     }
+    failed |= shipper_stop(dm->shipper) < 0; /* a last round: every record is committed now */
+    dm->shipper = NULL;
     for (int i = 0; i < dm->nsources; i++)
         source_close(&dm->sources[i]);
     metrics_free(dm->metrics);

@@ -88,6 +88,33 @@ int query_connections(struct query_db *q, const struct query_filter *f, long lim
     return rows_of(q, s, rows);
 }
 
+int query_meta_int(struct query_db *q, const char *key, long long *v)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 1 : 0;
+    if (rc)
+        *v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int query_count_after(struct query_db *q, long long after, long long *n)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, "SELECT count(*) FROM connections WHERE id > ?1", -1, &s, NULL) != SQLITE_OK) {
+        snprintf(q->err, sizeof q->err, "%s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, after);
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
+    *n = rc == 0 ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows)
 {
     sqlite3_stmt *s;

@@ -100,6 +100,10 @@ int query_connections(struct query_db *q, const struct query_filter *f, long lim
 /* The records with an id above `after`, in id order, at most `limit`
  * (<= 0: all): for shipping (ship/) and export. */
 int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows);
+/* The meta table's integer under key: 1 with *v, 0 if none, -1. */
+int query_meta_int(struct query_db *q, const char *key, long long *v);
+/* How many records have an id above `after`. */
+int query_count_after(struct query_db *q, long long after, long long *n);
 
 /* The columns the database's table has, in its order: a record column
  * (index into record_columns[], model/columns.h) or the store's own. */

@@ -143,11 +143,47 @@ static void remember(const char *db_path, const char *sensor, long long id)
     store_meta_put(db_path, key, value, ignored, sizeof ignored);
 }
 
+/* Records after `held`; unknown (-1), after the id the database last
+ * heard acknowledged (meta), or after none. */
+static long long backlog(struct query_db *db, const char *sensor, long long held)
+{
+    char key[128];
+    snprintf(key, sizeof key, "clickhouse_shipped:%s", sensor);
+    if (held < 0 && query_meta_int(db, key, &held) != 1)
+        held = 0;
+    long long left;
+    return query_count_after(db, held, &left) == 0 ? left : -1;
+}
+
+int ship_database(const char *db_path, const struct ship_options *o, long long held, struct ship_result *r,
+                  char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->backlog = -1;
+    char open_err[QUERY_OPEN_ERROR_MAX];
+    struct query_db *db = query_open(db_path, open_err, sizeof open_err);
+    if (!db) {
+        snprintf(err, errlen, "%s", open_err);
+        return -1;
+    }
+    int rc = query_begin(db);
+    if (rc == 0) {
+        rc = ship_export(db, db_path, o, r, err, errlen);
+        r->backlog = backlog(db, o->sensor, r->known ? r->to : held);
+        query_end(db);
+    } else {
+        snprintf(err, errlen, "%s", query_error(db));
+    }
+    query_close(db);
+    return rc;
+}
+
 int ship_export(struct query_db *db, const char *db_path, const struct ship_options *o, struct ship_result *r,
                 char *err, size_t errlen)
 {
     struct ch c;
     memset(r, 0, sizeof *r);
+    r->backlog = -1;
     if (ch_open(&c, o, err, errlen) < 0) {
         ch_close(&c);
         return -1;
@@ -158,6 +194,7 @@ int ship_export(struct query_db *db, const char *db_path, const struct ship_opti
     long long held = 0;
     int rc = held_up_to(&c, o->sensor, &held, err, errlen);
     r->from = r->to = held;
+    r->known = rc == 0;
     for (int unknown = 0; rc == 0;) {
         char *body = NULL;
         size_t len = 0, n = 0;

@@ -36,6 +36,8 @@ struct ship_result {
     uint64_t sent;      /* records this run shipped */
     long long from, to; /* ClickHouse held ids up to `from` before, `to` after */
     int retries;        /* INSERTs whose outcome was unknown, asked again */
+    long long backlog;  /* ship_database: records left unshipped after it (-1: unknown) */
+    int known;          /* ClickHouse said what it holds: from and to are its word */
 };
 
 /* Ships the records of db (opened by query_open on db_path) after the
@@ -43,6 +45,14 @@ struct ship_result {
  * line in err naming the URL (without its password) and the cause. */
 int ship_export(struct query_db *db, const char *db_path, const struct ship_options *o, struct ship_result *r,
                 char *err, size_t errlen);
+
+/* The same over the database at db_path, opened for reading (a WAL reader
+ * beside a running writer) for this one call, in one read transaction;
+ * r->backlog counts what is left after what ClickHouse holds, or, when it
+ * could not be asked, after `held` (the caller's last word from it; -1:
+ * none). For wsstatsd --clickhouse. */
+int ship_database(const char *db_path, const struct ship_options *o, long long held, struct ship_result *r,
+                  char *err, size_t errlen);
 
 /* --clickhouse-auth FILE: "user:password" on its first line (a file, so
  * that the password is never on a command line ps shows). Returns 0, or -1

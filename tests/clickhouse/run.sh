@@ -19,6 +19,11 @@
 #   usage               no window or filter with export; a bad sensor name; --clickhouse on
 #                       another command; export without a format or a URL: exit 2
 #   json-csv            --format json: one JSON object a record; csv: a header and a line each
+#   daemon-file         wsstatsd -r --clickhouse: every record shipped by the end of the run;
+#                       ClickHouse unreachable: exit 1, the records kept, counted in one line
+#   daemon-live         wsstatsd -i lo --clickhouse while real clients connect; ClickHouse
+#                       stopped mid-run: one line, back-off, the backlog in --metrics; started
+#                       again: "shipping again", and at the end every record there once
 #
 # Output follows tests/CONTRACT.md. Skips (exit 0) without clickhouse-server
 # and clickhouse-client, or, for the real peers, without root and tcpdump
@@ -39,7 +44,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-read -r HTTP TCP INTERSERVER <<<"$(cap_free_ports 3)"
+read -r HTTP TCP INTERSERVER NOBODY <<<"$(cap_free_ports 4)"
 URL="http://127.0.0.1:$HTTP/?database=wsstats"
 
 cat >"$TMP/config.xml" <<EOF
@@ -205,4 +210,44 @@ for line in open('$TMP/all.json'):
 print(n)")
 [ "$lines" = "$(rows "$DB")" ] && [ "$(wc -l <"$TMP/all.csv")" = $(($(rows "$DB") + 1)) ] && pass clickhouse/json-csv ||
     fail clickhouse/json-csv "$lines JSON lines, $(wc -l <"$TMP/all.csv") CSV lines, $(rows "$DB") records"
+# ---- the daemon's shipper ---------------------------------------------------------
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$TMP/d.db" --clickhouse "$URL" --sensor-name d-file 2>"$TMP/err"
+rc=$?
+d=$(same "$TMP/d.db" d-file 2>&1)
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$TMP/d2.db" --clickhouse "http://127.0.0.1:$NOBODY/" \
+    --sensor-name d-none 2>"$TMP/err2"
+rc2=$?
+[ $rc = 0 ] && [ "$d" = "500 rows equal" ] && [ $rc2 = 1 ] && [ "$(rows "$TMP/d2.db")" = 500 ] &&
+    grep -q "clickhouse: http://127.0.0.1:$NOBODY/: Couldn't connect to server; 500 records not shipped" "$TMP/err2" &&
+    pass clickhouse/daemon-file || fail clickhouse/daemon-file "exit $rc, then $rc2" "$d" "$(cat "$TMP/err" "$TMP/err2")"
+
+if [ -z "$(cap_unusable_reason)" ] && python_peer_ready; then
+    read -r WSPORT METRICS <<<"$(cap_free_ports 2)"
+    "$BIN/wsstatsd" -i lo -f "tcp port $WSPORT" -w "$TMP/live.db" --clickhouse "$URL" --sensor-name d-live \
+        --metrics "127.0.0.1:$METRICS" 2>"$TMP/live.err" &
+    D=$!
+    sleep 1
+    live_rows() { chq "SELECT count() FROM wsstats.connections WHERE sensor = 'd-live'"; }
+    has() { [ "$(live_rows)" = "$1" ]; }
+    "$PY" "$ROOT/tests/live/traffic.py" --port "$WSPORT" --keys "$TMP/k1" --count 40 >/dev/null
+    cap_poll 15 has 40
+    first=$(live_rows)
+    stop_server
+    "$PY" "$ROOT/tests/live/traffic.py" --port "$WSPORT" --keys "$TMP/k2" --count 60 >/dev/null
+    backlogged() { curl -s "http://127.0.0.1:$METRICS/metrics" | grep -q '^wsstats_clickhouse_backlog 60$'; }
+    cap_poll 15 backlogged
+    backlog=$?
+    start_server
+    cap_poll 60 has 100
+    kill -TERM $D
+    wait $D
+    rc=$?
+    d=$(same "$TMP/live.db" d-live 2>&1)
+    [ "$first" = 40 ] && [ $backlog = 0 ] && [ $rc = 0 ] && [ "$d" = "100 rows equal" ] &&
+        grep -q "clickhouse: .*; [0-9]* records wait in the database, retrying with back-off" "$TMP/live.err" &&
+        grep -q "clickhouse: shipping again" "$TMP/live.err" && pass clickhouse/daemon-live ||
+        fail clickhouse/daemon-live "first $first, backlog seen $backlog, exit $rc" "$d" "$(cat "$TMP/live.err")"
+else
+    pass "clickhouse/daemon-live # SKIP needs root, tcpdump's capture and python3-websockets"
+fi
 [ "$FAILED" = 0 ]

@@ -31,7 +31,7 @@ LAYERS = {
     'query': ['store', 'model', 'common'],
     'ship': ['query', 'store', 'model', 'common'],
     'cli': ['ship', 'query', 'model', 'common'],
-    'daemon': ['engine', 'app', 'flow', 'capture', 'store', 'model', 'common'],
+    'daemon': ['ship', 'engine', 'app', 'flow', 'capture', 'store', 'model', 'common'],
 }
 # System headers that belong to one place: header prefix -> allowed files
 # (a folder, or a folder/file).
