@@ -7,8 +7,8 @@
  *
  * One `struct metrics` per daemon, under one mutex: the packet loop counts
  * each record as it hands it to the writer (metrics_record) and publishes
- * its own figures once a second (metrics_set_health); the classifier's
- * thread counts TLS flows; the HTTP thread renders. Counters start at zero
+ * its own figures once a second (metrics_set_health); whichever thread
+ * emits a TLS flow counts it; the HTTP thread renders. Counters start at zero
  * with the process and only grow.
  */
 #ifndef WSSTATS_METRICS_H

@@ -280,7 +280,7 @@ int options_parse(int argc, char **argv, struct options *o)
         return usage_error("%s", "no source: give -r FILE or -i INTERFACE");
     if ((o->clickhouse_auth || o->sensor_name) && !o->clickhouse)
         return usage_error("%s needs --clickhouse URL", o->clickhouse_auth ? "--clickhouse-auth" : "--sensor-name");
-    if (o->clickhouse && strncmp(o->clickhouse, "http://", 7) != 0 && strncmp(o->clickhouse, "https://", 8) != 0)
+    if (o->clickhouse && !ship_url_ok(o->clickhouse))
         return usage_error("--clickhouse: '%s' is not an http:// or https:// URL", o->clickhouse);
     if (o->metrics_by && !o->metrics)
         return usage_error("%s", "--metrics-by needs --metrics ADDR:PORT");

@@ -46,11 +46,16 @@ static void url_shown(const char *url, char *buf, size_t len)
         snprintf(buf, len, "%s", url);
 }
 
+int ship_url_ok(const char *url)
+{
+    return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+}
+
 int ch_open(struct ch *c, const struct ship_options *o, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     url_shown(o->url, c->shown, sizeof c->shown);
-    if (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0) {
+    if (!ship_url_ok(o->url)) {
         snprintf(err, errlen, "--clickhouse %s: not an http:// or https:// URL", c->shown);
         return -1;
     }

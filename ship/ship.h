@@ -59,6 +59,9 @@ int ship_database(const char *db_path, const struct ship_options *o, long long h
  * with the reason in err. */
 int ship_read_auth(const char *path, char *user, size_t ulen, char *password, size_t plen, char *err, size_t errlen);
 
+/* Whether url is one the shipper takes (http:// or https://). */
+int ship_url_ok(const char *url);
+
 /* Whether name is a sensor name (letters, digits, . _ - and at most 64). */
 int ship_sensor_name_ok(const char *name);
 
