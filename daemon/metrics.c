@@ -57,6 +57,7 @@ struct metrics {
     bool shipping; /* --clickhouse: its series are shown */
     uint64_t shipped, ship_failures;
     long long ship_backlog;
+    double ship_oldest; /* end time of the oldest unshipped record; 0: none */
     double shipped_at;
 };
 
@@ -225,7 +226,7 @@ void metrics_tls(struct metrics *m)
     pthread_mutex_unlock(&m->lock);
 }
 
-void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, bool failed)
+void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, double oldest, bool failed)
 {
     if (!m)
         return;
@@ -234,6 +235,7 @@ void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, bool 
     m->shipped += sent;
     m->ship_failures += failed;
     m->ship_backlog = backlog;
+    m->ship_oldest = oldest;
     if (!failed)
         m->shipped_at = now_wall();
     pthread_mutex_unlock(&m->lock);
@@ -425,6 +427,12 @@ static void render_store(FILE *f, const struct metrics *m, const struct store_fi
          (double)m->ship_failures},
         {"wsstats_clickhouse_last_success_timestamp_seconds", "gauge",
          "When a shipping round last succeeded (0: never).", m->shipped_at},
+        {"wsstats_clickhouse_backlog_age_seconds", "gauge",
+         "How long ago the oldest record not yet in ClickHouse ended (0: none waits).",
+         m->ship_oldest > 0 && now_wall() > m->ship_oldest ? now_wall() - m->ship_oldest : 0},
+        {"wsstats_retention_unshipped_dropped_total", "counter",
+         "Records --retention deleted before they were shipped, because the disk was nearly full.",
+         (double)s->unshipped_dropped},
     };
     if (m->shipping)
         scalars(f, shipping, sizeof shipping / sizeof shipping[0]);

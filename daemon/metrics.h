@@ -55,8 +55,9 @@ void metrics_record(struct metrics *m, const struct ws_record *r);
 void metrics_tls(struct metrics *m);
 void metrics_set_health(struct metrics *m, const struct metrics_health *h);
 /* --clickhouse: a round shipped `sent` records, leaves `backlog` (-1:
- * unknown), failed or not (the shipper's thread). */
-void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, bool failed);
+ * unknown) of which the first to end ended at `oldest` (0: none), failed
+ * or not (the shipper's thread). */
+void metrics_shipping(struct metrics *m, uint64_t sent, long long backlog, double oldest, bool failed);
 
 /* The exposition (malloc'd, *len bytes), with the store's figures read
  * now; NULL when out of memory. */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SHIP_EVERY_S 1
 #define SHIP_BACKOFF_MAX_S 60
@@ -37,9 +38,32 @@ struct shipper {
     bool stop;         /* under lock */
     bool failing;      /* the thread's: a failure was told */
     long long backlog; /* after the last round: records not in ClickHouse (-1: unknown) */
+    double oldest;     /* ... the end time of the first of them to end (0: none) */
     long long held;    /* the highest id ClickHouse last said it holds (-1: not yet asked) */
     char err[1024];
 };
+
+int shipper_prepare(struct ship_setup *s, const char *url, const char *auth_file, const char *sensor_name, char *err,
+                    size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->o = (struct ship_options){.url = url, .sensor = sensor_name};
+    if (auth_file) {
+        if (ship_read_auth(auth_file, s->user, sizeof s->user, s->password, sizeof s->password, err, errlen) < 0)
+            return -1;
+        s->o.user = s->user;
+        s->o.password = s->password;
+    }
+    if (!s->o.sensor) {
+        if (gethostname(s->sensor, sizeof s->sensor - 1) != 0 || !ship_sensor_name_ok(s->sensor)) {
+            snprintf(err, errlen, "--clickhouse: the host name '%s' is no sensor name: give --sensor-name", s->sensor);
+            return -1;
+        }
+        s->o.sensor = s->sensor;
+    }
+    ship_cursor_key(s->o.sensor, s->cursor_key, sizeof s->cursor_key);
+    return 0;
+}
 
 /* One round: 0, or -1 with the reason in s->err. */
 static int ship_round(struct shipper *s)
@@ -48,19 +72,34 @@ static int ship_round(struct shipper *s)
     int rc = ship_database(s->db_path, &s->opt, s->held, &r, s->err, sizeof s->err);
     if (r.known)
         s->held = r.to;
-    if (r.backlog >= 0)
+    if (r.backlog >= 0) {
         s->backlog = r.backlog;
-    metrics_shipping(s->metrics, r.sent, s->backlog, rc < 0);
+        s->oldest = r.oldest;
+    }
+    metrics_shipping(s->metrics, r.sent, s->backlog, s->oldest, rc < 0);
     return rc;
 }
 
-/* Tells a failure once, and its end once. */
+/* How long ago the oldest record waiting ended, in seconds (0: none). */
+static double backlog_age(const struct shipper *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double t = (double)now.tv_sec + now.tv_nsec / 1e9;
+    return s->backlog > 0 && s->oldest > 0 && t > s->oldest ? t - s->oldest : 0;
+}
+
+/* Tells a failure once and its end once; every failing round after the
+ * first, the backlog and its age at -v (LOG_INFO). */
 static void tell(struct shipper *s, int rc)
 {
     if (rc < 0 && !s->failing)
         log_msg(s->log, LOG_ERR, "clickhouse: %s; %lld records wait in the database, retrying with back-off",
                 s->err, s->backlog);
-    else if (rc == 0 && s->failing)
+    else if (rc < 0)
+        log_msg(s->log, LOG_INFO, "clickhouse: still failing (%s); %lld records wait, the oldest ended %.0f s ago",
+                s->err, s->backlog, backlog_age(s));
+    else if (s->failing)
         log_msg(s->log, LOG_NOTICE, "clickhouse: shipping again; %lld records left", s->backlog);
     s->failing = rc < 0;
 }

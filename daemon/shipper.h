@@ -12,6 +12,20 @@
 
 struct shipper;
 
+/* What --clickhouse needs, read while the daemon still has its privileges
+ * (a credentials file only root may read): the options, with the
+ * strings they point to. */
+struct ship_setup {
+    struct ship_options o;
+    char user[256], password[256], sensor[256];
+    char cursor_key[300]; /* ship_cursor_key(): the store's retention keeps what is above it */
+};
+
+/* Fills `s` for the URL, the auth file (NULL: none) and the sensor name
+ * (NULL: the host name). Returns 0, or -1 with one line in err. */
+int shipper_prepare(struct ship_setup *s, const char *url, const char *auth_file, const char *sensor_name, char *err,
+                    size_t errlen);
+
 /* Starts the thread (every signal blocked) over the database at db_path,
  * which the store has created by now. NULL with one line in err. */
 struct shipper *shipper_start(const struct ship_options *o, const char *db_path, const struct logger *log,

@@ -64,8 +64,7 @@ struct daemon {
     int metrics_fd;                 /* its socket until the thread takes it; -1: none */
     uint64_t packets_before, bytes_before; /* of the sources already read (the counters go on) */
     struct shipper *shipper;        /* --clickhouse */
-    struct ship_options ship;
-    char ship_user[256], ship_password[256], ship_sensor[256];
+    struct ship_setup ship;
     uint64_t records_written; /* handed to the store (committed or queued) */
     uint64_t lost_reported;
     bool ran;                  /* the sources were read: teardown says what became of them */
@@ -449,26 +448,11 @@ static int open_metrics(struct daemon *dm)
  * the sensor's name, taken while the daemon still has its privileges. */
 static int prepare_shipping(struct daemon *dm)
 {
-    struct options *o = &dm->opt;
-    if (!o->clickhouse)
-        return 0;
-    dm->ship = (struct ship_options){.url = o->clickhouse, .sensor = o->sensor_name};
-    if (o->clickhouse_auth) {
-        if (ship_read_auth(o->clickhouse_auth, dm->ship_user, sizeof dm->ship_user, dm->ship_password,
-                           sizeof dm->ship_password, dm->err, sizeof dm->err) < 0) {
-            log_msg(&dm->log, LOG_ERR, "%s", dm->err);
-            return -1;
-        }
-        dm->ship.user = dm->ship_user;
-        dm->ship.password = dm->ship_password;
-    }
-    if (!dm->ship.sensor) {
-        if (gethostname(dm->ship_sensor, sizeof dm->ship_sensor - 1) != 0 || !ship_sensor_name_ok(dm->ship_sensor)) {
-            log_msg(&dm->log, LOG_ERR, "--clickhouse: the host name '%s' is no sensor name: give --sensor-name",
-                    dm->ship_sensor);
-            return -1;
-        }
-        dm->ship.sensor = dm->ship_sensor;
+    const struct options *o = &dm->opt;
+    if (o->clickhouse &&
+        shipper_prepare(&dm->ship, o->clickhouse, o->clickhouse_auth, o->sensor_name, dm->err, sizeof dm->err) < 0) {
+        log_msg(&dm->log, LOG_ERR, "%s", dm->err);
+        return -1;
     }
     return 0;
 }
@@ -478,7 +462,7 @@ static int start_shipping(struct daemon *dm)
 {
     if (!dm->opt.clickhouse)
         return 0;
-    dm->shipper = shipper_start(&dm->ship, dm->opt.db, &dm->log, dm->metrics, dm->err, sizeof dm->err);
+    dm->shipper = shipper_start(&dm->ship.o, dm->opt.db, &dm->log, dm->metrics, dm->err, sizeof dm->err);
     if (!dm->shipper) {
         log_msg(&dm->log, LOG_ERR, "%s", dm->err);
         return -1;
@@ -528,7 +512,8 @@ static int setup(struct daemon *dm)
     struct store_options so = {.report = on_store_report,
                                .report_arg = dm,
                                .live = dm->opt.iface != NULL,
-                               .retention = (double)dm->opt.retention / 1e6};
+                               .retention = (double)dm->opt.retention / 1e6,
+                               .hold_key = dm->opt.clickhouse ? dm->ship.cursor_key : NULL};
     struct store_open_error e;
     dm->store = store_open(dm->opt.db, STORE_WRITE, &so, &e);
     if (!dm->store) {

@@ -101,16 +101,18 @@ int query_meta_int(struct query_db *q, const char *key, long long *v)
     return rc;
 }
 
-int query_count_after(struct query_db *q, long long after, long long *n)
+int query_count_after(struct query_db *q, long long after, long long *n, double *oldest)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(q->db, "SELECT count(*) FROM connections WHERE id > ?1", -1, &s, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(q->db, "SELECT count(*), coalesce(min(ended_at), 0) FROM connections WHERE id > ?1", -1, &s,
+                           NULL) != SQLITE_OK) {
         snprintf(q->err, sizeof q->err, "%s", sqlite3_errmsg(q->db));
         return -1;
     }
     sqlite3_bind_int64(s, 1, after);
     int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
     *n = rc == 0 ? sqlite3_column_int64(s, 0) : 0;
+    *oldest = rc == 0 ? sqlite3_column_double(s, 1) : 0;
     sqlite3_finalize(s);
     return rc;
 }

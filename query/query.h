@@ -102,8 +102,9 @@ int query_connections(struct query_db *q, const struct query_filter *f, long lim
 int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows);
 /* The meta table's integer under key: 1 with *v, 0 if none, -1. */
 int query_meta_int(struct query_db *q, const char *key, long long *v);
-/* How many records have an id above `after`. */
-int query_count_after(struct query_db *q, long long after, long long *n);
+/* How many records have an id above `after`, and the end time of the one
+ * that ended first (0: none). */
+int query_count_after(struct query_db *q, long long after, long long *n, double *oldest);
 
 /* The columns the database's table has, in its order: a record column
  * (index into record_columns[], model/columns.h) or the store's own. */

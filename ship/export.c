@@ -134,25 +134,35 @@ static int send_batch(struct ch *c, const char *sensor, const char *insert, cons
     return held_up_to(c, sensor, held, err, errlen) < 0 ? -1 : 0;
 }
 
+void ship_cursor_key(const char *sensor, char *key, size_t len)
+{
+    snprintf(key, len, "clickhouse_shipped:%s", sensor);
+}
+
 /* The acknowledged id, in the database's meta table when it may be written. */
 static void remember(const char *db_path, const char *sensor, long long id)
 {
     char key[128], value[32], ignored[512];
-    snprintf(key, sizeof key, "clickhouse_shipped:%s", sensor);
+    ship_cursor_key(sensor, key, sizeof key);
     snprintf(value, sizeof value, "%lld", id);
     store_meta_put(db_path, key, value, ignored, sizeof ignored);
 }
 
-/* Records after `held`; unknown (-1), after the id the database last
- * heard acknowledged (meta), or after none. */
-static long long backlog(struct query_db *db, const char *sensor, long long held)
+/* The records after `held` (r->backlog, -1 if unknown) and when the first
+ * of them ended (r->oldest); `held` unknown (-1): after the id the database
+ * last heard acknowledged (meta), or after none. */
+static void backlog(struct query_db *db, const char *sensor, long long held, struct ship_result *r)
 {
     char key[128];
-    snprintf(key, sizeof key, "clickhouse_shipped:%s", sensor);
+    ship_cursor_key(sensor, key, sizeof key);
     if (held < 0 && query_meta_int(db, key, &held) != 1)
         held = 0;
     long long left;
-    return query_count_after(db, held, &left) == 0 ? left : -1;
+    double oldest;
+    if (query_count_after(db, held, &left, &oldest) == 0) {
+        r->backlog = left;
+        r->oldest = oldest;
+    }
 }
 
 int ship_database(const char *db_path, const struct ship_options *o, long long held, struct ship_result *r,
@@ -169,7 +179,7 @@ int ship_database(const char *db_path, const struct ship_options *o, long long h
     int rc = query_begin(db);
     if (rc == 0) {
         rc = ship_export(db, db_path, o, r, err, errlen);
-        r->backlog = backlog(db, o->sensor, r->known ? r->to : held);
+        backlog(db, o->sensor, r->known ? r->to : held, r);
         query_end(db);
     } else {
         snprintf(err, errlen, "%s", query_error(db));

@@ -37,6 +37,7 @@ struct ship_result {
     long long from, to; /* ClickHouse held ids up to `from` before, `to` after */
     int retries;        /* INSERTs whose outcome was unknown, asked again */
     long long backlog;  /* ship_database: records left unshipped after it (-1: unknown) */
+    double oldest;      /* ... the end time of the first of them to end (0: none or unknown) */
     int known;          /* ClickHouse said what it holds: from and to are its word */
 };
 
@@ -58,6 +59,11 @@ int ship_database(const char *db_path, const struct ship_options *o, long long h
  * that the password is never on a command line ps shows). Returns 0, or -1
  * with the reason in err. */
 int ship_read_auth(const char *path, char *user, size_t ulen, char *password, size_t plen, char *err, size_t errlen);
+
+/* The meta key of the last id ClickHouse acknowledged for the sensor
+ * ("clickhouse_shipped:SENSOR"; the store's retention keeps what is
+ * above it). */
+void ship_cursor_key(const char *sensor, char *key, size_t len);
 
 /* Whether url is one the shipper takes (http:// or https://). */
 int ship_url_ok(const char *url);

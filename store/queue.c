@@ -127,7 +127,8 @@ void store_figures(struct store *st, struct store_figures *out)
                                   .failures = st->health.failures,
                                   .queued = st->queue.n + st->queue.inflight,
                                   .lost = st->queue.lost,
-                                  .last_commit_at = st->health.last_commit_at};
+                                  .last_commit_at = st->health.last_commit_at,
+                                  .unshipped_dropped = st->health.unshipped_dropped};
     pthread_mutex_unlock(&st->sync.lock);
 }
 

@@ -70,6 +70,12 @@ struct store_options {
     void *report_arg;
     bool live;              /* once a second: captures rows, retention, retries */
     double retention;       /* seconds; 0: keep every record */
+    /* The meta key under which a shipper keeps the last id its central
+     * store acknowledged (wsstatsd --clickhouse: "clickhouse_shipped:SENSOR";
+     * NULL: none). Retention then keeps every record above it, unless the
+     * database's file system is nearly full (store_figures()). Must outlive
+     * the store. */
+    const char *hold_key;
 };
 
 /* How the database is opened. */
@@ -166,7 +172,11 @@ void store_reopen(struct store *st);
 struct store_figures {
     uint64_t committed, failures, queued, lost;
     double last_commit_at;
+    /* records deleted by retention before they were shipped (hold_key),
+     * because the file system had less than STORE_MIN_FREE_PERCENT free */
+    uint64_t unshipped_dropped;
 };
+#define STORE_MIN_FREE_PERCENT 5
 void store_figures(struct store *st, struct store_figures *out);
 
 /* Records waiting to be written; records dropped because the queue was full. */

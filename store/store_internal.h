@@ -125,6 +125,7 @@ struct store_health {
     uint64_t committed;    /* records in committed transactions (batch.c) */
     uint64_t failures;     /* rounds that failed to write (writer.c) */
     double last_commit_at; /* wall clock of the last committed transaction; 0: none yet */
+    uint64_t unshipped_dropped; /* retention.c: records deleted before they were shipped */
 };
 
 /* The caller's requests to the writer and their answers: under lock. */
@@ -177,6 +178,8 @@ struct store {
     struct store_writer wr;
     struct store_rotation rot;
     bool retention_failing; /* retention.c, the writer's: told once */
+    double unshipped_told_at; /* retention.c, the writer's: when unshipped deletions were last told */
+    uint64_t unshipped_untold; /* ... and how many since */
     char err[ERR_MAX];      /* the caller's last error */
 };
 

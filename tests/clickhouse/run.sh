@@ -23,7 +23,14 @@
 #                       ClickHouse unreachable: exit 1, the records kept, counted in one line
 #   daemon-live         wsstatsd -i lo --clickhouse while real clients connect; ClickHouse
 #                       stopped mid-run: one line, back-off, the backlog in --metrics; started
-#                       again: "shipping again", and at the end every record there once
+#                       again: "shipping again", and at the end every record there once;
+#                       the age of the oldest unshipped record in --metrics
+#   unknown-outcome-{request,answer,midway}  an INSERT cut by tests/clickhouse/cutproxy.py
+#                       (never forwarded; answered, the answer lost; half sent, the rest 3 s
+#                       later): asked again, every record there once
+#   retention-holds-unshipped  --retention keeps what ClickHouse lacks, deletes what it holds
+#   retention-disk-nearly-full under 5 % free (a 128 MiB tmpfs): the unshipped ones past
+#                       --retention are deleted, counted and told
 #
 # Output follows tests/CONTRACT.md. Skips (exit 0) without clickhouse-server
 # and clickhouse-client, or, for the real peers, without root and tcpdump
@@ -41,6 +48,7 @@ SERVER=
 cleanup() {
     [ -n "$SERVER" ] && kill -KILL "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
     cap_cleanup
+    mountpoint -q "$TMP/small" 2>/dev/null && umount "$TMP/small"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -221,6 +229,58 @@ rc2=$?
     grep -q "clickhouse: http://127.0.0.1:$NOBODY/: Couldn't connect to server; 500 records not shipped" "$TMP/err2" &&
     pass clickhouse/daemon-file || fail clickhouse/daemon-file "exit $rc, then $rc2" "$d" "$(cat "$TMP/err" "$TMP/err2")"
 
+# An INSERT whose outcome the shipper cannot know (tests/clickhouse/cutproxy.py):
+# never forwarded, answered but the answer lost, or still running when the
+# shipper asks. Each time every record is in ClickHouse once.
+for mode in request answer midway; do
+    read -r PROXY <<<"$(cap_free_ports 1)"
+    : >"$TMP/cut.log"
+    "$PY" "$ROOT/tests/clickhouse/cutproxy.py" --listen "$PROXY" --to "$HTTP" --cut $mode --log "$TMP/cut.log" &
+    P=$!
+    cap_poll 5 curl -s -o /dev/null "http://127.0.0.1:$PROXY/ping"
+    "$BIN/wsstats" export --db "$TMP/d.db" --clickhouse "http://127.0.0.1:$PROXY/?database=wsstats" \
+        --sensor-name "cut-$mode" 2>"$TMP/err"
+    rc=$?
+    kill $P 2>/dev/null
+    wait $P 2>/dev/null
+    d=$(same "$TMP/d.db" "cut-$mode" 2>&1)
+    [ $rc = 0 ] && [ "$d" = "500 rows equal" ] && [ "$(grep -c "^cut $mode of an INSERT" "$TMP/cut.log")" = 1 ] &&
+        grep -q "^wsstats: 500 records shipped as sensor cut-$mode (ClickHouse held its ids up to 0, now 500); some INSERTs were asked again$" "$TMP/err" &&
+        pass "clickhouse/unknown-outcome-$mode" ||
+        fail "clickhouse/unknown-outcome-$mode" "exit $rc" "$d" "$(cat "$TMP/cut.log" "$TMP/err")"
+done
+
+# --retention never deletes what ClickHouse lacks, unless the disk is nearly
+# full. later.pcap's records span 6.5 s; --retention 1s keeps the last 167.
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$TMP/r0.db" --retention 1s
+kept=$(rows "$TMP/r0.db")
+run_held() { "$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$1" --retention 1s --sensor-name r \
+    --clickhouse "http://127.0.0.1:$NOBODY/" "${@:2}" 2>"$TMP/err"; }
+run_held "$TMP/r.db"
+rc=$?
+n1=$(rows "$TMP/r.db")
+"$BIN/wsstats" export --db "$TMP/r.db" --clickhouse "$URL" --sensor-name r 2>>"$TMP/err"
+run_held "$TMP/r.db" --append-again
+n2=$(rows "$TMP/r.db")
+[ "$kept" -lt 500 ] && [ $rc = 1 ] && [ "$n1" = 500 ] && [ "$n2" = $((kept + 500)) ] && pass clickhouse/retention-holds-unshipped ||
+    fail clickhouse/retention-holds-unshipped "kept $kept without a shipper; with one unshipped $n1 (want 500)," \
+        "after shipping them and a second run $n2 (want $((kept + 500)))" "$(cat "$TMP/err")"
+if [ "$(id -u)" = 0 ] && mkdir -p "$TMP/small" && mount -t tmpfs -o size=128m wsstats-test "$TMP/small"; then
+    cp "$TMP/r.db" "$TMP/small/r.db"
+    avail=$(df --output=avail -B1 "$TMP/small" | tail -1)
+    head -c $((avail - 4 * 1048576)) /dev/zero >"$TMP/small/fill" # 4 MiB left, under 5 % of 128
+    run_held "$TMP/small/r.db" --append-again
+    rc=$?
+    n3=$(rows "$TMP/small/r.db")
+    umount "$TMP/small"
+    [ $rc = 1 ] && [ "$n3" = $((3 * kept)) ] &&
+        grep -q "the disk is nearly full (.* MiB free of 128 MiB, under 5%): $((2 * (500 - kept))) records past --retention were deleted before they were shipped ($((2 * (500 - kept))) in all)" "$TMP/err" &&
+        pass clickhouse/retention-disk-nearly-full ||
+        fail clickhouse/retention-disk-nearly-full "exit $rc, $n3 records (want $((3 * kept)))" "$(cat "$TMP/err")"
+else
+    pass "clickhouse/retention-disk-nearly-full # SKIP needs root to mount a small tmpfs"
+fi
+
 if [ -z "$(cap_unusable_reason)" ] && python_peer_ready; then
     read -r WSPORT METRICS <<<"$(cap_free_ports 2)"
     "$BIN/wsstatsd" -i lo -f "tcp port $WSPORT" -w "$TMP/live.db" --clickhouse "$URL" --sensor-name d-live \
@@ -234,19 +294,21 @@ if [ -z "$(cap_unusable_reason)" ] && python_peer_ready; then
     first=$(live_rows)
     stop_server
     "$PY" "$ROOT/tests/live/traffic.py" --port "$WSPORT" --keys "$TMP/k2" --count 60 >/dev/null
-    backlogged() { curl -s "http://127.0.0.1:$METRICS/metrics" | grep -q '^wsstats_clickhouse_backlog 60$'; }
+    backlogged() { curl -s "http://127.0.0.1:$METRICS/metrics" >"$TMP/metrics" && grep -q '^wsstats_clickhouse_backlog 60$' "$TMP/metrics"; }
     cap_poll 15 backlogged
     backlog=$?
+    age=$(sed -n 's/^wsstats_clickhouse_backlog_age_seconds //p' "$TMP/metrics")
     start_server
     cap_poll 60 has 100
     kill -TERM $D
     wait $D
     rc=$?
     d=$(same "$TMP/live.db" d-live 2>&1)
-    [ "$first" = 40 ] && [ $backlog = 0 ] && [ $rc = 0 ] && [ "$d" = "100 rows equal" ] &&
+    [ "$first" = 40 ] && [ $backlog = 0 ] && awk -v a="$age" 'BEGIN { exit !(a > 0 && a < 60) }' && [ $rc = 0 ] &&
+        [ "$d" = "100 rows equal" ] &&
         grep -q "clickhouse: .*; [0-9]* records wait in the database, retrying with back-off" "$TMP/live.err" &&
         grep -q "clickhouse: shipping again" "$TMP/live.err" && pass clickhouse/daemon-live ||
-        fail clickhouse/daemon-live "first $first, backlog seen $backlog, exit $rc" "$d" "$(cat "$TMP/live.err")"
+        fail clickhouse/daemon-live "first $first, backlog seen $backlog (age $age s), exit $rc" "$d" "$(cat "$TMP/live.err")"
 else
     pass "clickhouse/daemon-live # SKIP needs root, tcpdump's capture and python3-websockets"
 fi
