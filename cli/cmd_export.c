@@ -30,6 +30,8 @@ static int export_to_clickhouse(struct cli *c, struct query_db *db)
     int rc = ship_export(db, c->db_path, &o, &r, err, sizeof err);
     fprintf(stderr, "wsstats: %llu records shipped as sensor %s (ClickHouse held its ids up to %lld, now %lld)%s\n",
             (unsigned long long)r.sent, o.sensor, r.from, r.to, r.retries ? "; some INSERTs were asked again" : "");
+    if (r.captures || r.tls)
+        fprintf(stderr, "wsstats: %lld captures rows and %lld TLS counts brought up to date\n", r.captures, r.tls);
     return rc < 0 ? fail(1, "%s", err) : 0;
 }
 

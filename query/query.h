@@ -106,6 +106,23 @@ int query_meta_int(struct query_db *q, const char *key, long long *v);
  * that ended first (0: none). */
 int query_count_after(struct query_db *q, long long after, long long *n, double *oldest);
 
+/* The rows of the tables beside the records, as they are, for shipping:
+ * the captures rows with an id of at least `from`, or the TLS counts that
+ * changed at `from` or later (updated_at; from < 0: every count). Each row
+ * comes as its columns' names and values (the database's own columns: an
+ * older one has fewer), valid for the call. */
+enum query_side_table { QUERY_CAPTURES, QUERY_TLS_FLOWS };
+enum query_value_type { QV_NULL, QV_INT, QV_REAL, QV_TEXT };
+struct query_value {
+    enum query_value_type type;
+    long long i;
+    double d;
+    const char *text;
+};
+typedef int (*side_row_fn)(void *arg, int ncols, const char *const *names, const struct query_value *values);
+/* Returns 0, or -1 (query_error(); or what fn returned, if it was not 0). */
+int query_side_rows(struct query_db *q, enum query_side_table t, double from, side_row_fn fn, void *arg);
+
 /* The columns the database's table has, in its order: a record column
  * (index into record_columns[], model/columns.h) or the store's own. */
 enum { QUERY_COLUMN_ID = -1, QUERY_COLUMN_CAPTURE = -2 };

@@ -1,7 +1,9 @@
 /*
  * query/tls.c — what the other tables say: TLS flows per server and name
- * (tls_flows, by hour), and the captures' figures (captures) for a window.
+ * (tls_flows, by hour), and the captures' figures (captures) for a window;
+ * and both tables' rows as they are, for shipping (query_side_rows).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "query_internal.h"
@@ -71,4 +73,53 @@ int query_captures(struct query_db *q, const struct query_filter *f, struct capt
     }
     sqlite3_finalize(s);
     return rc == SQLITE_ROW ? 0 : -1;
+}
+
+#define SIDE_MAX_COLUMNS 64
+
+/* One row's columns as query_values (the text valid until the next step). */
+static int side_row(sqlite3_stmt *s, int n, const char *const *names, side_row_fn fn, void *arg)
+{
+    struct query_value v[SIDE_MAX_COLUMNS];
+    for (int i = 0; i < n; i++) {
+        switch (sqlite3_column_type(s, i)) {
+        case SQLITE_INTEGER: v[i] = (struct query_value){.type = QV_INT, .i = sqlite3_column_int64(s, i)}; break;
+        case SQLITE_FLOAT: v[i] = (struct query_value){.type = QV_REAL, .d = sqlite3_column_double(s, i)}; break;
+        case SQLITE_NULL: v[i] = (struct query_value){.type = QV_NULL}; break;
+        default: v[i] = (struct query_value){.type = QV_TEXT, .text = (const char *)sqlite3_column_text(s, i)};
+        }
+    }
+    return fn(arg, n, names, v);
+}
+
+int query_side_rows(struct query_db *q, enum query_side_table t, double from, side_row_fn fn, void *arg)
+{
+    static const char *const sql[] = {
+        [QUERY_CAPTURES] = "SELECT * FROM captures WHERE id >= ?1 ORDER BY id",
+        [QUERY_TLS_FLOWS] = "SELECT * FROM tls_flows WHERE ?1 < 0 OR updated_at >= ?1",
+    };
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db, sql[t], -1, &s, NULL) != SQLITE_OK) {
+        bool absent = t == QUERY_TLS_FLOWS && strstr(sqlite3_errmsg(q->db), "no such table"); /* schema v1 */
+        return absent ? 0 : -1;
+    }
+    int n = sqlite3_column_count(s);
+    if (n > SIDE_MAX_COLUMNS) {
+        sqlite3_finalize(s);
+        snprintf(q->err, sizeof q->err, "%d columns in the %s table: more than this wsstats reads", n,
+                 t == QUERY_CAPTURES ? "captures" : "tls_flows");
+        return -1;
+    }
+    const char *names[SIDE_MAX_COLUMNS];
+    for (int i = 0; i < n; i++)
+        names[i] = sqlite3_column_name(s, i);
+    if (t == QUERY_CAPTURES)
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)from);
+    else
+        sqlite3_bind_double(s, 1, from);
+    int rc, stopped = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && !(stopped = side_row(s, n, names, fn, arg)))
+        ;
+    sqlite3_finalize(s);
+    return stopped ? stopped : rc == SQLITE_DONE ? 0 : -1;
 }

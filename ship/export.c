@@ -231,6 +231,8 @@ int ship_export(struct query_db *db, const char *db_path, const struct ship_opti
             remember(db_path, o->sensor, held);
     }
     r->to = held;
+    if (rc == 0)
+        rc = ship_side_tables(&c, db, db_path, o->sensor, r, err, errlen);
     ch_close(&c);
     return rc;
 }

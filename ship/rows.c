@@ -31,7 +31,7 @@ void rows_insert_sql(char *buf, size_t len)
         snprintf(buf + used, len - used, ", capture_id) FORMAT TabSeparated");
 }
 
-static void write_text(FILE *out, const char *s)
+void rows_write_text(FILE *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -46,7 +46,7 @@ static void write_text(FILE *out, const char *s)
 
 void rows_write(FILE *out, const char *sensor, const struct query_row *row)
 {
-    write_text(out, sensor);
+    rows_write_text(out, sensor);
     fprintf(out, "\t%lld", row->id);
     for (int k = 0; k < RECORD_NCOLUMNS; k++) {
         struct column_value v;
@@ -59,11 +59,21 @@ void rows_write(FILE *out, const char *sensor, const struct query_row *row)
             if (record_columns[k].kind != COL_ADDR && strcmp(record_columns[k].name, "sensor") != 0)
                 fputs("\\N", out);
             break;
-        case VALUE_TEXT: write_text(out, v.text); break;
+        case VALUE_TEXT: rows_write_text(out, v.text); break;
         }
     }
     if (row->has_capture)
         fprintf(out, "\t%lld\n", row->capture_id);
     else
         fputs("\t\\N\n", out);
+}
+
+void rows_write_value(FILE *out, const struct query_value *v)
+{
+    switch (v->type) {
+    case QV_INT: fprintf(out, "%lld", v->i); break;
+    case QV_REAL: fprintf(out, "%.17g", v->d); break;
+    case QV_NULL: fputs("\\N", out); break;
+    case QV_TEXT: rows_write_text(out, v->text); break;
+    }
 }

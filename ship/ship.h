@@ -39,6 +39,7 @@ struct ship_result {
     long long backlog;  /* ship_database: records left unshipped after it (-1: unknown) */
     double oldest;      /* ... the end time of the first of them to end (0: none or unknown) */
     int known;          /* ClickHouse said what it holds: from and to are its word */
+    long long captures, tls; /* captures rows and TLS counts sent (ship/side.c) */
 };
 
 /* Ships the records of db (opened by query_open on db_path) after the

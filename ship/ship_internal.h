@@ -44,5 +44,14 @@ int ch_query_int(struct ch *c, const char *sql, long long *out, char *err, size_
 void rows_insert_sql(char *buf, size_t len);
 /* One record as a TabSeparated line of that INSERT. */
 void rows_write(FILE *out, const char *sensor, const struct query_row *row);
+/* A string, escaped for TabSeparated; any value of a side table (\N for NULL). */
+void rows_write_text(FILE *out, const char *s);
+void rows_write_value(FILE *out, const struct query_value *v);
+
+/* The captures rows and TLS counts that may have changed since the last
+ * round (side.c): 0, or -1 with the reason in err; r->captures and r->tls
+ * count what was sent. */
+int ship_side_tables(struct ch *c, struct query_db *db, const char *db_path, const char *sensor,
+                     struct ship_result *r, char *err, size_t errlen);
 
 #endif

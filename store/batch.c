@@ -19,6 +19,7 @@
 static int insert_tally(struct store *st, const struct tally *t, char *err)
 {
     sqlite3_stmt *s = st->conn.tls_upsert;
+    double now = wall_clock();
     for (size_t i = 0; i < tally_size(t); i++) {
         const struct tally_key *e = tally_key_at(t, i);
         sqlite3_bind_double(s, 1, e->hour);
@@ -27,6 +28,7 @@ static int insert_tally(struct store *st, const struct tally *t, char *err)
         sqlite3_bind_int(s, 4, e->server_port);
         sqlite3_bind_text(s, 5, e->sni, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 6, tally_count_at(t, i));
+        sqlite3_bind_double(s, 7, now);
         if (step_done(st->conn.db, s, err, "counting TLS flows") < 0)
             return -1;
     }

@@ -43,9 +43,9 @@ static int prepare_statements(struct store *st, char *err)
         {&c->rollback, "ROLLBACK"},
         {&c->cap_insert, captures_insert_sql},
         {&c->cap_update, captures_update_sql},
-        {&c->tls_upsert, "INSERT INTO tls_flows (hour, sensor, server_ip, server_port, sni, connections)"
-                         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
-                         " SET connections = connections + excluded.connections"},
+        {&c->tls_upsert, "INSERT INTO tls_flows (hour, sensor, server_ip, server_port, sni, connections, updated_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
+                         " SET connections = connections + excluded.connections, updated_at = excluded.updated_at"},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0] && rc == 0; i++) {

@@ -117,7 +117,7 @@ enum store_open_code schema_check(sqlite3 *db, const char *path, bool writer, ch
 static enum store_open_code shape_check(sqlite3 *db, const char *path, char *err)
 {
     const char *const writes[] = {RECORD_SQL_INSERT, captures_insert_sql,
-                                  "SELECT hour, sensor, server_ip, server_port, sni, connections FROM tls_flows"};
+                                  "SELECT hour, sensor, server_ip, server_port, sni, connections, updated_at FROM tls_flows"};
     for (size_t i = 0; i < sizeof writes / sizeof writes[0]; i++) {
         sqlite3_stmt *s = NULL;
         int rc = sqlite3_prepare_v2(db, writes[i], -1, &s, NULL);

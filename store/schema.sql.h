@@ -122,6 +122,14 @@ static const char *const migrations[] = {
     ("ALTER TABLE captures ADD COLUMN file_name TEXT;"
      "ALTER TABLE captures ADD COLUMN file_size INTEGER;"
      "UPDATE meta SET value = '5' WHERE key = 'schema_version';"),
+
+    /* 5 -> 6: when each TLS count last changed (the writer's wall clock at
+     * the commit), so that a shipper sends only the counts that changed
+     * since its last round (ship/side.c). NULL for counts written before
+     * this version (a first shipping sends every count). */
+    ("ALTER TABLE tls_flows ADD COLUMN updated_at REAL;"
+     "CREATE INDEX tls_flows_updated ON tls_flows (updated_at);"
+     "UPDATE meta SET value = '6' WHERE key = 'schema_version';"),
 };
 
 #define MIGRATION_COUNT ((int)(sizeof migrations / sizeof migrations[0]))

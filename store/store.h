@@ -32,7 +32,7 @@
 #include "../model/record.h"
 #include "../model/tls.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 /* Readers take older schemas whose tables hold the same records (v1 lacks
  * indexes and tls_flows, v2 the captures' `received` column, v3 their
  * `host` and `pid`). */

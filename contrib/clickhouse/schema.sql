@@ -16,7 +16,14 @@
 -- each INSERT is one atomic part, so nothing is shipped twice. Ordered for
 -- the reports' filters: sensor, then time, then code.
 --
--- (The captures rows and TLS counts are not shipped yet.)
+-- captures and tls_flows: the SQLite tables of the same names, which
+-- change after they are first written (a running capture's figures, an
+-- hour's count): each shipping sends the rows that may have changed with a
+-- newer `version`, and ReplacingMergeTree keeps the newest row of each key.
+-- Until a merge has happened the older ones are still there: read them
+-- with FINAL (SELECT ... FROM wsstats.captures FINAL). The SQLite
+-- captures row's `sensor` is `source` here, as in connections, and its
+-- `source` (the path as given) `source_path`.
 --
 -- A new column of the record: ALTER TABLE connections ADD COLUMN ... (and
 -- on connections_all) before the sensors that write it are upgraded; an
@@ -54,6 +61,35 @@ CREATE TABLE IF NOT EXISTS wsstats.connections (
 PARTITION BY toYYYYMMDD(ended)
 ORDER BY (sensor, ended, assumeNotNull(close_code), id);
 
+CREATE TABLE IF NOT EXISTS wsstats.captures (
+    sensor String,
+    id UInt64,
+    source String, source_path String,
+    kind String,
+    started_at Float64, ended_at Nullable(Float64),
+    first_packet_at Nullable(Float64), last_packet_at Nullable(Float64),
+    packets UInt64, bytes UInt64, drops UInt64, if_drops UInt64, tcp_flows UInt64, connections UInt64,
+    status String,
+    received Nullable(UInt64),
+    host Nullable(String), pid Nullable(Int64),
+    file_name Nullable(String), file_size Nullable(Int64),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY (sensor, id);
+
+CREATE TABLE IF NOT EXISTS wsstats.tls_flows (
+    sensor String,
+    hour Float64,
+    source String,
+    server_ip String, server_port UInt16,
+    sni String,
+    connections UInt64,
+    updated_at Nullable(Float64),
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(toDateTime(toUInt32(hour)))
+ORDER BY (sensor, hour, source, server_ip, server_port, sni);
+
 -- Sharded set-ups: the tables above on every shard (in a database of the
 -- same name), and over them, on every node that is asked, a Distributed
 -- table per table; the shippers write to the local tables of their shard
@@ -63,3 +99,9 @@ ORDER BY (sensor, ended, assumeNotNull(close_code), id);
 --
 -- CREATE TABLE wsstats.connections_all AS wsstats.connections
 --     ENGINE = Distributed(wsstats_cluster, wsstats, connections, sipHash64(sensor));
+-- CREATE TABLE wsstats.captures_all AS wsstats.captures
+--     ENGINE = Distributed(wsstats_cluster, wsstats, captures, sipHash64(sensor));
+-- CREATE TABLE wsstats.tls_flows_all AS wsstats.tls_flows
+--     ENGINE = Distributed(wsstats_cluster, wsstats, tls_flows, sipHash64(sensor));
+-- (FINAL over a Distributed table is applied on each shard: a sensor's rows
+-- are on one shard, so each key's newest row is found there.)

@@ -106,7 +106,7 @@ case "$status" in *truncated*) ok wsstatsd-cut-file-capture-status ;;
 # ---- a good run, then the schema contract ----
 expect wsstatsd-good 0 "" -- "$BIN/wsstatsd" -q -r "$T/good.pcap" -w "$T/good.db"
 v=$(sqlite3 "$T/good.db" "PRAGMA user_version; PRAGMA journal_mode; SELECT value FROM meta WHERE key='schema_version'" | tr '\n' ' ')
-[ "$v" = "5 wal 5 " ] && ok schema-version-and-wal || not_ok schema-version-and-wal "got: $v"
+[ "$v" = "6 wal 6 " ] && ok schema-version-and-wal || not_ok schema-version-and-wal "got: $v"
 cap=$(sqlite3 "$T/good.db" "SELECT sensor, kind, packets, tcp_flows, connections, status FROM captures")
 [ "$cap" = "good.pcap|file|$(tshark -r "$T/good.pcap" 2>/dev/null | wc -l)|3|3|complete" ] && ok captures-row ||
     not_ok captures-row "got: $cap"

@@ -25,6 +25,8 @@
 #                       stopped mid-run: one line, back-off, the backlog in --metrics; started
 #                       again: "shipping again", and at the end every record there once;
 #                       the age of the oldest unshipped record in --metrics
+#   captures-and-tls    the captures rows and TLS counts in ClickHouse (FINAL) equal SQLite's,
+#                       also after a second run changed them; only what changed is sent again
 #   unknown-outcome-{request,answer,midway}  an INSERT cut by tests/clickhouse/cutproxy.py
 #                       (never forwarded; answered, the answer lost; half sent, the rest 3 s
 #                       later): asked again, every record there once
@@ -228,6 +230,53 @@ rc2=$?
 [ $rc = 0 ] && [ "$d" = "500 rows equal" ] && [ $rc2 = 1 ] && [ "$(rows "$TMP/d2.db")" = 500 ] &&
     grep -q "clickhouse: http://127.0.0.1:$NOBODY/: Couldn't connect to server; 500 records not shipped" "$TMP/err2" &&
     pass clickhouse/daemon-file || fail clickhouse/daemon-file "exit $rc, then $rc2" "$d" "$(cat "$TMP/err" "$TMP/err2")"
+
+# The captures rows and TLS counts: in ClickHouse's ReplacingMergeTree tables,
+# read with FINAL, equal to SQLite's, also after they changed.
+same_side() {
+    "$PY" - "$1" "$2" "http://127.0.0.1:$HTTP/" <<'EOF'
+import json, sqlite3, sys, urllib.request
+db, sensor, url = sys.argv[1:4]
+lite = sqlite3.connect(db)
+lite.row_factory = sqlite3.Row
+def ch(sql):
+    out = urllib.request.urlopen(url, data=(sql + " FORMAT JSONEachRow").encode(), timeout=30).read().decode()
+    return [json.loads(l) for l in out.splitlines()]
+names = {"captures": {"sensor": "source", "source": "source_path"}, "tls_flows": {"sensor": "source"}}
+keys = {"captures": "id", "tls_flows": "hour, sensor, server_ip, server_port, sni"}
+said = []
+for table in ("captures", "tls_flows"):
+    want = [dict(r) for r in lite.execute("SELECT * FROM %s ORDER BY %s" % (table, keys[table]))]
+    got = ch("SELECT * FROM wsstats.%s FINAL WHERE sensor = '%s' ORDER BY %s"
+             % (table, sensor, keys[table].replace("sensor", "source")))
+    if len(got) != len(want):
+        sys.exit("%s: %d rows in ClickHouse, %d in SQLite" % (table, len(got), len(want)))
+    for w, g in zip(want, got):
+        for col, v in w.items():
+            h = g[names[table].get(col, col)]
+            if isinstance(h, str) and isinstance(v, (int, float)):
+                h = type(v)(h)  # ClickHouse quotes 64-bit integers in JSON
+            if h != v:
+                sys.exit("%s %s: %s is %r in ClickHouse, %r in SQLite" % (table, w[keys[table].split(",")[0]], col, h, v))
+    said.append("%d %s" % (len(want), table))
+print(" and ".join(said) + " equal")
+EOF
+}
+DB3=$TMP/side.db
+"$PY" "$ROOT/tests/hostile/hostile.py" tlsflows "$TMP/tls.pcap" 300
+"$BIN/wsstatsd" -q -r "$TMP/later.pcap" -r "$TMP/tls.pcap" -w "$DB3"
+"$BIN/wsstats" export --db "$DB3" --clickhouse "$URL" --sensor-name side 2>"$TMP/err"
+rc=$?
+d1=$(same_side "$DB3" side 2>&1)
+"$BIN/wsstatsd" -q -r "$TMP/tls.pcap" -w "$DB3" --append-again
+"$BIN/wsstats" export --db "$DB3" --clickhouse "$URL" --sensor-name side 2>>"$TMP/err"
+rc2=$?
+d2=$(same_side "$DB3" side 2>&1)
+tls=$(chq "SELECT sum(connections) FROM wsstats.tls_flows FINAL WHERE sensor = 'side'")
+[ $rc = 0 ] && [ $rc2 = 0 ] && [ "$d1" = "2 captures and 1 tls_flows equal" ] && [ "$d2" = "3 captures and 1 tls_flows equal" ] &&
+    [ "$tls" = 600 ] && grep -q "^wsstats: 2 captures rows and 1 TLS counts brought up to date$" "$TMP/err" &&
+    grep -q "^wsstats: 1 captures rows and 1 TLS counts brought up to date$" "$TMP/err" && pass clickhouse/captures-and-tls ||
+    fail clickhouse/captures-and-tls "exit $rc, $rc2; TLS flows $tls (want 600)" "$d1" "$d2" "$(cat "$TMP/err")"
 
 # An INSERT whose outcome the shipper cannot know (tests/clickhouse/cutproxy.py):
 # never forwarded, answered but the answer lost, or still running when the
