@@ -112,22 +112,32 @@ size_t dpi_flow_size(void)
     return SIZEOF_FLOW_STRUCT;
 }
 
-static struct dpi_answer answer_of(ndpi_protocol p)
+/* nDPI's HTTP dissector stacks HTTP on the protocol the flow's ports
+ * suggested (guessed_protocol_id): a WebSocket client whose ephemeral port
+ * happened to be 51413 or 53646 (BitTorrent's) was named "BitTorrent.HTTP"
+ * (seen once in a CI run of the e2e suite's real peers; tests/ndpi makes
+ * such flows). A master protocol that only the ports gave, under HTTP that
+ * the bytes gave, is no detection: the answer is HTTP. */
+static struct dpi_answer answer_of(const struct ndpi_flow_struct *f, ndpi_protocol p)
 {
-    return (struct dpi_answer){p.master_protocol, p.app_protocol};
+    struct dpi_answer a = {p.master_protocol, p.app_protocol};
+    if (a.app == NDPI_PROTOCOL_HTTP && a.master != NDPI_PROTOCOL_UNKNOWN && a.master != NDPI_PROTOCOL_HTTP &&
+        a.master == f->guessed_protocol_id)
+        a.master = NDPI_PROTOCOL_UNKNOWN;
+    return a;
 }
 
 struct dpi_answer dpi_packet(struct ndpi_detection_module_struct *n, struct ndpi_flow_struct *f, const uint8_t *l3,
                              size_t len, uint64_t ts_ms)
 {
     unsigned short l = len > 0xffff ? 0xffff : (unsigned short)len;
-    return answer_of(NDPI_PROCESS(n, f, l3, l, ts_ms));
+    return answer_of(f, NDPI_PROCESS(n, f, l3, l, ts_ms));
 }
 
 struct dpi_answer dpi_give_up(struct ndpi_detection_module_struct *n, struct ndpi_flow_struct *f, bool *guessed)
 {
     uint8_t g = 0;
-    struct dpi_answer a = answer_of(NDPI_GIVEUP(n, f, &g));
+    struct dpi_answer a = answer_of(f, NDPI_GIVEUP(n, f, &g));
     *guessed = g != 0;
     return a;
 }

@@ -6,7 +6,9 @@
 #     exactly, and `wsstats summary` says "N TLS connections to NAME:PORT
 #     could not be decoded";
 #   - WebSocket connections of python-websockets in the same capture: every
-#     record carries nDPI's classification (HTTP);
+#     record carries nDPI's classification (HTTP), also those of clients on
+#     ports 51413 and 53646 (nDPI's ports for BitTorrent, which its HTTP
+#     dissector stacked HTTP on: "BitTorrent.HTTP");
 #   - the corpus's mid-stream captures are picked up, with nDPI's verdict
 #     on the record: "WebSocket" where nDPI recognised the framing, nDPI's
 #     own "Unknown" where it could not tell (never NULL);
@@ -53,8 +55,14 @@ client() { # SNI (empty: a ClientHello without one)
 for sni in wss.test wss.test wss.test api.example.test; do client "$sni"; done
 client ""
 "$PY" - "$WS_PORT" <<'PYEOF'
-import asyncio, sys, websockets
+import asyncio, socket, sys, websockets
 port = int(sys.argv[1])
+def from_port(local):  # a client socket on the given port (BitTorrent's, to nDPI)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", local))
+    s.connect(("127.0.0.1", port))
+    return s
 async def echo(ws):
     async for m in ws:
         await ws.send(m)
@@ -62,6 +70,10 @@ async def main():
     async with websockets.serve(echo, "127.0.0.1", port, ping_interval=None):
         for i in range(3):
             async with websockets.connect("ws://127.0.0.1:%d/ndpi%d" % (port, i), ping_interval=None) as c:
+                await c.send("hello"); await c.recv()
+        for local in (51413, 53646):
+            async with websockets.connect("ws://127.0.0.1:%d/bt" % port, sock=from_port(local),
+                                          ping_interval=None) as c:
                 await c.send("hello"); await c.recv()
 asyncio.run(main())
 PYEOF
@@ -96,7 +108,7 @@ n=$("$BIN/wsstats" --db "$TMP/ndpi.db" summary --server ":$WS_PORT" --format jso
 
 cls=$(sqlite3 "$TMP/ndpi.db" "SELECT count(*) || ' ' || sum(ndpi_protocol IS NOT NULL) || ' ' ||
     group_concat(DISTINCT ndpi_protocol) FROM connections")
-[ "$cls" = "3 3 HTTP" ] && pass ndpi/every-record-classified || fail ndpi/every-record-classified "records, classified, names: $cls"
+[ "$cls" = "5 5 HTTP" ] && pass ndpi/every-record-classified || fail ndpi/every-record-classified "records, classified, names: $cls"
 
 CORPUS=${CORPUS:-$ROOT/../shared/corpus} # public captures, outside the repository (docs/design.md §7)
 if [ -f "$CORPUS/ndn-tools__ipv4-websocket-segmented.pcap" ]; then

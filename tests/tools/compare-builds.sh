@@ -12,7 +12,7 @@
 #   - the exit status, and stderr of `wsstatsd -v` without its peak RSS line
 #     (and without lines matching --ignore's extended regex, for a known change);
 #   - every column of every record in `connections` except id and capture_id,
-#     and every row of `tls_flows` except its ids, as sorted sets;
+#     and every row of `tls_flows` except when it changed, as sorted sets;
 #   - `captures` without ids and wall-clock times;
 #   - unless --no-reports: every wsstats report, in table, JSON and CSV, of
 #     each build's CLI on its own database.
@@ -49,9 +49,10 @@ dump() {
     "$PY" - "$1" <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
-skip = {"connections": {"id", "capture_id"}, "tls_flows": set(),
+skip = {"connections": {"id", "capture_id"}, "tls_flows": {"updated_at"},
         "captures": {"id", "started_at", "ended_at", "pid", "file_name", "file_size"}}  # when and as which process the daemon ran, not what it read;
-# file_name, file_size: schema 5 (builds before it have neither); the file's own name and size
+# file_name, file_size: schema 5 (builds before it have neither); the file's own name and size;
+# tls_flows.updated_at: schema 6, the commit's wall clock
 tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
 for t in tables:
     if t not in skip:
