@@ -41,7 +41,7 @@ LDLIBS  := $(PKG_LIBS) -lm -pthread
 # (docs/design.md). A folder's library holds every .c file in it (and in
 # its subfolders); programs and tests link the libraries they need, in
 # layer order, and the linker takes only what is referenced.
-LAYERS  := daemon cli ship engine app flow capture query store model common
+LAYERS  := daemon cli ship engine app flow capture query remote store model common
 lib_src  = $(wildcard $(1)/*.c $(1)/*/*.c)
 CLI_MAIN    := cli/wsstats.c
 DAEMON_MAIN := daemon/wsstatsd.c
@@ -49,8 +49,8 @@ LIB_SRC  = $(filter-out $(CLI_MAIN) $(DAEMON_MAIN),$(call lib_src,$(1)))
 lib      = $(BUILD)/lib/lib$(1).a
 # the libraries of the given layers, in link order
 libs     = $(foreach l,$(filter $(1),$(LAYERS)),$(call lib,$(l)))
-DAEMON_LIBS := $(call libs,daemon ship engine app flow capture query store model common)
-QUERY_LIBS  := $(call libs,cli ship query store model common)
+DAEMON_LIBS := $(call libs,daemon ship engine app flow capture query remote store model common)
+QUERY_LIBS  := $(call libs,cli ship query remote store model common)
 ALL_LIBS    := $(call libs,$(LAYERS))
 
 # gcc's archiver keeps the LTO symbols an archive of -flto objects needs.

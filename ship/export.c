@@ -194,7 +194,8 @@ int ship_export(struct query_db *db, const char *db_path, const struct ship_opti
     struct ch c;
     memset(r, 0, sizeof *r);
     r->backlog = -1;
-    if (ch_open(&c, o, err, errlen) < 0) {
+    struct ch_target t = {.url = o->url, .user = o->user, .password = o->password, .timeout_s = o->timeout_s};
+    if (ch_open(&c, &t, err, errlen) < 0) {
         ch_close(&c);
         return -1;
     }
@@ -235,4 +236,9 @@ int ship_export(struct query_db *db, const char *db_path, const struct ship_opti
         rc = ship_side_tables(&c, db, db_path, o->sensor, r, err, errlen);
     ch_close(&c);
     return rc;
+}
+
+int ship_url_ok(const char *url)
+{
+    return ch_url_ok(url);
 }

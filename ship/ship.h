@@ -26,11 +26,10 @@ struct ship_options {
     const char *password;
     const char *sensor;   /* the fleet's name of this sensor */
     size_t batch;         /* records an INSERT (0: SHIP_BATCH) */
-    long timeout_s;       /* one request (0: SHIP_TIMEOUT_S) */
+    long timeout_s;       /* one request (0: CH_TIMEOUT_S, remote/clickhouse.h) */
 };
 
 #define SHIP_BATCH 50000
-#define SHIP_TIMEOUT_S 60
 
 struct ship_result {
     uint64_t sent;      /* records this run shipped */

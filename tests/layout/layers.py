@@ -28,8 +28,9 @@ LAYERS = {
     'app': ['model', 'common'],
     'engine': ['app', 'flow', 'capture', 'model', 'common'],
     'store': ['model', 'common'],
-    'query': ['store', 'model', 'common'],
-    'ship': ['query', 'store', 'model', 'common'],
+    'remote': ['common'],
+    'query': ['remote', 'store', 'model', 'common'],
+    'ship': ['query', 'remote', 'store', 'model', 'common'],
     'cli': ['ship', 'query', 'model', 'common'],
     'daemon': ['ship', 'engine', 'app', 'flow', 'capture', 'store', 'model', 'common'],
 }
@@ -40,7 +41,7 @@ LIBRARY_HEADERS = {
     'ndpi/': ['app/dpi.c'],
     'sqlite3.h': ['store', 'query'],
     'microhttpd.h': ['daemon'],
-    'curl/': ['ship', 'store', 'daemon'],
+    'curl/': ['remote'],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+([<"])([^">]+)[">]', re.M)

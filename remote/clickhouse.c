@@ -1,15 +1,8 @@
 /*
- * ship/clickhouse.c — ClickHouse's HTTP interface through libcurl (no HTTP
- * of ours): one POST per query, the query in the body, or for an INSERT in
- * the `query` parameter with the rows as the body.
- *
- * What a failure means for the data decides what the shipper does next:
- * CH_UNREACHABLE (no connection was made) and CH_REFUSED (ClickHouse
- * answered with an error: an INSERT that fails writes no part) did
- * nothing; CH_UNKNOWN (a timeout, a connection cut after the request was
- * sent) may have done it, or may still be doing it.
+ * remote/clickhouse.c — ClickHouse's HTTP interface through libcurl (see
+ * clickhouse.h).
  */
-#include "ship_internal.h"
+#include "clickhouse.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -46,16 +39,16 @@ static void url_shown(const char *url, char *buf, size_t len)
         snprintf(buf, len, "%s", url);
 }
 
-int ship_url_ok(const char *url)
+int ch_url_ok(const char *url)
 {
     return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
 }
 
-int ch_open(struct ch *c, const struct ship_options *o, char *err, size_t errlen)
+int ch_open(struct ch *c, const struct ch_target *o, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
     url_shown(o->url, c->shown, sizeof c->shown);
-    if (!ship_url_ok(o->url)) {
+    if (!ch_url_ok(o->url)) {
         snprintf(err, errlen, "--clickhouse %s: not an http:// or https:// URL", c->shown);
         return -1;
     }
@@ -64,7 +57,7 @@ int ch_open(struct ch *c, const struct ship_options *o, char *err, size_t errlen
         return -1;
     }
     snprintf(c->url, sizeof c->url, "%s", o->url);
-    c->timeout_s = o->timeout_s > 0 ? o->timeout_s : SHIP_TIMEOUT_S;
+    c->timeout_s = o->timeout_s > 0 ? o->timeout_s : CH_TIMEOUT_S;
     if (o->user) {
         curl_easy_setopt(c->curl, CURLOPT_USERNAME, o->user);
         curl_easy_setopt(c->curl, CURLOPT_PASSWORD, o->password ? o->password : "");
@@ -132,7 +125,7 @@ enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, c
     /* An INSERT goes on a connection of its own: on a reused one that dies
      * without an answer libcurl sends the request again by itself, and an
      * INSERT the server had already written would be written twice
-     * (measured: tests/clickhouse, unknown-outcome-answer). The shipper
+     * (measured: tests/clickhouse, unknown-outcome-answer). The caller
      * decides what an unknown outcome means, never libcurl. */
     curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, insert ? 1L : 0L);
     CURLcode rc = curl_easy_perform(h);
