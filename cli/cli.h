@@ -36,7 +36,10 @@ struct cli {
     long long records; /* in the database, window or not */
     char window[256];  /* what the table header says about the window */
     char filters_desc[512]; /* "server 10.0.0.2:443, code 1006" as typed; "" if none */
-    const char *clickhouse, *clickhouse_auth, *sensor_name; /* export's */
+    const char *clickhouse, *clickhouse_auth, *sensor_name; /* export's; or a report's back-end */
+    const char *clickhouse_env; /* $WSSTATS_CLICKHOUSE */
+    bool db_given;      /* --db was on the command line */
+    bool on_clickhouse; /* the report runs on ClickHouse (--clickhouse) */
 };
 
 struct command {
@@ -52,6 +55,7 @@ struct command {
 #define OPT_LIMIT 1u
 #define OPT_BUCKET 2u
 #define OPT_SHIP 4u /* --clickhouse, --clickhouse-auth, --sensor-name */
+#define OPT_ON_CLICKHOUSE 8u /* the report runs on ClickHouse too (wsstats --clickhouse URL) */
 
 /* Prints "wsstats: MESSAGE" on stderr and returns code. */
 __attribute__((format(printf, 2, 3))) int fail(int code, const char *fmt, ...);

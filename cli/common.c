@@ -21,6 +21,8 @@ int fail(int code, const char *fmt, ...)
 
 int fail_db(const struct cli *c, struct query_db *db)
 {
+    if (query_is_clickhouse(db))
+        return fail(1, "%s", query_error(db)); /* names the URL, without its password */
     return fail(1, "%s: %s", c->db_path, query_error(db));
 }
 

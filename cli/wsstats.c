@@ -19,6 +19,7 @@
 
 #include "cli.h"
 #include "../common/duration.h"
+#include "../ship/ship.h"
 
 #ifndef WSSTATS_VERSION
 #define WSSTATS_VERSION "0.0.0"
@@ -36,7 +37,7 @@ static const struct command commands[] = {
      "RST) without any close frame. Connections without a code are counted by\n"
      "outcome: still open when last seen, or handshake rejected.\n"
      "JSON/CSV fields: code, name, outcome, count, share.\n",
-     cmd_top_codes, true, 0},
+     cmd_top_codes, true, OPT_ON_CLICKHOUSE},
     {"connections", "connections [--limit N]", "the records, newest first",
      "Lists the connection records, newest first: when each ended, its client and\n"
      "server, close code, who closed first and the outcome. JSON and CSV carry every\n"
@@ -51,7 +52,7 @@ static const struct command commands[] = {
      "seconds), bucket_seconds, code, outcome, count.\n"
      "  --bucket DURATION   bucket size: 10s, 1m, 15m, 1h, 1d ... (default: one\n"
      "                      giving about 40 buckets over the window)\n",
-     cmd_timeline, true, OPT_BUCKET},
+     cmd_timeline, true, OPT_BUCKET | OPT_ON_CLICKHOUSE},
     {"group-by", "group-by KEY [--limit N]", "connections per group, with each group's top codes",
      "Counts connections per KEY, largest group first, with the group's three\n"
      "most frequent close codes and their shares within the group. KEY is one of:\n"
@@ -109,6 +110,11 @@ static const struct command commands[] = {
 static const char common_options[] =
     "Options:\n"
     "  --db PATH              database (default: $WSSTATS_DB or ./wsstats.db)\n"
+    "  --clickhouse URL       the fleet's records in ClickHouse instead (default:\n"
+    "                         $WSSTATS_CLICKHOUSE when --db is not given); so far\n"
+    "                         top-codes and timeline; --sensor is then the\n"
+    "                         sensor's --sensor-name\n"
+    "  --clickhouse-auth FILE user:password for it, on the file's first line\n"
     "  --format FMT           table (default), json (one object per line) or csv\n"
     "  --since WHEN           connections that ended at or after WHEN\n"
     "  --until WHEN           connections that ended before WHEN\n"
@@ -118,7 +124,8 @@ static const char common_options[] =
     "  --path PATH            request path, with or without a query; /prefix* too\n"
     "  --code N[,N-M,none]    close codes (0-65535), ranges, or none\n"
     "  --outcome O[,O]        clean, half_closed, abnormal, unfinished, rejected\n"
-    "  --sensor NAME          interface or capture file name\n"
+    "  --sensor NAME          interface or capture file name (ClickHouse: the\n"
+    "                         sensor's --sensor-name)\n"
     "  --wide                 tables cut no text and may be wider than 80 columns\n"
     "  --                     the words after it are not options\n"
     "  -h, --help             help (wsstats COMMAND --help: the command's)\n"
@@ -317,16 +324,40 @@ static int check_command_fits(const struct cli *c, const struct command *cmd, co
     return 0;
 }
 
+/* --clickhouse URL (or $WSSTATS_CLICKHOUSE without --db): export's
+ * destination, or the back-end of a report that runs there. */
+static int choose_clickhouse(struct cli *c, const struct command *cmd)
+{
+    bool exporting = cmd->options & OPT_SHIP, report = cmd->needs_db && !exporting;
+    if (report && !c->clickhouse && !c->db_given && c->clickhouse_env && *c->clickhouse_env)
+        c->clickhouse = c->clickhouse_env;
+    const char *ship = c->clickhouse ? "--clickhouse" : c->clickhouse_auth ? "--clickhouse-auth"
+                     : c->sensor_name ? "--sensor-name" : NULL;
+    if (!ship || exporting)
+        return 0;
+    if (!report || c->sensor_name)
+        return fail(2, "%s: not an option of %s (export takes it)", ship, cmd->name);
+    if (!c->clickhouse)
+        return fail(2, "--clickhouse-auth: needs --clickhouse URL");
+    if (!(cmd->options & OPT_ON_CLICKHOUSE))
+        return fail(2, "--clickhouse: %s does not run on ClickHouse yet (top-codes and timeline do)", cmd->name);
+    if (c->db_given)
+        return fail(2, "--db and --clickhouse: a report reads one or the other");
+    if (!ship_url_ok(c->clickhouse))
+        return fail(2, "--clickhouse: not an http:// or https:// URL");
+    c->on_clickhouse = true;
+    return 0;
+}
+
 static int parse_command_options(struct cli *c, const struct command *cmd)
 {
     if (c->limit_text && !(cmd->options & OPT_LIMIT))
         return fail(2, "--limit: not an option of %s (connections and group-by take it)", cmd->name);
     if (c->bucket_text && !(cmd->options & OPT_BUCKET))
         return fail(2, "--bucket: not an option of %s (timeline takes it)", cmd->name);
-    const char *ship = c->clickhouse ? "--clickhouse" : c->clickhouse_auth ? "--clickhouse-auth"
-                     : c->sensor_name ? "--sensor-name" : NULL;
-    if (ship && !(cmd->options & OPT_SHIP))
-        return fail(2, "%s: not an option of %s (export takes it)", ship, cmd->name);
+    int rc = choose_clickhouse(c, cmd);
+    if (rc)
+        return rc;
     c->limit = strcmp(cmd->name, "group-by") == 0 ? DEFAULT_LIMIT_GROUPS : DEFAULT_LIMIT_CONNECTIONS;
     if (c->limit_text) {
         char *end;
@@ -350,9 +381,11 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct command
 {
     struct typed ty = {.format = "table"};
     bool help = false;
+    const char *default_db = c->db_path;
     int rc = scan_args(argc, argv, c, &ty, &help);
     if (rc)
         return rc;
+    c->db_given = c->db_path != default_db;
     if (!c->command) {
         if (help) {
             usage(stdout);
@@ -457,8 +490,17 @@ static int run_report(struct cli *c, const struct command *cmd, struct query_db 
  * any failure is one line, and exit status 1. */
 static int run_db_command(struct cli *c, const struct command *cmd)
 {
-    char err[QUERY_OPEN_ERROR_MAX];
-    struct query_db *db = query_open(c->db_path, err, sizeof err);
+    char err[QUERY_OPEN_ERROR_MAX], user[256], password[256];
+    struct query_db *db;
+    if (c->on_clickhouse) {
+        bool auth = c->clickhouse_auth != NULL;
+        if (auth && ship_read_auth(c->clickhouse_auth, user, sizeof user, password, sizeof password, err,
+                                   sizeof err) < 0)
+            return fail(2, "%s", err);
+        db = query_open_clickhouse(c->clickhouse, auth ? user : NULL, auth ? password : NULL, err, sizeof err);
+    } else {
+        db = query_open(c->db_path, err, sizeof err);
+    }
     if (!db)
         return fail(1, "%s", err);
     int rc = run_report(c, cmd, db);
@@ -472,6 +514,7 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     const char *env = getenv("WSSTATS_DB");
     c.db_path = env && *env ? env : "wsstats.db";
+    c.clickhouse_env = getenv("WSSTATS_CLICKHOUSE");
     const struct command *cmd = NULL;
     int rc = parse_args(argc, argv, &c, &cmd);
     if (rc)

@@ -15,13 +15,6 @@
 #include "../model/record.h"
 #include "query_internal.h"
 
-/* A count's key. `why` is the outcome (enum outcome) of a connection
- * without a code, else -1. */
-struct code_key {
-    long long bucket;
-    int code, why;
-};
-
 static const struct code_key *key_of(const void *entry)
 {
     return ((const struct countmap_entry *)entry)->key;
@@ -100,13 +93,18 @@ static struct code_count code_count_of(const struct countmap_entry *e)
 
 /* The rows of head (see count_by_code()) counted and sorted into m; returns
  * the last sqlite3_step() status, or SQLITE_ERROR / SQLITE_NOMEM. */
-static int count_sorted(sqlite3 *db, const char *head, const struct query_filter *f, double bucket,
+static int count_sorted(struct query_db *q, const char *head, const struct query_filter *f, double bucket,
                         int (*order)(const void *, const void *), struct countmap *m)
 {
     sqlite3_stmt *s;
     if (countmap_init(m, NULL) < 0)
         return SQLITE_NOMEM;
-    if (query_prepare(db, head, f, "", &s) < 0)
+    if (q->ch) { /* the same counts, computed there */
+        int rc = query_ch_count_codes(q, f, bucket, m) < 0 ? SQLITE_ERROR : SQLITE_DONE;
+        countmap_sort(m, order);
+        return rc;
+    }
+    if (query_prepare(q->db, head, f, "", &s) < 0)
         return SQLITE_ERROR;
     int rc = count_by_code(s, bucket, m);
     sqlite3_finalize(s);
@@ -117,7 +115,7 @@ static int count_sorted(sqlite3 *db, const char *head, const struct query_filter
 int query_top_codes(struct query_db *q, const struct query_filter *f, code_count_fn fn, void *arg)
 {
     struct countmap m;
-    int rc = count_sorted(q->db, "SELECT NULL, coalesce(close_code, -1), outcome FROM connections", f, 0,
+    int rc = count_sorted(q, "SELECT NULL, coalesce(close_code, -1), outcome FROM connections", f, 0,
                           by_count_desc, &m);
     for (size_t i = 0; rc == SQLITE_DONE && i < m.n; i++) {
         struct code_count c = code_count_of(&m.e[i]);
@@ -130,7 +128,7 @@ int query_top_codes(struct query_db *q, const struct query_filter *f, code_count
 int query_timeline(struct query_db *q, const struct query_filter *f, double bucket, bucket_count_fn fn, void *arg)
 {
     struct countmap m;
-    int rc = count_sorted(q->db, "SELECT ended_at, coalesce(close_code, -1), outcome FROM connections", f, bucket,
+    int rc = count_sorted(q, "SELECT ended_at, coalesce(close_code, -1), outcome FROM connections", f, bucket,
                           tl_order, &m);
     for (size_t i = 0; rc == SQLITE_DONE && i < m.n; i++) {
         struct code_count c = code_count_of(&m.e[i]);
@@ -142,6 +140,8 @@ int query_timeline(struct query_db *q, const struct query_filter *f, double buck
 
 int query_count(struct query_db *q, const struct query_filter *f, long long *n)
 {
+    if (q->ch)
+        return query_ch_count(q, f, n);
     sqlite3_stmt *s;
     if (query_prepare(q->db, "SELECT count(*) FROM connections", f, "", &s) < 0)
         return -1;

@@ -77,6 +77,8 @@ static int rows_of(struct query_db *q, sqlite3_stmt *s, struct query_rows **rows
 int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
                       struct query_rows **rows)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3_stmt *s;
     /* connections_ended_at is in every schema this reads (v1 and v2) */
     if (query_prepare(q->db,
@@ -90,6 +92,8 @@ int query_connections(struct query_db *q, const struct query_filter *f, long lim
 
 int query_meta_int(struct query_db *q, const char *key, long long *v)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(q->db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1", -1, &s, NULL) != SQLITE_OK)
         return -1;
@@ -103,6 +107,8 @@ int query_meta_int(struct query_db *q, const char *key, long long *v)
 
 int query_count_after(struct query_db *q, long long after, long long *n, double *oldest)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(q->db, "SELECT count(*), coalesce(min(ended_at), 0) FROM connections WHERE id > ?1", -1, &s,
                            NULL) != SQLITE_OK) {
@@ -119,6 +125,8 @@ int query_count_after(struct query_db *q, long long after, long long *n, double 
 
 int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3_stmt *s;
     if (sqlite3_prepare_v2(q->db, "SELECT * FROM connections WHERE id > ?1 ORDER BY id LIMIT ?2", -1, &s, NULL) !=
         SQLITE_OK) {

@@ -35,6 +35,11 @@ void query_close(struct query_db *q)
 {
     if (!q)
         return;
+    if (q->ch) {
+        query_ch_close(q);
+        free(q);
+        return;
+    }
     char err[600];
     store_close(q->store, err, sizeof err); /* read-only: nothing to lose */
     free(q);
@@ -42,11 +47,13 @@ void query_close(struct query_db *q)
 
 const char *query_error(const struct query_db *q)
 {
-    return q->err[0] ? q->err : sqlite3_errmsg(q->db);
+    return q->err[0] || !q->db ? q->err : sqlite3_errmsg(q->db);
 }
 
 int query_span(struct query_db *q, struct query_span *span)
 {
+    if (q->ch)
+        return query_ch_span(q, span);
     sqlite3 *db = q->db;
     sqlite3_stmt *s;
     static const char sql[] =
@@ -66,13 +73,24 @@ int query_span(struct query_db *q, struct query_span *span)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/* ClickHouse has no read transaction: each query sees what is merged
+ * and inserted by then. */
 int query_begin(struct query_db *q)
 {
+    if (q->ch)
+        return 0;
     return sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 void query_end(struct query_db *q)
 {
+    if (q->ch)
+        return;
     sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
 }
 
+
+bool query_is_clickhouse(const struct query_db *q)
+{
+    return q->ch != NULL;
+}

@@ -30,6 +30,8 @@ static struct duration_row duration_of(sqlite3_stmt *s)
 
 int query_durations(struct query_db *q, const struct query_filter *f, duration_fn fn, void *arg)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3 *db = q->db;
     sqlite3_stmt *s;
     /* the outcome test is '+outcome' (see where_outcomes): a scan of the

@@ -138,6 +138,8 @@ static int count_groups(sqlite3_stmt *s, struct countmap *m)
 int query_group_by(struct query_db *q, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
                    void *arg, long long *ngroups)
 {
+    if (query_sqlite_only(q))
+        return -1;
     const struct query_key_sql *ks = query_key_sql(k);
     bool one = query_key_one_column(k);
     bool covered = query_filter_covered(f, k); /* '+': the grouping does not pick the index */

@@ -4,8 +4,10 @@
  * SQL: a handle, filters, and rows as counts or model records.
  *
  * SQL text is assembled only from fixed fragments of this module; every
- * value a user typed is bound as a parameter, so quotes or SQL in a filter
- * are matched literally. The database carries no ANALYZE statistics, so
+ * value a user typed is bound as a parameter (on ClickHouse, which binds
+ * nothing over HTTP in 18.16, written as an escaped literal), so quotes or
+ * SQL in a filter are matched literally. A handle reads a SQLite database
+ * or, for the reports that run there, ClickHouse (query_open_clickhouse). The database carries no ANALYZE statistics, so
  * SQLite picks indexes by the shape of a statement: filters are index
  * ranges, and counting by code or group is done here over the rows SQLite
  * streams rather than by a GROUP BY that would draw it to an index in
@@ -32,6 +34,15 @@ struct query_db;
 #define QUERY_OPEN_ERROR_MAX (3 * 4096 + 512) /* the message names the path up to three times */
 struct query_db *query_open(const char *path, char *err, size_t errlen);
 void query_close(struct query_db *q);
+
+/* The fleet's records in ClickHouse (query/clickhouse.c): url as for
+ * wsstats export, user NULL for none. Nothing is asked yet; NULL with one
+ * line in err. The span, counts, top codes and timeline run there; the
+ * other queries fail (-1, "not on ClickHouse yet") until they do. */
+struct query_db *query_open_clickhouse(const char *url, const char *user, const char *password, char *err,
+                                       size_t errlen);
+/* Whether the handle is ClickHouse's. */
+bool query_is_clickhouse(const struct query_db *q);
 
 /* Why the last call that returned -1 failed (SQLite's message, or this
  * module's). */

@@ -7,7 +7,8 @@
  * keys.c (the group-by keys' columns, outcome names); codes.c (top-codes,
  * timeline, count), groups.c (group-by), summary.c, connections.c (the
  * records), durations.c, tls.c (TLS flows and captures), each -> where.c
- * and keys.c. Counting is common/countmap.h's.
+ * and keys.c; clickhouse.c (the same reports computed on ClickHouse, for
+ * db.c and codes.c) -> where.c. Counting is common/countmap.h's.
  */
 #ifndef WSSTATS_QUERY_INTERNAL_H
 #define WSSTATS_QUERY_INTERNAL_H
@@ -17,12 +18,54 @@
 #include "query.h"
 
 struct store;
+struct ch;
 
+/* A handle on one of two back-ends: a SQLite database (store, db) or a
+ * ClickHouse server (ch, clickhouse.c). */
 struct query_db {
     struct store *store; /* opened STORE_READ */
     sqlite3 *db;         /* the store's connection */
-    char err[512];       /* this module's own error ("": SQLite's) */
+    struct ch *ch;       /* ClickHouse (store and db NULL) */
+    char err[1024];      /* this module's own error ("": SQLite's) */
 };
+
+enum query_dialect { DIALECT_SQLITE, DIALECT_CLICKHOUSE };
+
+/* The filter (and `cond`, one more fixed condition, if not NULL) as a
+ * ClickHouse WHERE clause (" WHERE ...", or "" when there is none), its
+ * values written as literals. 0, or -1 when it does not fit in len. */
+int query_where_clickhouse(const struct query_filter *f, const char *cond, char *out, size_t len);
+
+/* A count's key (codes.c): `why` is the outcome (enum outcome) of a
+ * connection without a code, else -1. */
+struct code_key {
+    long long bucket;
+    int code, why;
+};
+
+/* ---- clickhouse.c: the ClickHouse back-end ---- */
+/* For the queries that have no ClickHouse form yet: true (the error set)
+ * on a ClickHouse handle. */
+#include <stdio.h>
+static inline bool query_sqlite_only(struct query_db *q)
+{
+    if (q->ch)
+        snprintf(q->err, sizeof q->err, "not on ClickHouse yet");
+    return q->ch != NULL;
+}
+/* One row of an answer: its fields, NULL for \N. Returns 0 to go on, -1
+ * to stop with an error. */
+typedef int (*ch_row_fn)(void *arg, int n, const char *const *fields);
+/* Runs sql (FORMAT TabSeparated is added) and hands each row to fn. 0, or
+ * -1 with the reason in q->err. */
+int query_ch_select(struct query_db *q, const char *sql, ch_row_fn fn, void *arg);
+void query_ch_close(struct query_db *q);
+int query_ch_span(struct query_db *q, struct query_span *span);
+int query_ch_count(struct query_db *q, const struct query_filter *f, long long *n);
+/* The connections per (bucket of `bucket` seconds, 0: one bucket; code;
+ * outcome when there is no code), counted there, into m. */
+struct countmap;
+int query_ch_count_codes(struct query_db *q, const struct query_filter *f, double bucket, struct countmap *m);
 
 /* Prepares head + WHERE + tail; "%W" in head stands for the WHERE clause
  * when it must sit inside the statement (a CTE) rather than after head.

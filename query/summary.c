@@ -133,6 +133,8 @@ static bool filter_empty(const struct query_filter *f)
 int query_summary(struct query_db *q, const struct query_filter *f, struct summary_counts *out, tally_fn violations,
                   void *varg, tally_fn ndpi, void *narg)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3 *db = q->db;
     memset(out, 0, sizeof *out);
     if (!filter_empty(f))

@@ -21,6 +21,8 @@ static void bind_window_and_sensor(sqlite3_stmt *s, const struct query_filter *f
 
 int query_tls(struct query_db *q, const struct query_filter *f, tls_count_fn fn, void *arg)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3 *db = q->db;
     static const char sql[] =
         "SELECT server_ip, server_port, sni, sum(connections) AS n FROM tls_flows"
@@ -51,6 +53,8 @@ int query_tls(struct query_db *q, const struct query_filter *f, tls_count_fn fn,
 
 int query_captures(struct query_db *q, const struct query_filter *f, struct capture_totals *t)
 {
+    if (query_sqlite_only(q))
+        return -1;
     sqlite3 *db = q->db;
     /* A capture overlaps [since, until) when it ended (or runs) after since
      * and started before until. */
@@ -94,6 +98,8 @@ static int side_row(sqlite3_stmt *s, int n, const char *const *names, side_row_f
 
 int query_side_rows(struct query_db *q, enum query_side_table t, double from, side_row_fn fn, void *arg)
 {
+    if (query_sqlite_only(q))
+        return -1;
     static const char *const sql[] = {
         [QUERY_CAPTURES] = "SELECT * FROM captures WHERE id >= ?1 ORDER BY id",
         [QUERY_TLS_FLOWS] = "SELECT * FROM tls_flows WHERE ?1 < 0 OR updated_at >= ?1",

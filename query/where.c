@@ -25,8 +25,13 @@ struct bind {
 
 #define WHERE_MAX_BINDS 64
 
-/* A WHERE clause of fixed fragments and the values to bind to them. */
+/* A WHERE clause of fixed fragments and the values to bind to them. A
+ * filter is described once (build_where) and written in either dialect:
+ * SQLite's, with the values bound, or ClickHouse's, with them written as
+ * quoted literals (its HTTP interface in 18.16 binds nothing); the few
+ * fragments whose SQL differs come in pairs. */
 struct where {
+    enum query_dialect dialect;
     char sql[2048];
     struct bind binds[WHERE_MAX_BINDS];
     int n, placeholders;
@@ -105,15 +110,19 @@ struct where_scratch {
  * carry a port, which a filter without one ignores. */
 static void where_host(struct where *w, const char *host)
 {
+    bool ch = w->dialect == DIALECT_CLICKHOUSE;
     where_and(w);
     if (strchr(host, ':') && host[0] != '[') {
-        where_sql(w, "host = ? COLLATE NOCASE");
+        where_sql(w, ch ? "lower(host) = lower(?)" : "host = ? COLLATE NOCASE");
         bind_text(w, host);
         return;
     }
     /* "host:port" sorts between "host:" and "host;" (';' follows ':'):
-     * a range the case-insensitive host index serves */
-    where_sql(w, "(host = ? COLLATE NOCASE OR (host > ? || ':' COLLATE NOCASE AND host < ? || ';' COLLATE NOCASE))");
+     * a range the case-insensitive host index serves (ASCII case folding,
+     * as NOCASE and ClickHouse's lower() do) */
+    where_sql(w, ch ? "(lower(host) = lower(?) OR (lower(host) > concat(lower(?), ':')"
+                      " AND lower(host) < concat(lower(?), ';')))"
+                    : "(host = ? COLLATE NOCASE OR (host > ? || ':' COLLATE NOCASE AND host < ? || ';' COLLATE NOCASE))");
     bind_text(w, host);
     bind_text(w, host);
     bind_text(w, host);
@@ -162,7 +171,8 @@ static void where_path(struct where *w, const char *path, struct where_scratch *
             bind_text(w, scratch->path_upper);
         return;
     }
-    where_sql(w, "(path = ? OR (path >= ? || char(63) AND path < ? || char(64)))");
+    where_sql(w, w->dialect == DIALECT_CLICKHOUSE ? "(path = ? OR (path >= concat(?, '\\x3F') AND path < concat(?, '@')))"
+                                                  : "(path = ? OR (path >= ? || char(63) AND path < ? || char(64)))");
     bind_text(w, path);
     bind_text(w, path);
     bind_text(w, path);
@@ -191,7 +201,7 @@ static void where_outcomes(struct where *w, unsigned set)
     where_and(w);
     /* '+': an outcome is too common for its index to pay (one row lookup
      * per match); the covering indexes hold it for filtering */
-    where_sql(w, "+outcome IN (");
+    where_sql(w, w->dialect == DIALECT_CLICKHOUSE ? "outcome IN (" : "+outcome IN (");
     bool first = true;
     for (int o = OUTCOME_CLEAN; o <= OUTCOME_REJECTED; o++) {
         if (!(set & (1u << o)))
@@ -203,10 +213,12 @@ static void where_outcomes(struct where *w, unsigned set)
     where_sql(w, ")");
 }
 
-static void build_where(const struct query_filter *f, struct where *w, struct where_scratch *scratch)
+static void build_where(const struct query_filter *f, enum query_dialect dialect, struct where *w,
+                        struct where_scratch *scratch)
 {
     memset(w, 0, sizeof *w);
     memset(scratch, 0, sizeof *scratch);
+    w->dialect = dialect;
     if (f->has_since) {
         where_and(w);
         where_sql(w, "ended_at >= ?");
@@ -251,7 +263,7 @@ int query_prepare_cond(sqlite3 *db, const char *head, const struct query_filter 
 {
     struct where w;
     struct where_scratch scratch;
-    build_where(f, &w, &scratch);
+    build_where(f, DIALECT_SQLITE, &w, &scratch);
     if (cond) {
         where_and(&w);
         where_sql(&w, cond);
@@ -272,4 +284,61 @@ int query_prepare_cond(sqlite3 *db, const char *head, const struct query_filter 
 int query_prepare(sqlite3 *db, const char *head, const struct query_filter *f, const char *tail, sqlite3_stmt **s)
 {
     return query_prepare_cond(db, head, f, NULL, tail, s);
+}
+
+/* A value as a ClickHouse literal: a string quoted, its backslashes and
+ * quotes escaped (ClickHouse's "String literals"). */
+static size_t write_literal(const struct bind *b, char *out, size_t len)
+{
+    if (b->type == BIND_DOUBLE)
+        return (size_t)snprintf(out, len, "%.17g", b->d);
+    if (b->type == BIND_INT)
+        return (size_t)snprintf(out, len, "%lld", b->i);
+    size_t n = b->len >= 0 ? (size_t)b->len : strlen(b->t), used = 0;
+    if (used + 1 < len)
+        out[used++] = '\'';
+    for (size_t i = 0; i < n && used + 3 < len; i++) {
+        if (b->t[i] == '\\' || b->t[i] == '\'')
+            out[used++] = '\\';
+        out[used++] = b->t[i];
+    }
+    if (used + 1 < len)
+        out[used++] = '\'';
+    out[used < len ? used : len - 1] = '\0';
+    return used;
+}
+
+int query_where_clickhouse(const struct query_filter *f, const char *cond, char *out, size_t len)
+{
+    struct where w;
+    struct where_scratch scratch;
+    build_where(f, DIALECT_CLICKHOUSE, &w, &scratch);
+    if (cond) {
+        where_and(&w);
+        where_sql(&w, cond);
+    }
+    size_t used = 0;
+    int rc = scratch.failed || w.n > WHERE_MAX_BINDS ? -1 : 0;
+    for (const char *p = w.sql; *p && rc == 0; p++) {
+        if (*p != '?') {
+            if (used + 1 >= len) {
+                rc = -1;
+                break;
+            }
+            out[used++] = *p;
+            continue;
+        }
+        char *end;
+        long k = strtol(p + 1, &end, 10) - 1;
+        p = end - 1; /* the loop steps past the number's last digit */
+        if (k < 0 || k >= w.n || used + 1 >= len)
+            rc = -1;
+        else
+            used += write_literal(&w.binds[k], out + used, len - used);
+        if (used + 1 >= len)
+            rc = -1;
+    }
+    out[used < len ? used : len - 1] = '\0';
+    free(scratch.path_upper);
+    return rc;
 }

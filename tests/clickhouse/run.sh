@@ -25,6 +25,9 @@
 #                       stopped mid-run: one line, back-off, the backlog in --metrics; started
 #                       again: "shipping again", and at the end every record there once;
 #                       the age of the oldest unshipped record in --metrics
+#   reports-same-as-sqlite  top-codes and timeline on ClickHouse (--clickhouse, and
+#                       WSSTATS_CLICKHOUSE) print what they print on SQLite for the same
+#                       records, in every format, with windows and filters
 #   captures-and-tls    the captures rows and TLS counts in ClickHouse (FINAL) equal SQLite's,
 #                       also after a second run changed them; only what changed is sent again
 #   unknown-outcome-{request,answer,midway}  an INSERT cut by tests/clickhouse/cutproxy.py
@@ -170,6 +173,60 @@ rc=$?
 d1=$(same "$DB" tap-1 2>&1) d2=$(same "$DB2" tap-2 2>&1)
 [ $rc = 0 ] && case "$d1 $d2" in *"rows equal "*"rows equal") true ;; *) false ;; esac && pass clickhouse/two-sensors ||
     fail clickhouse/two-sensors "exit $rc" "$d1" "$d2" "$(cat "$TMP/err")"
+
+# Reports run on ClickHouse: for the same records (a database of their own,
+# wsstats_r, holding only $DB's), the same output as on SQLite, byte for
+# byte, in every format, with windows counted back from the newest record
+# and every filter but --sensor (the fleet's name there, the interface or
+# file here).
+sed 's/wsstats\./wsstats_r./g; s/DATABASE IF NOT EXISTS wsstats;/DATABASE IF NOT EXISTS wsstats_r;/' \
+    "$ROOT/contrib/clickhouse/schema.sql" | clickhouse-client --port "$TCP" --multiquery
+RURL="http://127.0.0.1:$HTTP/?database=wsstats_r"
+"$BIN/wsstats" export --db "$DB" --clickhouse "$RURL" --sensor-name tap-1 2>"$TMP/err" ||
+    fail clickhouse/reports-shipped "$(cat "$TMP/err")"
+sqlite3 "$DB" "SELECT DISTINCT server_ip || ':' || server_port FROM connections LIMIT 1" >"$TMP/a-server"
+bad=""
+n=0
+while IFS= read -r args; do
+    for fmt in table json csv; do
+        # shellcheck disable=SC2086  # the words are the arguments
+        "$BIN/wsstats" --db "$DB" $args --format $fmt >"$TMP/lite.out" 2>&1
+        a=$?
+        # shellcheck disable=SC2086
+        "$BIN/wsstats" --clickhouse "$RURL" $args --format $fmt >"$TMP/ch.out" 2>&1
+        b=$?
+        n=$((n + 1))
+        [ $fmt = table ] && md5sum <"$TMP/lite.out" >>"$TMP/sums"
+        if [ $a != $b ] || ! cmp -s "$TMP/lite.out" "$TMP/ch.out"; then
+            bad="$bad [$args --format $fmt: exit $a/$b: $(diff "$TMP/lite.out" "$TMP/ch.out" | head -4 | tr '\n' ' ')]"
+        fi
+    done
+done <<EOF
+top-codes
+top-codes --since 2s
+top-codes --code 1000-1999,none
+top-codes --outcome abnormal,unfinished
+top-codes --host EXAMPLE.test --path /live*
+top-codes --server $(cat "$TMP/a-server")
+top-codes --path /live --until 2023-11-14T22:13:25Z
+timeline
+timeline --bucket 1s --since 5s
+timeline --code 1000 --bucket 10s
+EOF
+# the environment variable stands for --clickhouse when --db is not given
+WSSTATS_CLICKHOUSE=$RURL "$BIN/wsstats" top-codes --format csv >"$TMP/env.out" 2>&1
+"$BIN/wsstats" --db "$DB" top-codes --format csv >"$TMP/lite.out" 2>&1
+cmp -s "$TMP/env.out" "$TMP/lite.out" || bad="$bad [WSSTATS_CLICKHOUSE: $(head -2 "$TMP/env.out")]"
+# and the reports that do not run there yet say so
+"$BIN/wsstats" --clickhouse "$RURL" summary >"$TMP/out" 2>"$TMP/err"
+[ $? = 2 ] && grep -q "summary does not run on ClickHouse yet" "$TMP/err" || bad="$bad [summary: $(cat "$TMP/err")]"
+"$BIN/wsstats" --clickhouse "http://127.0.0.1:$NOBODY/" top-codes >"$TMP/out" 2>"$TMP/err"
+[ $? = 1 ] && grep -q "^wsstats: http://127.0.0.1:$NOBODY/: Couldn't connect to server$" "$TMP/err" ||
+    bad="$bad [unreachable: $(cat "$TMP/err")]"
+# a test that cannot fail is none: the windows and filters changed what was printed
+distinct=$(sort -u "$TMP/sums" | wc -l)
+[ "$distinct" -ge 8 ] || bad="$bad [only $distinct different reports of 10: the filters did nothing]"
+[ -z "$bad" ] && pass "clickhouse/reports-same-as-sqlite ($n reports)" || fail clickhouse/reports-same-as-sqlite "$bad"
 
 # ---- faults ------------------------------------------------------------------------
 stop_server
