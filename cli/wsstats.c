@@ -62,7 +62,7 @@ static const struct command commands[] = {
      "[{\"code\":1006,\"count\":40}, ...] (code null and an outcome for connections\n"
      "without a code); CSV: top_codes as \"1006:40,1000:12,unfinished:3\".\n"
      "  --limit N     at most N groups (default 20, for JSON and CSV too; 0 = all)\n",
-     cmd_group_by, true, OPT_LIMIT},
+     cmd_group_by, true, OPT_LIMIT | OPT_ON_CLICKHOUSE},
     {"durations", "durations", "lifetimes and idle time before close; idle-timeout clusters",
      "For connections that ended (clean, half_closed, abnormal): percentiles and a\n"
      "histogram of their lifetime (first packet to last) and of their idle time\n"
@@ -112,8 +112,8 @@ static const char common_options[] =
     "  --db PATH              database (default: $WSSTATS_DB or ./wsstats.db)\n"
     "  --clickhouse URL       the fleet's records in ClickHouse instead (default:\n"
     "                         $WSSTATS_CLICKHOUSE when --db is not given); so far\n"
-    "                         top-codes and timeline; --sensor is then the\n"
-    "                         sensor's --sensor-name\n"
+    "                         top-codes, timeline, group-by; --sensor and the\n"
+    "                         key sensor are then the sensor's --sensor-name\n"
     "  --clickhouse-auth FILE user:password for it, on the file's first line\n"
     "  --format FMT           table (default), json (one object per line) or csv\n"
     "  --since WHEN           connections that ended at or after WHEN\n"
@@ -340,7 +340,7 @@ static int choose_clickhouse(struct cli *c, const struct command *cmd)
     if (!c->clickhouse)
         return fail(2, "--clickhouse-auth: needs --clickhouse URL");
     if (!(cmd->options & OPT_ON_CLICKHOUSE))
-        return fail(2, "--clickhouse: %s does not run on ClickHouse yet (top-codes and timeline do)", cmd->name);
+        return fail(2, "--clickhouse: %s does not run on ClickHouse yet (top-codes, timeline and group-by do)", cmd->name);
     if (c->db_given)
         return fail(2, "--db and --clickhouse: a report reads one or the other");
     if (!ship_url_ok(c->clickhouse))

@@ -6,7 +6,8 @@
  * groups by (key, code, outcome) in index order: sorting and ranking them
  * in SQL cost more than the scan. Groups are a countmap of their key (host
  * names compare without regard to ASCII case, as the index does), each
- * with its list of codes.
+ * with its list of codes. On ClickHouse the same rows come from the same
+ * key description (keys.c, in its dialect), grouped there.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,32 +115,79 @@ static void grp_emit(struct countmap *m, long limit, group_row_fn fn, void *arg,
     countmap_free(m);
 }
 
+/* One row (key, code, outcome, n) into m; *last: the previous row's
+ * group (rows of a group mostly come together). False when out of memory. */
+static bool add_group_row(struct countmap *m, long *last, const char *key, int code, const unsigned char *outcome,
+                          long long n)
+{
+    size_t len = key ? strlen(key) : 0;
+    int why = code < 0 ? query_outcome_index(outcome) : -1;
+    if (*last < 0 || !countmap_is(m, *last, key, len))
+        *last = countmap_add(m, key, len, 0);
+    if (*last < 0 || !grp_count(countmap_at(m, *last), code, why, n))
+        return false;
+    countmap_at(m, *last)->n += n;
+    return true;
+}
+
 /* Counts the rows of s, (key, code, outcome, n), into m; returns the last
  * sqlite3_step() status. */
 static int count_groups(sqlite3_stmt *s, struct countmap *m)
 {
-    long last = -1; /* rows of a group mostly come together */
+    long last = -1;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(s, 0);
-        size_t len = key ? strlen(key) : 0;
-        int code = sqlite3_column_int(s, 1);
-        int why = code < 0 ? query_outcome_index(sqlite3_column_text(s, 2)) : -1;
-        long long n = sqlite3_column_int64(s, 3);
-        if (last < 0 || !countmap_is(m, last, key, len))
-            last = countmap_add(m, key, len, 0);
-        if (last < 0 || !grp_count(countmap_at(m, last), code, why, n))
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (!add_group_row(m, &last, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+                           sqlite3_column_text(s, 2), sqlite3_column_int64(s, 3)))
             return SQLITE_NOMEM;
-        countmap_at(m, last)->n += n;
-    }
     return rc;
+}
+
+/* ClickHouse's rows, the same four fields. */
+struct ch_groups {
+    struct countmap *m;
+    long last;
+};
+
+static int ch_group_row(void *arg, int n, const char *const *f)
+{
+    struct ch_groups *g = arg;
+    if (n < 4)
+        return -1;
+    return add_group_row(g->m, &g->last, f[0], (int)strtol(f[1] ? f[1] : "-1", NULL, 10),
+                         (const unsigned char *)(f[2] ? f[2] : ""), strtoll(f[3] ? f[3] : "0", NULL, 10))
+               ? 0
+               : -1;
+}
+
+/* The same groups counted by ClickHouse, from the same key description. */
+static int ch_count_groups(struct query_db *q, const struct query_filter *f, enum query_key k, struct countmap *m)
+{
+    const struct query_key_sql *ks = query_key_sql(k);
+    char where[4096], sql[6144];
+    if (query_where_clickhouse(f, NULL, where, sizeof where) < 0) {
+        snprintf(q->err, sizeof q->err, "the filter is too long for a query");
+        return -1;
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT %s AS k, coalesce(close_code, -1) AS c, outcome, n FROM"
+             " (SELECT %s AS k1, %s AS k2, close_code, outcome, count() AS n FROM connections%s"
+             " GROUP BY k1, k2, close_code, outcome)",
+             query_key_shown(ks, DIALECT_CLICKHOUSE), query_key_k1(ks, DIALECT_CLICKHOUSE), ks->k2, where);
+    struct ch_groups g = {m, -1};
+    return query_ch_select(q, sql, ch_group_row, &g);
 }
 
 int query_group_by(struct query_db *q, const struct query_filter *f, enum query_key k, long limit, group_row_fn fn,
                    void *arg, long long *ngroups)
 {
-    if (query_sqlite_only(q))
-        return -1;
+    struct countmap m;
+    struct countmap_options o = {.fold_case = k == KEY_HOST};
+    if (q->ch) {
+        int rc = countmap_init(&m, &o) < 0 ? -1 : ch_count_groups(q, f, k, &m);
+        grp_emit(&m, limit, fn, arg, rc == 0, ngroups);
+        return rc;
+    }
     const struct query_key_sql *ks = query_key_sql(k);
     bool one = query_key_one_column(k);
     bool covered = query_filter_covered(f, k); /* '+': the grouping does not pick the index */
@@ -151,8 +199,6 @@ int query_group_by(struct query_db *q, const struct query_filter *f, enum query_
     sqlite3_stmt *s;
     if (query_prepare(q->db, head, f, "", &s) < 0)
         return -1;
-    struct countmap m;
-    struct countmap_options o = {.fold_case = k == KEY_HOST};
     int rc = countmap_init(&m, &o) < 0 ? SQLITE_NOMEM : count_groups(s, &m);
     sqlite3_finalize(s);
     grp_emit(&m, limit, fn, arg, rc == SQLITE_DONE, ngroups);

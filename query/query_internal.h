@@ -76,10 +76,15 @@ int query_prepare_cond(sqlite3 *db, const char *head, const struct query_filter 
 int query_prepare(sqlite3 *db, const char *head, const struct query_filter *f, const char *tail, sqlite3_stmt **s);
 
 /* Each key: its command-line name, the columns it groups by (k1, k2; k2
- * "NULL" for one-column keys), and how they make the value shown. */
+ * "NULL" for one-column keys), and how they make the value shown; in
+ * ClickHouse's dialect where it differs (NULL: the same text). */
 struct query_key_sql {
     const char *name, *k1, *k2, *shown;
+    const char *ch_k1, *ch_shown;
 };
+/* k1 and shown in the dialect. */
+const char *query_key_k1(const struct query_key_sql *k, enum query_dialect d);
+const char *query_key_shown(const struct query_key_sql *k, enum query_dialect d);
 const struct query_key_sql *query_key_sql(enum query_key k);
 
 /* Grouping by a constant as well would make SQLite sort instead of
