@@ -73,7 +73,7 @@ static const struct command commands[] = {
      "JSON/CSV fields: measure (lifetime, idle_before_close, idle_cluster,\n"
      "lifetime_cluster), count, share, min, p50, p90, p99, max (seconds), code\n"
      "(a cluster's most frequent close code).\n",
-     cmd_durations, true, 0},
+     cmd_durations, true, OPT_ON_CLICKHOUSE},
     {"summary", "summary", "totals: outcomes, initiators, violations, drops",
      "Totals of the window: connections (and mid-stream pickups), outcomes, who\n"
      "closed first, TCP terminations, violations, nDPI classifications, and the\n"
@@ -107,13 +107,16 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* The reports that run on ClickHouse too (OPT_ON_CLICKHOUSE). */
+#define ON_CLICKHOUSE "top-codes, timeline, group-by, durations"
+
 static const char common_options[] =
     "Options:\n"
     "  --db PATH              database (default: $WSSTATS_DB or ./wsstats.db)\n"
     "  --clickhouse URL       the fleet's records in ClickHouse instead (default:\n"
     "                         $WSSTATS_CLICKHOUSE when --db is not given); so far\n"
-    "                         top-codes, timeline, group-by; --sensor and the\n"
-    "                         key sensor are then the sensor's --sensor-name\n"
+    "                         " ON_CLICKHOUSE "; --sensor\n"
+    "                         and the key sensor are the sensor's --sensor-name\n"
     "  --clickhouse-auth FILE user:password for it, on the file's first line\n"
     "  --format FMT           table (default), json (one object per line) or csv\n"
     "  --since WHEN           connections that ended at or after WHEN\n"
@@ -340,7 +343,7 @@ static int choose_clickhouse(struct cli *c, const struct command *cmd)
     if (!c->clickhouse)
         return fail(2, "--clickhouse-auth: needs --clickhouse URL");
     if (!(cmd->options & OPT_ON_CLICKHOUSE))
-        return fail(2, "--clickhouse: %s does not run on ClickHouse yet (top-codes, timeline and group-by do)", cmd->name);
+        return fail(2, "--clickhouse: %s does not run on ClickHouse yet (" ON_CLICKHOUSE " do)", cmd->name);
     if (c->db_given)
         return fail(2, "--db and --clickhouse: a report reads one or the other");
     if (!ship_url_ok(c->clickhouse))

@@ -20,7 +20,7 @@
 #
 # One fuzz target in one file: fuzz/fuzz_TARGET.c, linked with the decoder,
 # the engine's layers and fuzz/fuzz_common.c (fuzz_pipeline also with store/,
-# fuzz_dbopen with store/ and query/), all built by clang with
+# fuzz_dbopen with store/, query/ and remote/), all built by clang with
 # -fsanitize=fuzzer,address,undefined and the project's warnings (-Werror)
 # into their own object directory.
 
@@ -53,7 +53,7 @@ $(FUZZ_BINS): $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/fuzz_%.o $(call fuzz_
 # fuzz_pipeline writes its records through a real store, as the daemon does.
 $(FUZZ_BUILD)/fuzz_pipeline: $(call fuzz_obj,$(call LIB_SRC,store))
 # fuzz_dbopen opens files with both modes of the store, and reads them as wsstats does.
-$(FUZZ_BUILD)/fuzz_dbopen: $(call fuzz_obj,$(call LIB_SRC,query) $(call LIB_SRC,store))
+$(FUZZ_BUILD)/fuzz_dbopen: $(call fuzz_obj,$(call LIB_SRC,query) $(call LIB_SRC,remote) $(call LIB_SRC,store))
 
 # Rebuilt when the builder, pcapgen or the schema (dbopen's databases are
 # built from its steps) change; FUZZ_SEED_PCAPS=... adds more.

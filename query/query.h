@@ -37,8 +37,8 @@ void query_close(struct query_db *q);
 
 /* The fleet's records in ClickHouse (query/clickhouse.c): url as for
  * wsstats export, user NULL for none. Nothing is asked yet; NULL with one
- * line in err. The span, counts, top codes, timeline and group-by run
- * there; the other queries fail (-1, "not on ClickHouse yet") until they
+ * line in err. The span, counts, top codes, timeline, group-by and
+ * durations run there; the other queries fail (-1, "not on ClickHouse yet") until they
  * do. */
 struct query_db *query_open_clickhouse(const char *url, const char *user, const char *password, char *err,
                                        size_t errlen);

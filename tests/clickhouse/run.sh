@@ -25,7 +25,7 @@
 #                       stopped mid-run: one line, back-off, the backlog in --metrics; started
 #                       again: "shipping again", and at the end every record there once;
 #                       the age of the oldest unshipped record in --metrics
-#   reports-same-as-sqlite  top-codes, timeline and group-by on ClickHouse (--clickhouse, and
+#   reports-same-as-sqlite  top-codes, timeline, group-by and durations on ClickHouse (--clickhouse, and
 #                       WSSTATS_CLICKHOUSE) print what they print on SQLite for the same
 #                       records, in every format, with windows and filters
 #   captures-and-tls    the captures rows and TLS counts in ClickHouse (FINAL) equal SQLite's,
@@ -218,6 +218,8 @@ group-by server --limit 3
 group-by client --since 3s
 group-by user-agent --code 1000-1999
 group-by subprotocol
+durations
+durations --outcome abnormal --since 4s
 EOF
 # the environment variable stands for --clickhouse when --db is not given
 WSSTATS_CLICKHOUSE=$RURL "$BIN/wsstats" top-codes --format csv >"$TMP/env.out" 2>&1
@@ -231,7 +233,7 @@ cmp -s "$TMP/env.out" "$TMP/lite.out" || bad="$bad [WSSTATS_CLICKHOUSE: $(head -
     bad="$bad [unreachable: $(cat "$TMP/err")]"
 # a test that cannot fail is none: the windows and filters changed what was printed
 distinct=$(sort -u "$TMP/sums" | wc -l)
-[ "$distinct" -ge 14 ] || bad="$bad [only $distinct different reports of 16: the filters did nothing]"
+[ "$distinct" -ge 16 ] || bad="$bad [only $distinct different reports of 18: the filters did nothing]"
 # group-by sensor: the fleet's names there
 "$BIN/wsstats" --clickhouse "$RURL" group-by sensor --format csv >"$TMP/out" 2>&1
 grep -q "^tap-1,$(rows "$DB")," "$TMP/out" || bad="$bad [group-by sensor: $(head -3 "$TMP/out")]"
