@@ -153,10 +153,8 @@ static int count_row(void *arg, int n, const char *const *f)
 int query_ch_count(struct query_db *q, const struct query_filter *f, long long *n)
 {
     char where[4096], sql[4400];
-    if (query_where_clickhouse(f, NULL, where, sizeof where) < 0) {
-        snprintf(q->err, sizeof q->err, "the filter is too long for a query");
+    if (query_where_clickhouse(q, f, NULL, where, sizeof where) < 0)
         return -1;
-    }
     snprintf(sql, sizeof sql, "SELECT count() FROM connections%s", where);
     *n = 0;
     return query_ch_select(q, sql, count_row, n);
@@ -184,10 +182,8 @@ static int code_row(void *arg, int n, const char *const *f)
 int query_ch_count_codes(struct query_db *q, const struct query_filter *f, double bucket, struct countmap *m)
 {
     char where[4096], sql[4600], time[96];
-    if (query_where_clickhouse(f, NULL, where, sizeof where) < 0) {
-        snprintf(q->err, sizeof q->err, "the filter is too long for a query");
+    if (query_where_clickhouse(q, f, NULL, where, sizeof where) < 0)
         return -1;
-    }
     /* the bucket as codes.c's bucket_of(): the quotient toward zero */
     if (bucket > 0)
         snprintf(time, sizeof time, "toInt64(ended_at / %.17g)", bucket);

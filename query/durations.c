@@ -56,10 +56,8 @@ static int ch_duration_row(void *arg, int n, const char *const *f)
 static int ch_durations(struct query_db *q, const struct query_filter *f, duration_fn fn, void *arg)
 {
     char where[4096], sql[4600];
-    if (query_where_clickhouse(f, "outcome IN ('clean', 'half_closed', 'abnormal')", where, sizeof where) < 0) {
-        snprintf(q->err, sizeof q->err, "the filter is too long for a query");
+    if (query_where_clickhouse(q, f, "outcome IN ('clean', 'half_closed', 'abnormal')", where, sizeof where) < 0)
         return -1;
-    }
     snprintf(sql, sizeof sql, "%s%s", duration_columns, where);
     struct ch_durations d = {fn, arg};
     return query_ch_select(q, sql, ch_duration_row, &d);

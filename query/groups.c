@@ -165,10 +165,8 @@ static int ch_count_groups(struct query_db *q, const struct query_filter *f, enu
 {
     const struct query_key_sql *ks = query_key_sql(k);
     char where[4096], sql[6144];
-    if (query_where_clickhouse(f, NULL, where, sizeof where) < 0) {
-        snprintf(q->err, sizeof q->err, "the filter is too long for a query");
+    if (query_where_clickhouse(q, f, NULL, where, sizeof where) < 0)
         return -1;
-    }
     snprintf(sql, sizeof sql,
              "SELECT %s AS k, coalesce(close_code, -1) AS c, outcome, n FROM"
              " (SELECT %s AS k1, %s AS k2, close_code, outcome, count() AS n FROM connections%s"

@@ -33,8 +33,9 @@ enum query_dialect { DIALECT_SQLITE, DIALECT_CLICKHOUSE };
 
 /* The filter (and `cond`, one more fixed condition, if not NULL) as a
  * ClickHouse WHERE clause (" WHERE ...", or "" when there is none), its
- * values written as literals. 0, or -1 when it does not fit in len. */
-int query_where_clickhouse(const struct query_filter *f, const char *cond, char *out, size_t len);
+ * values written as literals. 0, or -1 (q->err set) when it does not fit
+ * in len. */
+int query_where_clickhouse(struct query_db *q, const struct query_filter *f, const char *cond, char *out, size_t len);
 
 /* A count's key (codes.c): `why` is the outcome (enum outcome) of a
  * connection without a code, else -1. */

@@ -308,7 +308,7 @@ static size_t write_literal(const struct bind *b, char *out, size_t len)
     return used;
 }
 
-int query_where_clickhouse(const struct query_filter *f, const char *cond, char *out, size_t len)
+int query_where_clickhouse(struct query_db *q, const struct query_filter *f, const char *cond, char *out, size_t len)
 {
     struct where w;
     struct where_scratch scratch;
@@ -340,5 +340,7 @@ int query_where_clickhouse(const struct query_filter *f, const char *cond, char 
     }
     out[used < len ? used : len - 1] = '\0';
     free(scratch.path_upper);
+    if (rc < 0)
+        snprintf(q->err, sizeof q->err, "the filter is too long for a query");
     return rc;
 }

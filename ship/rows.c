@@ -16,17 +16,16 @@
 
 #include "../model/columns.h"
 
-/* The record's own `sensor` (the interface or file) is `source` there. */
-static const char *clickhouse_name(int k)
+const char *rows_clickhouse_column(const char *name)
 {
-    return strcmp(record_columns[k].name, "sensor") == 0 ? "source" : record_columns[k].name;
+    return strcmp(name, "sensor") == 0 ? "source" : strcmp(name, "source") == 0 ? "source_path" : name;
 }
 
 void rows_insert_sql(char *buf, size_t len)
 {
     size_t used = (size_t)snprintf(buf, len, "INSERT INTO connections (sensor, id");
     for (int k = 0; k < RECORD_NCOLUMNS && used < len; k++)
-        used += (size_t)snprintf(buf + used, len - used, ", %s", clickhouse_name(k));
+        used += (size_t)snprintf(buf + used, len - used, ", %s", rows_clickhouse_column(record_columns[k].name));
     if (used < len)
         snprintf(buf + used, len - used, ", capture_id) FORMAT TabSeparated");
 }

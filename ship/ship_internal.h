@@ -14,6 +14,10 @@
 
 /* "INSERT INTO connections (sensor, id, source, ...) FORMAT TabSeparated" */
 void rows_insert_sql(char *buf, size_t len);
+/* A SQLite column's name in ClickHouse: the database's own `sensor` (the
+ * interface or file) is `source` there, and a captures row's `source` (the
+ * path as given) `source_path`; the rest keep theirs. */
+const char *rows_clickhouse_column(const char *name);
 /* One record as a TabSeparated line of that INSERT. */
 void rows_write(FILE *out, const char *sensor, const struct query_row *row);
 /* A string, escaped for TabSeparated; any value of a side table (\N for NULL). */

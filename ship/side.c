@@ -42,19 +42,11 @@ struct side_batch {
     double updated;
 };
 
-/* The database's own `sensor` (the interface or file, as in a record) is
- * `source` there, and the captures row's `source` (the path as given)
- * `source_path`. */
-static const char *clickhouse_column(const char *name)
-{
-    return strcmp(name, "sensor") == 0 ? "source" : strcmp(name, "source") == 0 ? "source_path" : name;
-}
-
 static void build_insert(struct side_batch *b, int n, const char *const *names)
 {
     size_t used = (size_t)snprintf(b->insert, sizeof b->insert, "INSERT INTO %s (sensor", b->table);
     for (int i = 0; i < n && used < sizeof b->insert; i++)
-        used += (size_t)snprintf(b->insert + used, sizeof b->insert - used, ", %s", clickhouse_column(names[i]));
+        used += (size_t)snprintf(b->insert + used, sizeof b->insert - used, ", %s", rows_clickhouse_column(names[i]));
     if (used < sizeof b->insert)
         snprintf(b->insert + used, sizeof b->insert - used, ", version) FORMAT TabSeparated");
 }
