@@ -55,7 +55,6 @@ struct command {
 #define OPT_LIMIT 1u
 #define OPT_BUCKET 2u
 #define OPT_SHIP 4u /* --clickhouse, --clickhouse-auth, --sensor-name */
-#define OPT_ON_CLICKHOUSE 8u /* the report runs on ClickHouse too (wsstats --clickhouse URL) */
 
 /* Prints "wsstats: MESSAGE" on stderr and returns code. */
 __attribute__((format(printf, 2, 3))) int fail(int code, const char *fmt, ...);

@@ -37,7 +37,7 @@ static const struct command commands[] = {
      "RST) without any close frame. Connections without a code are counted by\n"
      "outcome: still open when last seen, or handshake rejected.\n"
      "JSON/CSV fields: code, name, outcome, count, share.\n",
-     cmd_top_codes, true, OPT_ON_CLICKHOUSE},
+     cmd_top_codes, true, 0},
     {"connections", "connections [--limit N]", "the records, newest first",
      "Lists the connection records, newest first: when each ended, its client and\n"
      "server, close code, who closed first and the outcome. JSON and CSV carry every\n"
@@ -52,7 +52,7 @@ static const struct command commands[] = {
      "seconds), bucket_seconds, code, outcome, count.\n"
      "  --bucket DURATION   bucket size: 10s, 1m, 15m, 1h, 1d ... (default: one\n"
      "                      giving about 40 buckets over the window)\n",
-     cmd_timeline, true, OPT_BUCKET | OPT_ON_CLICKHOUSE},
+     cmd_timeline, true, OPT_BUCKET},
     {"group-by", "group-by KEY [--limit N]", "connections per group, with each group's top codes",
      "Counts connections per KEY, largest group first, with the group's three\n"
      "most frequent close codes and their shares within the group. KEY is one of:\n"
@@ -62,7 +62,7 @@ static const struct command commands[] = {
      "[{\"code\":1006,\"count\":40}, ...] (code null and an outcome for connections\n"
      "without a code); CSV: top_codes as \"1006:40,1000:12,unfinished:3\".\n"
      "  --limit N     at most N groups (default 20, for JSON and CSV too; 0 = all)\n",
-     cmd_group_by, true, OPT_LIMIT | OPT_ON_CLICKHOUSE},
+     cmd_group_by, true, OPT_LIMIT},
     {"durations", "durations", "lifetimes and idle time before close; idle-timeout clusters",
      "For connections that ended (clean, half_closed, abnormal): percentiles and a\n"
      "histogram of their lifetime (first packet to last) and of their idle time\n"
@@ -73,7 +73,7 @@ static const struct command commands[] = {
      "JSON/CSV fields: measure (lifetime, idle_before_close, idle_cluster,\n"
      "lifetime_cluster), count, share, min, p50, p90, p99, max (seconds), code\n"
      "(a cluster's most frequent close code).\n",
-     cmd_durations, true, OPT_ON_CLICKHOUSE},
+     cmd_durations, true, 0},
     {"summary", "summary", "totals: outcomes, initiators, violations, drops",
      "Totals of the window: connections (and mid-stream pickups), outcomes, who\n"
      "closed first, TCP terminations, violations, nDPI classifications, and the\n"
@@ -107,16 +107,13 @@ static const struct command commands[] = {
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
-/* The reports that run on ClickHouse too (OPT_ON_CLICKHOUSE). */
-#define ON_CLICKHOUSE "top-codes, timeline, group-by, durations"
-
 static const char common_options[] =
     "Options:\n"
     "  --db PATH              database (default: $WSSTATS_DB or ./wsstats.db)\n"
     "  --clickhouse URL       the fleet's records in ClickHouse instead (default:\n"
-    "                         $WSSTATS_CLICKHOUSE when --db is not given); so far\n"
-    "                         " ON_CLICKHOUSE "; --sensor\n"
-    "                         and the key sensor are the sensor's --sensor-name\n"
+    "                         $WSSTATS_CLICKHOUSE when --db is not given): every\n"
+    "                         report; --sensor, the key sensor and the column\n"
+    "                         sensor are the shipping sensor's --sensor-name\n"
     "  --clickhouse-auth FILE user:password for it, on the file's first line\n"
     "  --format FMT           table (default), json (one object per line) or csv\n"
     "  --since WHEN           connections that ended at or after WHEN\n"
@@ -342,8 +339,6 @@ static int choose_clickhouse(struct cli *c, const struct command *cmd)
         return fail(2, "%s: not an option of %s (export takes it)", ship, cmd->name);
     if (!c->clickhouse)
         return fail(2, "--clickhouse-auth: needs --clickhouse URL");
-    if (!(cmd->options & OPT_ON_CLICKHOUSE))
-        return fail(2, "--clickhouse: %s does not run on ClickHouse yet (" ON_CLICKHOUSE " do)", cmd->name);
     if (c->db_given)
         return fail(2, "--db and --clickhouse: a report reads one or the other");
     if (!ship_url_ok(c->clickhouse))

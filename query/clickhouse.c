@@ -75,39 +75,76 @@ static char *unescape_field(char *s)
     return s;
 }
 
-int query_ch_select(struct query_db *q, const char *sql, ch_row_fn fn, void *arg)
+/* An answer being read row by row. */
+struct ch_cursor {
+    struct ch_answer a;
+    char *next, *end; /* the next row; the end of the text */
+    const char *fields[CH_MAX_FIELDS];
+};
+
+int query_ch_cursor_open(struct query_db *q, const char *sql, struct ch_cursor **cursor)
 {
     size_t n = strlen(sql);
     char *body = malloc(n + 32);
-    if (!body) {
+    struct ch_cursor *c = calloc(1, sizeof *c);
+    if (!body || !c) {
+        free(body);
+        free(c);
         snprintf(q->err, sizeof q->err, "out of memory");
         return -1;
     }
     snprintf(body, n + 32, "%s FORMAT TabSeparated", sql);
-    struct ch_answer a = {0};
-    enum ch_result rc = ch_post(q->ch, NULL, NULL, body, strlen(body), &a, q->err, sizeof q->err);
+    enum ch_result rc = ch_post(q->ch, NULL, NULL, body, strlen(body), &c->a, q->err, sizeof q->err);
     free(body);
     if (rc != CH_OK) {
-        free(a.text);
+        free(c->a.text);
+        free(c);
         return -1;
     }
-    int stopped = 0;
-    for (char *line = a.text, *next; line && *line && !stopped; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        const char *fields[CH_MAX_FIELDS];
-        int nf = 0;
-        for (char *field = line, *tab; field && nf < CH_MAX_FIELDS; field = tab) {
-            tab = strchr(field, '\t');
-            if (tab)
-                *tab++ = '\0';
-            fields[nf++] = unescape_field(field);
-        }
-        stopped = fn(arg, nf, fields);
-    }
-    free(a.text);
+    c->next = c->a.text;
+    c->end = c->a.text ? c->a.text + strlen(c->a.text) : NULL;
     q->err[0] = '\0';
+    *cursor = c;
+    return 0;
+}
+
+int query_ch_cursor_next(struct ch_cursor *c, const char *const **fields)
+{
+    if (!c->next || c->next >= c->end) /* every row ends with a newline */
+        return 0;
+    char *line = c->next, *nl = strchr(line, '\n');
+    if (nl)
+        *nl = '\0';
+    c->next = nl ? nl + 1 : c->end;
+    int nf = 0;
+    for (char *field = line, *tab; field && nf < CH_MAX_FIELDS; field = tab) {
+        tab = strchr(field, '\t');
+        if (tab)
+            *tab++ = '\0';
+        c->fields[nf++] = unescape_field(field);
+    }
+    *fields = c->fields;
+    return nf;
+}
+
+void query_ch_cursor_close(struct ch_cursor *c)
+{
+    if (!c)
+        return;
+    free(c->a.text);
+    free(c);
+}
+
+int query_ch_select(struct query_db *q, const char *sql, ch_row_fn fn, void *arg)
+{
+    struct ch_cursor *c;
+    if (query_ch_cursor_open(q, sql, &c) < 0)
+        return -1;
+    const char *const *fields;
+    int nf, stopped = 0;
+    while (!stopped && (nf = query_ch_cursor_next(c, &fields)) > 0)
+        stopped = fn(arg, nf, fields);
+    query_ch_cursor_close(c);
     return stopped < 0 ? -1 : 0;
 }
 

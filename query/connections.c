@@ -6,7 +6,8 @@
  * gives the columns it has, in its table's order; the cursor maps each to
  * a record column (or the store's id and capture_id) once, and each row is
  * read into a record by the columns' kinds. A column an older schema lacks
- * is absent from the layout and gets its "none" value in the record.
+ * is absent from the layout and gets its "none" value in the record. On
+ * ClickHouse the same columns come as text rows (query_ch_cursor_next()).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 struct query_rows {
     struct query_db *q;
     sqlite3_stmt *s;
+    struct ch_cursor *cur;         /* on ClickHouse, instead of s */
     int id_col, capture_col;       /* statement columns, -1: none */
     int col_of[RECORD_NCOLUMNS];   /* statement column of each record column, -1: none */
     int n;                         /* of layout */
@@ -74,11 +76,47 @@ static int rows_of(struct query_db *q, sqlite3_stmt *s, struct query_rows **rows
     return 0;
 }
 
+/* On ClickHouse: the columns in the SQLite table's order (id, the record's,
+ * capture_id), `sensor` the shipping sensor's name (as --sensor and
+ * group-by sensor there); ids are a sensor's own, so the sensor breaks a
+ * tie of end time and id. */
+static int ch_connections(struct query_db *q, const struct query_filter *f, long limit, struct query_rows **rows)
+{
+    char where[4096], sql[6144], lim[32] = "";
+    if (query_where_clickhouse(q, f, NULL, where, sizeof where) < 0)
+        return -1;
+    if (limit > 0)
+        snprintf(lim, sizeof lim, " LIMIT %ld", limit);
+    snprintf(sql, sizeof sql,
+             "SELECT id, " RECORD_COLUMN_LIST "capture_id FROM connections%s ORDER BY ended_at DESC, id DESC, sensor%s",
+             where, lim);
+    struct query_rows *r = calloc(1, sizeof *r + (RECORD_NCOLUMNS + 2) * sizeof r->layout[0]);
+    if (!r) {
+        snprintf(q->err, sizeof q->err, "out of memory");
+        return -1;
+    }
+    if (query_ch_cursor_open(q, sql, &r->cur) < 0) {
+        free(r);
+        return -1;
+    }
+    r->q = q;
+    r->id_col = 0;
+    r->layout[r->n++] = (struct query_column){.name = "id", .column = QUERY_COLUMN_ID};
+    for (int k = 0; k < RECORD_NCOLUMNS; k++) {
+        r->col_of[k] = k + 1;
+        r->layout[r->n++] = (struct query_column){.name = record_columns[k].name, .column = k};
+    }
+    r->capture_col = RECORD_NCOLUMNS + 1;
+    r->layout[r->n++] = (struct query_column){.name = "capture_id", .column = QUERY_COLUMN_CAPTURE};
+    *rows = r;
+    return 0;
+}
+
 int query_connections(struct query_db *q, const struct query_filter *f, long limit, bool by_time,
                       struct query_rows **rows)
 {
-    if (query_sqlite_only(q))
-        return -1;
+    if (q->ch)
+        return ch_connections(q, f, limit, rows);
     sqlite3_stmt *s;
     /* connections_ended_at is in every schema this reads (v1 and v2) */
     if (query_prepare(q->db,
@@ -144,8 +182,29 @@ int query_rows_layout(const struct query_rows *r, const struct query_column **la
     return r->n;
 }
 
+static int ch_rows_next(struct query_rows *r, struct query_row *row)
+{
+    const char *const *f;
+    int n = query_ch_cursor_next(r->cur, &f);
+    if (n <= 0)
+        return 0;
+    memset(row, 0, sizeof *row);
+    row->id = n > r->id_col && f[r->id_col] ? strtoll(f[r->id_col], NULL, 10) : 0;
+    row->has_capture = n > r->capture_col && f[r->capture_col];
+    row->capture_id = row->has_capture ? strtoll(f[r->capture_col], NULL, 10) : 0;
+    int bad = 0;
+    if (n != RECORD_NCOLUMNS + 2 || record_sql_read_text(f, n, r->col_of, &row->rec, &bad) < 0) {
+        snprintf(r->q->err, sizeof r->q->err, "connection %lld: column %s holds a value this program never writes",
+                 row->id, n != RECORD_NCOLUMNS + 2 ? "count" : record_columns[bad].name);
+        return -1;
+    }
+    return 1;
+}
+
 int query_rows_next(struct query_rows *r, struct query_row *row)
 {
+    if (r->cur)
+        return ch_rows_next(r, row);
     int rc = sqlite3_step(r->s);
     if (rc == SQLITE_DONE)
         return 0;
@@ -169,5 +228,6 @@ void query_rows_close(struct query_rows *r)
     if (!r)
         return;
     sqlite3_finalize(r->s);
+    query_ch_cursor_close(r->cur);
     free(r);
 }

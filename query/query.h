@@ -7,7 +7,7 @@
  * value a user typed is bound as a parameter (on ClickHouse, which binds
  * nothing over HTTP in 18.16, written as an escaped literal), so quotes or
  * SQL in a filter are matched literally. A handle reads a SQLite database
- * or, for the reports that run there, ClickHouse (query_open_clickhouse). The database carries no ANALYZE statistics, so
+ * or ClickHouse (query_open_clickhouse). The database carries no ANALYZE statistics, so
  * SQLite picks indexes by the shape of a statement: filters are index
  * ranges, and counting by code or group is done here over the rows SQLite
  * streams rather than by a GROUP BY that would draw it to an index in
@@ -37,9 +37,9 @@ void query_close(struct query_db *q);
 
 /* The fleet's records in ClickHouse (query/clickhouse.c): url as for
  * wsstats export, user NULL for none. Nothing is asked yet; NULL with one
- * line in err. The span, counts, top codes, timeline, group-by and
- * durations run there; the other queries fail (-1, "not on ClickHouse yet") until they
- * do. */
+ * line in err. Every report's query runs there; the ones of shipping
+ * (records after an id, the meta table, the side tables' rows) fail (-1)
+ * on it: they read a sensor's own database. */
 struct query_db *query_open_clickhouse(const char *url, const char *user, const char *password, char *err,
                                        size_t errlen);
 /* Whether the handle is ClickHouse's. */

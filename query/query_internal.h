@@ -37,6 +37,11 @@ enum query_dialect { DIALECT_SQLITE, DIALECT_CLICKHOUSE };
  * in len. */
 int query_where_clickhouse(struct query_db *q, const struct query_filter *f, const char *cond, char *out, size_t len);
 
+/* sql, its placeholders ?1 .. ?n standing for v[0] .. v[n-1], as
+ * ClickHouse SQL: the values written as literals (QV_NULL as NULL). 0, or
+ * -1 (q->err set) when it does not fit in len. */
+int query_ch_render(struct query_db *q, const char *sql, const struct query_value *v, int n, char *out, size_t len);
+
 /* A count's key (codes.c): `why` is the outcome (enum outcome) of a
  * connection without a code, else -1. */
 struct code_key {
@@ -45,13 +50,13 @@ struct code_key {
 };
 
 /* ---- clickhouse.c: the ClickHouse back-end ---- */
-/* For the queries that have no ClickHouse form yet: true (the error set)
- * on a ClickHouse handle. */
+/* For the queries of a sensor's own database (shipping's): true (the
+ * error set) on a ClickHouse handle. */
 #include <stdio.h>
 static inline bool query_sqlite_only(struct query_db *q)
 {
     if (q->ch)
-        snprintf(q->err, sizeof q->err, "not on ClickHouse yet");
+        snprintf(q->err, sizeof q->err, "a query of a sensor's own database, not of ClickHouse");
     return q->ch != NULL;
 }
 /* One row of an answer: its fields, NULL for \N. Returns 0 to go on, -1
@@ -60,6 +65,13 @@ typedef int (*ch_row_fn)(void *arg, int n, const char *const *fields);
 /* Runs sql (FORMAT TabSeparated is added) and hands each row to fn. 0, or
  * -1 with the reason in q->err. */
 int query_ch_select(struct query_db *q, const char *sql, ch_row_fn fn, void *arg);
+/* The same answer as a cursor: each call gives the next row's fields
+ * (valid until the next call; NULL for \N) and their number, 0 at the
+ * end. */
+struct ch_cursor;
+int query_ch_cursor_open(struct query_db *q, const char *sql, struct ch_cursor **c);
+int query_ch_cursor_next(struct ch_cursor *c, const char *const **fields);
+void query_ch_cursor_close(struct ch_cursor *c);
 void query_ch_close(struct query_db *q);
 int query_ch_span(struct query_db *q, struct query_span *span);
 int query_ch_count(struct query_db *q, const struct query_filter *f, long long *n);

@@ -2,9 +2,11 @@
  * query/summary.c — the totals of `summary`: outcomes, initiators,
  * terminations, and the connections per violation set and per nDPI
  * protocol. The whole database is read from three covering indexes; a
- * window or filter reads the matching records once.
+ * window or filter reads the matching records once. On ClickHouse the
+ * same groups are counted there (GROUP BY) and added up by the same code.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../common/countmap.h"
@@ -93,10 +95,29 @@ static void name_emit(struct countmap *m, tally_fn fn, void *arg, bool call)
     countmap_free(m);
 }
 
+/* The totals and the two tallies being counted: one group of connections
+ * at a time, from either back-end. */
+struct summary_pass {
+    struct summary_counts *out;
+    struct countmap vm, nm; /* connections per text value (NULL a value of its own) */
+};
+
+enum { SUM_OUTCOME, SUM_INITIATOR, SUM_TERMINATION, SUM_HANDSHAKE, SUM_VIOLATIONS, SUM_NDPI, SUM_FIELDS };
+
+/* n connections alike in the six columns f (as text; NULL for NULL). */
+static int pass_add(struct summary_pass *p, const char *const *f, long long n)
+{
+    summary_add(p->out, f[SUM_OUTCOME], f[SUM_INITIATOR], f[SUM_TERMINATION],
+                f[SUM_HANDSHAKE] && strcmp(f[SUM_HANDSHAKE], "0") != 0, n);
+    if ((f[SUM_VIOLATIONS] && countmap_add_str(&p->vm, f[SUM_VIOLATIONS], n) < 0) ||
+        countmap_add_str(&p->nm, f[SUM_NDPI], n) < 0)
+        return -1;
+    return 0;
+}
+
 /* Filtered or windowed: one pass over the matching records (each needs a
  * row lookup or the scan of the table; three passes cost three times). */
-static int summary_one_pass(sqlite3 *db, const struct query_filter *f, struct summary_counts *out,
-                            tally_fn violations, void *varg, tally_fn ndpi, void *narg)
+static int summary_one_pass(sqlite3 *db, const struct query_filter *f, struct summary_pass *p)
 {
     sqlite3_stmt *s;
     if (query_prepare(db,
@@ -104,24 +125,51 @@ static int summary_one_pass(sqlite3 *db, const struct query_filter *f, struct su
                       " FROM connections",
                       f, "", &s) < 0)
         return -1;
-    /* connections per text value (NULL a value of its own) */
-    struct countmap vm, nm;
-    int vm_made = countmap_init(&vm, NULL), nm_made = countmap_init(&nm, NULL);
-    int rc = vm_made == 0 && nm_made == 0 ? SQLITE_ROW : SQLITE_NOMEM;
-    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        summary_add(out, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-                    (const char *)sqlite3_column_text(s, 2), sqlite3_column_int(s, 3) != 0, 1);
-        const char *v = (const char *)sqlite3_column_text(s, 4);
-        const char *ndpi_name = (const char *)sqlite3_column_text(s, 5);
-        if ((v && countmap_add_str(&vm, v, 1) < 0) || countmap_add_str(&nm, ndpi_name, 1) < 0) {
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *fields[SUM_FIELDS];
+        for (int i = 0; i < SUM_FIELDS; i++)
+            fields[i] = (const char *)sqlite3_column_text(s, i);
+        if (pass_add(p, fields, 1) < 0) {
             rc = SQLITE_NOMEM;
             break;
         }
     }
     sqlite3_finalize(s);
-    name_emit(&vm, violations, varg, rc == SQLITE_DONE);
-    name_emit(&nm, ndpi, narg, rc == SQLITE_DONE);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int ch_summary_row(void *arg, int n, const char *const *f)
+{
+    return n < SUM_FIELDS + 1 ? -1 : pass_add(arg, f, strtoll(f[SUM_FIELDS] ? f[SUM_FIELDS] : "0", NULL, 10));
+}
+
+/* The same groups counted by ClickHouse. */
+static int ch_summary(struct query_db *q, const struct query_filter *f, struct summary_pass *p)
+{
+    char where[4096], sql[4600];
+    if (query_where_clickhouse(q, f, NULL, where, sizeof where) < 0)
+        return -1;
+    snprintf(sql, sizeof sql,
+             "SELECT outcome, close_initiator, termination, handshake_seen, violations, ndpi_protocol, count()"
+             " FROM connections%s GROUP BY outcome, close_initiator, termination, handshake_seen, violations,"
+             " ndpi_protocol",
+             where);
+    return query_ch_select(q, sql, ch_summary_row, p);
+}
+
+/* A filter, a window or ClickHouse: the totals and tallies in one pass. */
+static int summary_counted(struct query_db *q, const struct query_filter *f, struct summary_counts *out,
+                           tally_fn violations, void *varg, tally_fn ndpi, void *narg)
+{
+    struct summary_pass p = {.out = out};
+    int vm_made = countmap_init(&p.vm, NULL), nm_made = countmap_init(&p.nm, NULL);
+    int rc = vm_made < 0 || nm_made < 0 ? -1 : q->ch ? ch_summary(q, f, &p) : summary_one_pass(q->db, f, &p);
+    if (vm_made == 0)
+        name_emit(&p.vm, violations, varg, rc == 0);
+    if (nm_made == 0)
+        name_emit(&p.nm, ndpi, narg, rc == 0);
+    return rc;
 }
 
 static bool filter_empty(const struct query_filter *f)
@@ -133,12 +181,10 @@ static bool filter_empty(const struct query_filter *f)
 int query_summary(struct query_db *q, const struct query_filter *f, struct summary_counts *out, tally_fn violations,
                   void *varg, tally_fn ndpi, void *narg)
 {
-    if (query_sqlite_only(q))
-        return -1;
     sqlite3 *db = q->db;
     memset(out, 0, sizeof *out);
-    if (!filter_empty(f))
-        return summary_one_pass(db, f, out, violations, varg, ndpi, narg);
+    if (q->ch || !filter_empty(f))
+        return summary_counted(q, f, out, violations, varg, ndpi, narg);
     /* everything: three covering indexes beat one scan of the table */
     if (totals_from_index(db, out) < 0 || tally_from_index(db, KEY_VIOLATIONS, violations, varg) < 0)
         return -1;

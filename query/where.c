@@ -13,7 +13,7 @@
 
 #include "query_internal.h"
 
-enum bind_type { BIND_DOUBLE, BIND_INT, BIND_TEXT };
+enum bind_type { BIND_DOUBLE, BIND_INT, BIND_TEXT, BIND_NULL };
 
 struct bind {
     enum bind_type type;
@@ -254,6 +254,7 @@ static void bind_all(sqlite3_stmt *s, const struct where *w, int first)
         case BIND_DOUBLE: sqlite3_bind_double(s, first + i, b->d); break;
         case BIND_INT: sqlite3_bind_int64(s, first + i, b->i); break;
         case BIND_TEXT: sqlite3_bind_text(s, first + i, b->t, b->len, SQLITE_TRANSIENT); break;
+        case BIND_NULL: sqlite3_bind_null(s, first + i); break;
         }
     }
 }
@@ -294,6 +295,8 @@ static size_t write_literal(const struct bind *b, char *out, size_t len)
         return (size_t)snprintf(out, len, "%.17g", b->d);
     if (b->type == BIND_INT)
         return (size_t)snprintf(out, len, "%lld", b->i);
+    if (b->type == BIND_NULL)
+        return (size_t)snprintf(out, len, "NULL");
     size_t n = b->len >= 0 ? (size_t)b->len : strlen(b->t), used = 0;
     if (used + 1 < len)
         out[used++] = '\'';
@@ -308,18 +311,13 @@ static size_t write_literal(const struct bind *b, char *out, size_t len)
     return used;
 }
 
-int query_where_clickhouse(struct query_db *q, const struct query_filter *f, const char *cond, char *out, size_t len)
+/* w's SQL with its placeholders written as literals; 0, or -1 when it
+ * does not fit in len. */
+static int render_clickhouse(const struct where *w, char *out, size_t len)
 {
-    struct where w;
-    struct where_scratch scratch;
-    build_where(f, DIALECT_CLICKHOUSE, &w, &scratch);
-    if (cond) {
-        where_and(&w);
-        where_sql(&w, cond);
-    }
     size_t used = 0;
-    int rc = scratch.failed || w.n > WHERE_MAX_BINDS ? -1 : 0;
-    for (const char *p = w.sql; *p && rc == 0; p++) {
+    int rc = w->n > WHERE_MAX_BINDS ? -1 : 0;
+    for (const char *p = w->sql; *p && rc == 0; p++) {
         if (*p != '?') {
             if (used + 1 >= len) {
                 rc = -1;
@@ -331,16 +329,50 @@ int query_where_clickhouse(struct query_db *q, const struct query_filter *f, con
         char *end;
         long k = strtol(p + 1, &end, 10) - 1;
         p = end - 1; /* the loop steps past the number's last digit */
-        if (k < 0 || k >= w.n || used + 1 >= len)
+        if (k < 0 || k >= w->n || used + 1 >= len)
             rc = -1;
         else
-            used += write_literal(&w.binds[k], out + used, len - used);
+            used += write_literal(&w->binds[k], out + used, len - used);
         if (used + 1 >= len)
             rc = -1;
     }
     out[used < len ? used : len - 1] = '\0';
+    return rc;
+}
+
+int query_where_clickhouse(struct query_db *q, const struct query_filter *f, const char *cond, char *out, size_t len)
+{
+    struct where w;
+    struct where_scratch scratch;
+    build_where(f, DIALECT_CLICKHOUSE, &w, &scratch);
+    if (cond) {
+        where_and(&w);
+        where_sql(&w, cond);
+    }
+    int rc = scratch.failed ? -1 : render_clickhouse(&w, out, len);
     free(scratch.path_upper);
     if (rc < 0)
         snprintf(q->err, sizeof q->err, "the filter is too long for a query");
+    return rc;
+}
+
+int query_ch_render(struct query_db *q, const char *sql, const struct query_value *v, int n, char *out, size_t len)
+{
+    struct where w = {.dialect = DIALECT_CLICKHOUSE, .n = n};
+    int rc = n <= WHERE_MAX_BINDS && strlen(sql) < sizeof w.sql ? 0 : -1;
+    for (int i = 0; i < n && rc == 0; i++) {
+        switch (v[i].type) {
+        case QV_NULL: w.binds[i] = (struct bind){.type = BIND_NULL}; break;
+        case QV_INT: w.binds[i] = (struct bind){.type = BIND_INT, .i = v[i].i}; break;
+        case QV_REAL: w.binds[i] = (struct bind){.type = BIND_DOUBLE, .d = v[i].d}; break;
+        case QV_TEXT: w.binds[i] = (struct bind){.type = BIND_TEXT, .t = v[i].text, .len = -1}; break;
+        }
+    }
+    if (rc == 0) {
+        snprintf(w.sql, sizeof w.sql, "%s", sql);
+        rc = render_clickhouse(&w, out, len);
+    }
+    if (rc < 0)
+        snprintf(q->err, sizeof q->err, "a query too long for this wsstats");
     return rc;
 }

@@ -17,7 +17,11 @@
  * that changed (updated_at, the writer's commit time) since
  * `clickhouse_tls:SENSOR` (the latest change last shipped, less a minute,
  * so that a commit racing the last round, or a clock stepped back a
- * little, is sent again rather than missed; none: every count).
+ * little, is sent again rather than missed; none: every count). The meta
+ * table knows where this database's rows were sent last, not whether this
+ * ClickHouse holds them (the same database shipped to a second server, or
+ * a server rebuilt): a cursor is never used beyond what ClickHouse says it
+ * holds for the sensor.
  */
 #include "ship_internal.h"
 
@@ -135,13 +139,36 @@ static void cursor_put(const char *db_path, const char *what, const char *sensor
     store_meta_put(db_path, key, value, ignored, sizeof ignored);
 }
 
+/* Where ClickHouse's rows of the sensor end: the captures id after the
+ * last it holds (0: none), and the latest TLS change it holds less the
+ * cursor's minute (-1: none, every count). The sensor's name is letters,
+ * digits, '.', '_' and '-' (ship_sensor_name_ok()). */
+static int held_by_clickhouse(struct ch *c, const char *sensor, long long *cap_next, long long *tls_from, char *err,
+                              size_t errlen)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT if(count() = 0, 0, max(id) + 1) FROM captures WHERE sensor = '%s'", sensor);
+    if (ch_query_int(c, sql, cap_next, err, errlen) < 0)
+        return -1;
+    snprintf(sql, sizeof sql,
+             "SELECT toInt64(coalesce(floor(max(updated_at)) - 60, -1)) FROM tls_flows WHERE sensor = '%s'", sensor);
+    return ch_query_int(c, sql, tls_from, err, errlen);
+}
+
 int ship_side_tables(struct ch *c, struct query_db *db, const char *db_path, const char *sensor,
                      struct ship_result *r, char *err, size_t errlen)
 {
     unsigned long long version = now_ms();
-    long long cap_from = 0, tls_from = -1;
+    long long cap_from = 0, tls_from = -1, cap_held, tls_held;
+    if (held_by_clickhouse(c, sensor, &cap_held, &tls_held, err, errlen) < 0)
+        return -1;
     bool cap_known = cursor_get(db, "captures", sensor, &cap_from) == 1;
     bool tls_known = cursor_get(db, "tls", sensor, &tls_from) == 1;
+    if (cap_known && cap_from > cap_held)
+        cap_from = cap_held;
+    if (tls_known && tls_from > tls_held)
+        tls_from = tls_held;
+    tls_known = tls_known && tls_from >= 0;
     struct side_batch caps = {.table = "captures", .sensor = sensor, .version = version, .max_id = -1,
                               .first_running = -1};
     struct side_batch tls = {.table = "tls_flows", .sensor = sensor, .version = version, .max_id = -1};

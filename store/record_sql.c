@@ -2,12 +2,15 @@
  * store/record_sql.c — a record's columns as SQL values and back (the
  * rules are in record_sql.h): binding takes each column's value from
  * record_column_value() (model/columns.c), reading is one switch over enum
- * column_kind.
+ * column_kind, for SQLite's typed values and for text (ClickHouse's
+ * answers).
  */
 #include "record_sql.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- binding ------------------------------------------------------------------ */
@@ -210,4 +213,89 @@ char *record_sql_insert_rows(int rows)
     for (int i = 0; i < rows; i++)
         sqlite3_str_appendall(q, i ? ", (" RECORD_PLACEHOLDERS "?)" : "(" RECORD_PLACEHOLDERS "?)");
     return sqlite3_str_finish(q);
+}
+
+/* ---- reading text --------------------------------------------------------------- */
+
+static int text_int(const char *v, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || *end || n < lo || n > hi)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+static int text_time(const char *v, ts_us_t *out)
+{
+    if (!v) {
+        *out = TS_NONE;
+        return 0;
+    }
+    char *end;
+    double d = strtod(v, &end);
+    return end == v || *end ? -1 : record_sql_time(d, out);
+}
+
+static int text_addr(const char *v, char *out)
+{
+    size_t n = v ? strlen(v) : 0;
+    if (n >= IPADDR_TEXT_MAX)
+        return -1;
+    memcpy(out, v ? v : "", n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* One column from its text by the rules of record_sql.h (NULL: SQL NULL). */
+static int read_text_column(const char *v, const struct record_column *c, void *f)
+{
+    long long n = 0;
+    switch (c->kind) {
+    case COL_TEXT: *(const char **)f = v; return 0;
+    case COL_ADDR: return text_addr(v, f);
+    case COL_PORT:
+        if (!v || text_int(v, 0, 65535, &n) < 0)
+            return -1;
+        *(uint16_t *)f = (uint16_t)n;
+        return 0;
+    case COL_OPT_INT:
+        *(int *)f = -1;
+        if (v && text_int(v, INT_MIN, INT_MAX, &n) < 0)
+            return -1;
+        *(int *)f = v ? (int)n : -1;
+        return 0;
+    case COL_BOOL:
+        if (!v || text_int(v, 0, 1, &n) < 0)
+            return -1;
+        *(int *)f = (int)n;
+        return 0;
+    case COL_TIME: return text_time(v, f);
+    case COL_COUNT:
+        if (!v || text_int(v, 0, LLONG_MAX, &n) < 0)
+            return -1;
+        *(uint64_t *)f = (uint64_t)n;
+        return 0;
+    case COL_SIDE: *(int *)f = -1; return v ? side_parse(v, f) : 0;
+    case COL_OUTCOME: return v ? outcome_parse(v, f) : -1;
+    case COL_TERMINATION: *(enum termination *)f = TERM_NONE; return v && *v ? termination_parse(v, f) : 0;
+    case COL_VIOLATIONS: *(uint32_t *)f = 0; return v ? violations_parse(v, f) : 0;
+    }
+    return -1;
+}
+
+int record_sql_read_text(const char *const *fields, int nfields, const int *col_of, struct ws_record *r, int *bad)
+{
+    for (int k = 0; k < RECORD_NCOLUMNS; k++) {
+        void *f = record_field_mut(r, &record_columns[k]);
+        if (col_of[k] < 0)
+            read_absent(&record_columns[k], f);
+        else if (col_of[k] >= nfields || read_text_column(fields[col_of[k]], &record_columns[k], f) < 0) {
+            if (bad)
+                *bad = k;
+            return -1;
+        }
+    }
+    return 0;
 }

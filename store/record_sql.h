@@ -76,6 +76,12 @@ int record_sql_read(sqlite3_stmt *s, int first_col, struct ws_record *r, char *s
 int record_sql_read_mapped(sqlite3_stmt *s, const int *col_of, struct ws_record *r, char *strings, size_t cap,
                            int *bad);
 
+/* The same for a row as text (ClickHouse's TabSeparated answer): fields[i]
+ * is column i's text, NULL for NULL; the record's strings point into
+ * fields. Numbers must be whole; times are read as record_sql_read() reads
+ * REALs. */
+int record_sql_read_text(const char *const *fields, int nfields, const int *col_of, struct ws_record *r, int *bad);
+
 /* A time as stored (epoch seconds) back to microseconds: the us whose
  * (double)us / 1e6 is `seconds` (for a value no binding wrote, the
  * nearest). Returns 0, or -1 if out of range or NaN. */

@@ -67,6 +67,9 @@ for build in $BUILDS; do
     slow && run_suite "${tag}link" env BIN="$build" tests/live/link.sh
     slow && run_suite "${tag}prometheus" env BIN="$build" tests/prometheus/run.sh
     slow && run_suite "${tag}clickhouse" env BIN="$build" tests/clickhouse/run.sh
+    # the cluster in the normal build only (its C paths are
+    # the clickhouse suite's, which runs under ASan; make check's 20 minutes)
+    slow && [ "$build" = build ] && run_suite "clickhouse-cluster" env BIN="$build" tests/clickhouse/cluster.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
     slow && run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
     slow && run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh

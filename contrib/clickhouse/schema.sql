@@ -26,8 +26,9 @@
 -- `source` (the path as given) `source_path`.
 --
 -- A new column of the record: ALTER TABLE connections ADD COLUMN ... (and
--- on connections_all) before the sensors that write it are upgraded; an
--- older sensor's rows get the column's default (NULL).
+-- on wsstats_all.connections in a sharded set-up, below) before the
+-- sensors that write it are upgraded; an older sensor's rows get the
+-- column's default (NULL).
 CREATE DATABASE IF NOT EXISTS wsstats;
 
 CREATE TABLE IF NOT EXISTS wsstats.connections (
@@ -90,18 +91,46 @@ CREATE TABLE IF NOT EXISTS wsstats.tls_flows (
 PARTITION BY toYYYYMM(toDateTime(toUInt32(hour)))
 ORDER BY (sensor, hour, source, server_ip, server_port, sni);
 
--- Sharded set-ups: the tables above on every shard (in a database of the
--- same name), and over them, on every node that is asked, a Distributed
--- table per table; the shippers write to the local tables of their shard
--- (or to connections_all with a sharding key of sipHash64(sensor), which
--- keeps a sensor on one shard: max(id) stays exact). `wsstats_cluster` is
--- the cluster's name in the servers' remote_servers configuration:
+-- Sharded set-ups: a cluster of shards, each holding the tables above in
+-- database wsstats (this file, run on every shard's nodes), and over them,
+-- on the nodes the reports are asked through, a Distributed table per table
+-- in a database of its own, wsstats_all, under the SAME names: the reports
+-- read `connections`, `captures` and `tls_flows` of the URL's database, so
 --
--- CREATE TABLE wsstats.connections_all AS wsstats.connections
---     ENGINE = Distributed(wsstats_cluster, wsstats, connections, sipHash64(sensor));
--- CREATE TABLE wsstats.captures_all AS wsstats.captures
---     ENGINE = Distributed(wsstats_cluster, wsstats, captures, sipHash64(sensor));
--- CREATE TABLE wsstats.tls_flows_all AS wsstats.tls_flows
---     ENGINE = Distributed(wsstats_cluster, wsstats, tls_flows, sipHash64(sensor));
--- (FINAL over a Distributed table is applied on each shard: a sensor's rows
--- are on one shard, so each key's newest row is found there.)
+--   wsstats --clickhouse 'http://any-querying-node:8123/?database=wsstats_all' top-codes
+--
+-- reports over the whole fleet, as `?database=wsstats` does over one node.
+-- `wsstats_cluster` is the cluster's name in those nodes' remote_servers
+-- configuration (contrib/clickhouse/cluster.xml). The statements are the
+-- lines below that begin with `--:`; on each querying node, after this
+-- file:
+--
+--   sed -n 's/^--: //p' contrib/clickhouse/schema.sql | clickhouse-client --multiquery
+--
+--: CREATE DATABASE IF NOT EXISTS wsstats_all;
+--: CREATE TABLE IF NOT EXISTS wsstats_all.connections AS wsstats.connections
+--:     ENGINE = Distributed(wsstats_cluster, wsstats, connections, sipHash64(sensor));
+--: CREATE TABLE IF NOT EXISTS wsstats_all.captures AS wsstats.captures
+--:     ENGINE = Distributed(wsstats_cluster, wsstats, captures, sipHash64(sensor));
+--: CREATE TABLE IF NOT EXISTS wsstats_all.tls_flows AS wsstats.tls_flows
+--:     ENGINE = Distributed(wsstats_cluster, wsstats, tls_flows, sipHash64(sensor));
+--
+-- (AS copies the local table's columns, the MATERIALIZED `ended` too, as
+-- of when it runs: a column added to the local tables later is added to
+-- the Distributed ones too, ALTER TABLE wsstats_all.connections ADD COLUMN.)
+--
+-- Shippers write to their shard's LOCAL tables, `?database=wsstats` on a
+-- node of that shard, never to wsstats_all: an INSERT into a Distributed
+-- table is acknowledged once the rows are queued in files on the node it
+-- was sent to, and they are forwarded to their shard later, in the
+-- background (unless insert_distributed_sync = 1), so its acknowledgement
+-- would not mean that the rows are stored, and shipping each record
+-- exactly once relies on that meaning. Each sensor stays on one shard: its
+-- shipper asks that shard's tables for the highest id it holds (on another
+-- shard it would find none and ship everything again), and FINAL, applied
+-- on each shard by itself, finds the newest captures and TLS rows of a key
+-- only when all of them are on one shard. (The sharding key,
+-- sipHash64(sensor), decides only where an INSERT into a Distributed table
+-- goes; shippers choose their shard themselves.) A query through
+-- wsstats_all fails while a shard is down, rather than report on part of
+-- the fleet (skip_unavailable_shards = 0, the default).
