@@ -108,6 +108,19 @@ int query_ch_cursor_open(struct query_db *q, const char *sql, struct ch_cursor *
     return 0;
 }
 
+/* One TabSeparated row cut into its fields, unescaped in place. */
+static int split_row(char *line, const char **fields)
+{
+    int nf = 0;
+    for (char *field = line, *tab; field && nf < CH_MAX_FIELDS; field = tab) {
+        tab = strchr(field, '\t');
+        if (tab)
+            *tab++ = '\0';
+        fields[nf++] = unescape_field(field);
+    }
+    return nf;
+}
+
 int query_ch_cursor_next(struct ch_cursor *c, const char *const **fields)
 {
     if (!c->next || c->next >= c->end) /* every row ends with a newline */
@@ -116,13 +129,7 @@ int query_ch_cursor_next(struct ch_cursor *c, const char *const **fields)
     if (nl)
         *nl = '\0';
     c->next = nl ? nl + 1 : c->end;
-    int nf = 0;
-    for (char *field = line, *tab; field && nf < CH_MAX_FIELDS; field = tab) {
-        tab = strchr(field, '\t');
-        if (tab)
-            *tab++ = '\0';
-        c->fields[nf++] = unescape_field(field);
-    }
+    int nf = split_row(line, c->fields);
     *fields = c->fields;
     return nf;
 }
@@ -135,17 +142,40 @@ void query_ch_cursor_close(struct ch_cursor *c)
     free(c);
 }
 
+struct select_rows {
+    ch_row_fn fn;
+    void *arg;
+};
+
+static int select_line(void *arg, char *line)
+{
+    struct select_rows *r = arg;
+    const char *fields[CH_MAX_FIELDS];
+    int nf = split_row(line, fields);
+    return r->fn(r->arg, nf, fields);
+}
+
 int query_ch_select(struct query_db *q, const char *sql, ch_row_fn fn, void *arg)
 {
-    struct ch_cursor *c;
-    if (query_ch_cursor_open(q, sql, &c) < 0)
+    size_t n = strlen(sql);
+    char *body = malloc(n + 32);
+    if (!body) {
+        snprintf(q->err, sizeof q->err, "out of memory");
         return -1;
-    const char *const *fields;
-    int nf, stopped = 0;
-    while (!stopped && (nf = query_ch_cursor_next(c, &fields)) > 0)
-        stopped = fn(arg, nf, fields);
-    query_ch_cursor_close(c);
-    return stopped < 0 ? -1 : 0;
+    }
+    snprintf(body, n + 32, "%s FORMAT TabSeparated", sql);
+    struct select_rows r = {fn, arg};
+    int stopped = 0;
+    enum ch_result rc = ch_select(q->ch, body, select_line, &r, &stopped, q->err, sizeof q->err);
+    free(body);
+    if (rc != CH_OK)
+        return -1;
+    if (stopped < 0) {
+        snprintf(q->err, sizeof q->err, "ClickHouse's answer has a row this wsstats cannot use (or memory ran out)");
+        return -1;
+    }
+    q->err[0] = '\0';
+    return 0;
 }
 
 /* ---- the span and the count --------------------------------------------- */

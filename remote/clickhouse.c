@@ -101,12 +101,12 @@ static void answer_error(const struct ch_answer *a, long status, char *buf, size
     snprintf(buf, len, "HTTP %ld%s%.*s", status, n ? ": " : "", (int)(n > 300 ? 300 : n), t);
 }
 
-enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, const char *body, size_t len,
-                       struct ch_answer *a, char *err, size_t errlen)
+/* One request: its answer to write_fn (libcurl's write callback) with
+ * write_arg; `a` holds the text of an answer that is not a 200 (the error). */
+static enum ch_result perform(struct ch *c, const char *insert, const char *query_id, const char *body, size_t len,
+                              curl_write_callback write_fn, void *write_arg, const struct ch_answer *a, char *err,
+                              size_t errlen)
 {
-    a->len = 0;
-    if (a->text)
-        a->text[0] = '\0';
     char *url = request_url(c, insert, query_id);
     if (!url) {
         snprintf(err, errlen, "out of memory");
@@ -117,8 +117,8 @@ enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, c
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_fn);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, write_arg);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -147,6 +147,67 @@ enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, c
         return CH_REFUSED;
     }
     return CH_OK;
+}
+
+enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, const char *body, size_t len,
+                       struct ch_answer *a, char *err, size_t errlen)
+{
+    a->len = 0;
+    if (a->text)
+        a->text[0] = '\0';
+    return perform(c, insert, query_id, body, len, collect, a, a, err, errlen);
+}
+
+/* An answer read as it arrives: whole lines to fn, the part of a line not
+ * yet complete kept in `rest` (an answer that is not a 200 is kept whole,
+ * for its error). */
+struct stream {
+    CURL *h;
+    long status; /* 0: not known yet */
+    ch_line_fn fn;
+    void *arg;
+    int stopped; /* what fn returned, when not 0 */
+    struct ch_answer rest;
+};
+
+/* Hands over the complete lines at the start of s->rest and keeps the rest. */
+static void deliver_lines(struct stream *s)
+{
+    char *line = s->rest.text, *end = s->rest.text + s->rest.len, *nl;
+    while (!s->stopped && line < end && (nl = memchr(line, '\n', (size_t)(end - line)))) {
+        *nl = '\0';
+        s->stopped = s->fn(s->arg, line);
+        line = nl + 1;
+    }
+    size_t left = s->stopped ? 0 : (size_t)(end - line);
+    memmove(s->rest.text, line, left);
+    s->rest.len = left;
+    s->rest.text[left] = '\0';
+}
+
+static size_t stream_lines(char *data, size_t size, size_t n, void *arg)
+{
+    struct stream *s = arg;
+    if (!s->status)
+        curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->status);
+    size_t len = collect(data, size, n, &s->rest);
+    if (len == size * n && s->status == 200)
+        deliver_lines(s);
+    return s->stopped ? 0 : len; /* 0: libcurl ends the transfer */
+}
+
+enum ch_result ch_select(struct ch *c, const char *query, ch_line_fn fn, void *arg, int *stopped, char *err,
+                         size_t errlen)
+{
+    struct stream s = {.h = c->curl, .fn = fn, .arg = arg};
+    enum ch_result rc = perform(c, NULL, NULL, query, strlen(query), stream_lines, &s, &s.rest, err, errlen);
+    if (s.stopped)
+        rc = CH_OK; /* fn ended it, not the server */
+    else if (rc == CH_OK && s.rest.len > 0)
+        s.stopped = fn(arg, s.rest.text); /* a last line without its newline */
+    free(s.rest.text);
+    *stopped = s.stopped;
+    return rc;
 }
 
 int ch_query_int(struct ch *c, const char *sql, long long *out, char *err, size_t errlen)

@@ -53,6 +53,13 @@ void ch_close(struct ch *c);
  * body its rows; query_id names it (NULL: ClickHouse's own). */
 enum ch_result ch_post(struct ch *c, const char *insert, const char *query_id, const char *body, size_t len,
                        struct ch_answer *a, char *err, size_t errlen);
+/* A query whose answer is read as it arrives, each line (its newline
+ * cut off, valid for the call) to fn; fn's nonzero return ends the
+ * transfer, CH_OK with *stopped that value. Memory: one line, not the
+ * answer. */
+typedef int (*ch_line_fn)(void *arg, char *line);
+enum ch_result ch_select(struct ch *c, const char *query, ch_line_fn fn, void *arg, int *stopped, char *err,
+                         size_t errlen);
 /* A query whose answer is one integer. */
 int ch_query_int(struct ch *c, const char *sql, long long *out, char *err, size_t errlen);
 
