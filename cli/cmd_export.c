@@ -15,6 +15,8 @@ static int export_to_clickhouse(struct cli *c, struct query_db *db)
 {
     char host[256] = "", user[256], password[256], err[1024];
     struct ship_options o = {.url = c->clickhouse};
+    if (!ship_url_ok(c->clickhouse))
+        return fail(2, "--clickhouse: not an http:// or https:// URL");
     if (c->clickhouse_auth) {
         if (ship_read_auth(c->clickhouse_auth, user, sizeof user, password, sizeof password, err, sizeof err) < 0)
             return fail(2, "%s", err);
@@ -28,6 +30,8 @@ static int export_to_clickhouse(struct cli *c, struct query_db *db)
         return fail(2, "--sensor-name: '%s' is not a sensor name (1 to 64 letters, digits, . _ -)", o.sensor);
     struct ship_result r;
     int rc = ship_export(db, c->db_path, &o, &r, err, sizeof err);
+    if (rc < 0 && r.sent == 0 && !r.captures && !r.tls)
+        return fail(1, "%s", err); /* nothing done: the cause alone */
     fprintf(stderr, "wsstats: %llu records shipped as sensor %s (ClickHouse held its ids up to %lld, now %lld)%s\n",
             (unsigned long long)r.sent, o.sensor, r.from, r.to, r.retries ? "; some INSERTs were asked again" : "");
     if (r.captures || r.tls)

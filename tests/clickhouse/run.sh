@@ -20,6 +20,9 @@
 #                       a password in the URL never appears in a message
 #   usage               no window or filter with export; a bad sensor name; --clickhouse on
 #                       another command; export without a format or a URL: exit 2
+#   bad-destinations    a database that does not exist, a table of another schema, a bad
+#                       scheme, an unreachable server: for export, a report and wsstatsd -r,
+#                       one line naming the cause (the daemon keeps every record)
 #   json-csv            --format json: one JSON object a record; csv: a header and a line each
 #   daemon-file         wsstatsd -r --clickhouse: every record shipped by the end of the run;
 #                       ClickHouse unreachable: exit 1, the records kept, counted in one line
@@ -318,6 +321,34 @@ for args in "export --since 1h --clickhouse $URL" "export --code 1006 --format j
     [ $rc = 2 ] && [ "$(wc -l <"$TMP/err")" = 1 ] || bad="$bad [$args: exit $rc, $(cat "$TMP/err")]"
 done
 [ -z "$bad" ] && pass clickhouse/usage || fail clickhouse/usage "$bad"
+
+# Bad destinations: one line naming the cause, for export, a report and the
+# daemon (whose records stay in SQLite: the store never stops the capture).
+chq "CREATE DATABASE IF NOT EXISTS wsstats_bad"
+chq "CREATE TABLE IF NOT EXISTS wsstats_bad.connections (sensor String, id UInt64, other String) ENGINE = MergeTree() ORDER BY id"
+bad=""
+BASE="http://127.0.0.1:$HTTP/"
+while IFS=';' read -r what url want code; do
+    for run in export report daemon; do
+        rm -f "$TMP/bad.db"*
+        case $run in
+        export) cp "$DB2" "$TMP/bad.db"
+            "$BIN/wsstats" export --db "$TMP/bad.db" --clickhouse "$url" --sensor-name tap-bad 2>"$TMP/err" ;;
+        report) "$BIN/wsstats" --clickhouse "$url" summary >/dev/null 2>"$TMP/err" ;;
+        daemon) "$BIN/wsstatsd" -q -r "$TMP/later.pcap" -w "$TMP/bad.db" --clickhouse "$url" --sensor-name tap-bad 2>"$TMP/err" ;;
+        esac
+        rc=$?
+        kept=$([ $run = daemon ] && [ $code = 1 ] && sqlite3 "$TMP/bad.db" "SELECT count(*) FROM connections" || echo 500)
+        [ $rc = "$code" ] && [ "$(wc -l <"$TMP/err")" = 1 ] && grep -Eq "$want" "$TMP/err" && [ "$kept" = 500 ] ||
+            bad="$bad [$what, $run: exit $rc, $kept records kept: $(cat "$TMP/err")]"
+    done
+done <<EOF
+no such database;${BASE}?database=nosuch;Database nosuch doesn't exist;1
+another schema;${BASE}?database=wsstats_bad;No such column source|Table wsstats_bad.captures doesn.t exist;1
+a bad scheme;ftp://127.0.0.1:$HTTP/;not an http:// or https:// URL;2
+unreachable;http://127.0.0.1:$NOBODY/;Couldn't connect to server;1
+EOF
+[ -z "$bad" ] && pass clickhouse/bad-destinations || fail clickhouse/bad-destinations "$bad"
 
 "$BIN/wsstats" export --db "$DB" --format json >"$TMP/all.json" && "$BIN/wsstats" export --db "$DB" --format csv >"$TMP/all.csv"
 lines=$("$PY" -c "
