@@ -13,6 +13,11 @@
 #   5. Connection churn (bench/dense.sh): real peers replicated to 8,000
 #      connections and 100,000 short synthetic ones, against the floor and
 #      tshark, and the peak RSS as the ended connections grow.
+#   6. ClickHouse (bench/clickhouse.sh, issue 24; skipped without
+#      clickhouse-server): records per second shipped by wsstats export,
+#      wsstatsd -r with and without --clickhouse, and the reports over ten
+#      million records of twenty sensors beside SQLite's over a million,
+#      on a private clickhouse-server on loopback.
 #
 # Captures are generated with tests/tools/pcapgen.py into bench/out/ (kept,
 # so a second run skips generating them). Figures come from wsstatsd -v
@@ -77,3 +82,7 @@ bench/speed.sh
 echo
 echo "== 5. connection churn (issue 21): real peers x 67, 100,000 short connections"
 bench/dense.sh
+
+echo
+echo "== 6. ClickHouse (issue 24): shipping, and the reports over 10 million records"
+bench/clickhouse.sh
