@@ -390,7 +390,9 @@ if want 2; then
     short=()
     for ((c = 0; c < COPIES; c++)); do short+=(-r "$OUT/short-100k.pcap"); done
     daemon_compare "short connections (short-100k.pcap read $COPIES times)" "${short[@]}" --append-again
+    dbrm "$DDB"
 fi
+chq "DROP DATABASE IF EXISTS wsstats_ship" # the shipping runs' rows: not kept
 
 # ---- 3. the reports over 10 million records ---------------------------------------
 
