@@ -119,34 +119,11 @@ read -r HTTP TCP INTERSERVER <<<"$("$PY" -c 'import socket
 s = [socket.socket() for _ in range(3)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')"
-cat >"$CH/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>$CHABS/server.log</log><errorlog>$CHABS/error.log</errorlog></logger>
-    <http_port>$HTTP</http_port>
-    <tcp_port>$TCP</tcp_port>
-    <interserver_http_port>$INTERSERVER</interserver_http_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$CHABS/data/</path>
-    <tmp_path>$CHABS/tmp/</tmp_path>
-    <user_files_path>$CHABS/user_files/</user_files_path>
-    <users_config>$CHABS/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>268435456</mark_cache_size>
-    <query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>
-</yandex>
-EOF
-cat >"$CH/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
-    <profiles><default><log_queries>1</log_queries></default></profiles>
-    <users>
-        <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-    </users>
-    <quotas><default></default></quotas>
-</yandex>
-EOF
+# shellcheck source=../tests/clickhouse/server.sh
+. tests/clickhouse/server.sh
+ch_config "$CHABS" "$HTTP" "$TCP" "$INTERSERVER" \
+    "<query_log><database>system</database><table>query_log</table><flush_interval_milliseconds>1000</flush_interval_milliseconds></query_log>" \
+    "<log_queries>1</log_queries>"
 clickhouse-server --config-file="$CHABS/config.xml" >"$CH/stdout.log" 2>&1 &
 SERVER=$!
 for ((i = 0; i < 120; i++)); do

@@ -180,14 +180,14 @@ int query_ch_select(struct query_db *q, const char *sql, ch_row_fn fn, void *arg
 
 /* ---- the span and the count --------------------------------------------- */
 
-static double real_of(const char *s)
+long long query_field_int(const char *field, long long null_value)
 {
-    return s ? strtod(s, NULL) : 0;
+    return field ? strtoll(field, NULL, 10) : null_value;
 }
 
-static long long int_of(const char *s)
+double query_field_real(const char *field)
 {
-    return s ? strtoll(s, NULL, 10) : 0;
+    return field ? strtod(field, NULL) : 0;
 }
 
 static int span_row(void *arg, int n, const char *const *f)
@@ -195,10 +195,10 @@ static int span_row(void *arg, int n, const char *const *f)
     struct query_span *span = arg;
     if (n < 4)
         return -1;
-    span->live = int_of(f[0]) != 0;
-    span->count = int_of(f[1]);
-    span->first = real_of(f[2]);
-    span->last = real_of(f[3]);
+    span->live = query_field_int(f[0], 0) != 0;
+    span->count = query_field_int(f[1], 0);
+    span->first = query_field_real(f[2]);
+    span->last = query_field_real(f[3]);
     return 0;
 }
 
@@ -213,7 +213,7 @@ int query_ch_span(struct query_db *q, struct query_span *span)
 
 static int count_row(void *arg, int n, const char *const *f)
 {
-    *(long long *)arg = n > 0 ? int_of(f[0]) : 0;
+    *(long long *)arg = n > 0 ? query_field_int(f[0], 0) : 0;
     return 0;
 }
 
@@ -240,10 +240,10 @@ static int code_row(void *arg, int n, const char *const *f)
         return -1;
     struct code_key k;
     memset(&k, 0, sizeof k); /* keys compare as bytes, padding included */
-    k.bucket = int_of(f[0]);
-    k.code = (int)int_of(f[1]);
+    k.bucket = query_field_int(f[0], 0);
+    k.code = (int)query_field_int(f[1], -1);
     k.why = k.code < 0 ? query_outcome_index((const unsigned char *)(f[2] ? f[2] : "")) : -1;
-    return countmap_add(r->m, &k, sizeof k, int_of(f[3])) < 0 ? -1 : 0;
+    return countmap_add(r->m, &k, sizeof k, query_field_int(f[3], 0)) < 0 ? -1 : 0;
 }
 
 int query_ch_count_codes(struct query_db *q, const struct query_filter *f, double bucket, struct countmap *m)

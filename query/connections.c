@@ -189,9 +189,9 @@ static int ch_rows_next(struct query_rows *r, struct query_row *row)
     if (n <= 0)
         return 0;
     memset(row, 0, sizeof *row);
-    row->id = n > r->id_col && f[r->id_col] ? strtoll(f[r->id_col], NULL, 10) : 0;
+    row->id = n > r->id_col ? query_field_int(f[r->id_col], 0) : 0;
     row->has_capture = n > r->capture_col && f[r->capture_col];
-    row->capture_id = row->has_capture ? strtoll(f[r->capture_col], NULL, 10) : 0;
+    row->capture_id = row->has_capture ? query_field_int(f[r->capture_col], 0) : 0;
     int bad = 0;
     if (n != RECORD_NCOLUMNS + 2 || record_sql_read_text(f, n, r->col_of, &row->rec, &bad) < 0) {
         snprintf(r->q->err, sizeof r->q->err, "connection %lld: column %s holds a value this program never writes",

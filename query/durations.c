@@ -47,8 +47,8 @@ static int ch_duration_row(void *arg, int n, const char *const *f)
         return -1;
     double t[D_TIMES];
     for (int i = 0; i < D_TIMES; i++)
-        t[i] = f[i] ? strtod(f[i], NULL) : 0; /* NULL: 0, as sqlite3_column_double() gives */
-    struct duration_row row = duration_of(t, f[D_TIMES] ? (int)strtol(f[D_TIMES], NULL, 10) : -1);
+        t[i] = query_field_real(f[i]); /* NULL: 0, as sqlite3_column_double() gives */
+    struct duration_row row = duration_of(t, (int)query_field_int(f[D_TIMES], -1));
     d->fn(d->arg, &row);
     return 0;
 }

@@ -154,8 +154,8 @@ static int ch_group_row(void *arg, int n, const char *const *f)
     struct ch_groups *g = arg;
     if (n < 4)
         return -1;
-    return add_group_row(g->m, &g->last, f[0], (int)strtol(f[1] ? f[1] : "-1", NULL, 10),
-                         (const unsigned char *)(f[2] ? f[2] : ""), strtoll(f[3] ? f[3] : "0", NULL, 10))
+    return add_group_row(g->m, &g->last, f[0], (int)query_field_int(f[1], -1),
+                         (const unsigned char *)(f[2] ? f[2] : ""), query_field_int(f[3], 0))
                ? 0
                : -1;
 }

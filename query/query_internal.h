@@ -38,8 +38,9 @@ enum query_dialect { DIALECT_SQLITE, DIALECT_CLICKHOUSE };
 int query_where_clickhouse(struct query_db *q, const struct query_filter *f, const char *cond, char *out, size_t len);
 
 /* sql, its placeholders ?1 .. ?n standing for v[0] .. v[n-1], as
- * ClickHouse SQL: the values written as literals (QV_NULL as NULL). 0, or
- * -1 (q->err set) when it does not fit in len. */
+ * ClickHouse SQL: the values written as literals (no QV_NULL: 18.16
+ * compares nothing with a NULL literal). 0, or -1 (q->err set) when it
+ * does not fit in len. */
 int query_ch_render(struct query_db *q, const char *sql, const struct query_value *v, int n, char *out, size_t len);
 
 /* A count's key (codes.c): `why` is the outcome (enum outcome) of a
@@ -73,6 +74,9 @@ int query_ch_cursor_open(struct query_db *q, const char *sql, struct ch_cursor *
 int query_ch_cursor_next(struct ch_cursor *c, const char *const **fields);
 void query_ch_cursor_close(struct ch_cursor *c);
 void query_ch_close(struct query_db *q);
+/* A field of an answer row as a number: NULL (\N) is null_value, or 0. */
+long long query_field_int(const char *field, long long null_value);
+double query_field_real(const char *field);
 int query_ch_span(struct query_db *q, struct query_span *span);
 int query_ch_count(struct query_db *q, const struct query_filter *f, long long *n);
 /* The connections per (bucket of `bucket` seconds, 0: one bucket; code;

@@ -141,7 +141,7 @@ static int summary_one_pass(sqlite3 *db, const struct query_filter *f, struct su
 
 static int ch_summary_row(void *arg, int n, const char *const *f)
 {
-    return n < SUM_FIELDS + 1 ? -1 : pass_add(arg, f, strtoll(f[SUM_FIELDS] ? f[SUM_FIELDS] : "0", NULL, 10));
+    return n < SUM_FIELDS + 1 ? -1 : pass_add(arg, f, query_field_int(f[SUM_FIELDS], 0));
 }
 
 /* The same groups counted by ClickHouse. */

@@ -90,11 +90,6 @@ static int side_select(struct query_db *q, const char *from, const struct side_w
     return stopped < 0 ? -1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-static long long int_field(const char *s)
-{
-    return s ? strtoll(s, NULL, 10) : 0;
-}
-
 struct tls_rows {
     tls_count_fn fn;
     void *arg;
@@ -107,9 +102,9 @@ static int tls_row(void *arg, int n, const char *const *f)
         return -1;
     struct tls_count t = {
         .server_ip = f[0],
-        .server_port = (int)int_field(f[1]),
+        .server_port = (int)query_field_int(f[1], 0),
         .sni = f[2],
-        .count = int_field(f[3]),
+        .count = query_field_int(f[3], 0),
     };
     r->fn(r->arg, &t);
     return 0;
@@ -135,7 +130,7 @@ static int captures_row(void *arg, int n, const char *const *f)
     if (n < (int)(sizeof out / sizeof out[0]))
         return -1;
     for (int i = 0; i < (int)(sizeof out / sizeof out[0]); i++)
-        *out[i] = int_field(f[i]);
+        *out[i] = query_field_int(f[i], 0);
     return 0;
 }
 

@@ -13,7 +13,7 @@
 
 #include "query_internal.h"
 
-enum bind_type { BIND_DOUBLE, BIND_INT, BIND_TEXT, BIND_NULL };
+enum bind_type { BIND_DOUBLE, BIND_INT, BIND_TEXT };
 
 struct bind {
     enum bind_type type;
@@ -254,7 +254,6 @@ static void bind_all(sqlite3_stmt *s, const struct where *w, int first)
         case BIND_DOUBLE: sqlite3_bind_double(s, first + i, b->d); break;
         case BIND_INT: sqlite3_bind_int64(s, first + i, b->i); break;
         case BIND_TEXT: sqlite3_bind_text(s, first + i, b->t, b->len, SQLITE_TRANSIENT); break;
-        case BIND_NULL: sqlite3_bind_null(s, first + i); break;
         }
     }
 }
@@ -295,8 +294,6 @@ static size_t write_literal(const struct bind *b, char *out, size_t len)
         return (size_t)snprintf(out, len, "%.17g", b->d);
     if (b->type == BIND_INT)
         return (size_t)snprintf(out, len, "%lld", b->i);
-    if (b->type == BIND_NULL)
-        return (size_t)snprintf(out, len, "NULL");
     size_t n = b->len >= 0 ? (size_t)b->len : strlen(b->t), used = 0;
     if (used + 1 < len)
         out[used++] = '\'';
@@ -362,7 +359,7 @@ int query_ch_render(struct query_db *q, const char *sql, const struct query_valu
     int rc = n <= WHERE_MAX_BINDS && strlen(sql) < sizeof w.sql ? 0 : -1;
     for (int i = 0; i < n && rc == 0; i++) {
         switch (v[i].type) {
-        case QV_NULL: w.binds[i] = (struct bind){.type = BIND_NULL}; break;
+        case QV_NULL: rc = -1; break; /* 18.16 compares nothing with a NULL literal */
         case QV_INT: w.binds[i] = (struct bind){.type = BIND_INT, .i = v[i].i}; break;
         case QV_REAL: w.binds[i] = (struct bind){.type = BIND_DOUBLE, .d = v[i].d}; break;
         case QV_TEXT: w.binds[i] = (struct bind){.type = BIND_TEXT, .t = v[i].text, .len = -1}; break;

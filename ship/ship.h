@@ -4,8 +4,10 @@
  * ClickHouse's HTTP interface with libcurl (contrib/clickhouse/schema.sql).
  *
  * Exactly once: before it sends, the shipper asks ClickHouse the highest
- * id it holds for this sensor, and sends only the records after it; one
- * INSERT is one atomic part, and each sensor has one shipper. An INSERT
+ * id it holds for this sensor, and sends only the records after it; each
+ * sensor has one shipper. (An INSERT is one part per day of its records,
+ * committed one by one: a server killed mid-commit can leave a gap below
+ * max(id), a known bug, tests/clickhouse/faults.sh.) An INSERT
  * whose outcome is unknown (a timeout, a connection cut after the body was
  * sent) may still be running on the server: the shipper names each INSERT
  * with a query_id, waits until that id has left system.processes, and asks

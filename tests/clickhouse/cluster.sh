@@ -61,39 +61,15 @@ ALL1="http://127.0.0.1:$HTTP1/?database=wsstats_all"
 ALL2="http://127.0.0.1:$HTTP2/?database=wsstats_all"
 SINGLE="http://127.0.0.1:$HTTP1/?database=wsstats_r"
 
+# shellcheck source-path=SCRIPTDIR source=server.sh
+. "$(dirname "$0")/server.sh"
 # node N HTTP TCP INTERSERVER: server N's configuration in $TMP/nN, the
 # cluster from contrib/clickhouse/cluster.xml with ch1.example and
 # ch2.example (port 9000) made these two servers.
 node() {
     local d=$TMP/n$1
     mkdir -p "$d/config.d"
-    cat >"$d/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>$d/server.log</log><errorlog>$d/error.log</errorlog></logger>
-    <http_port>$2</http_port>
-    <tcp_port>$3</tcp_port>
-    <interserver_http_port>$4</interserver_http_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$d/data/</path>
-    <tmp_path>$d/tmp/</tmp_path>
-    <user_files_path>$d/user_files/</user_files_path>
-    <users_config>$d/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>268435456</mark_cache_size>
-</yandex>
-EOF
-    cat >"$d/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
-    <profiles><default></default></profiles>
-    <users>
-        <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-    </users>
-    <quotas><default></default></quotas>
-</yandex>
-EOF
+    ch_config "$d" "$2" "$3" "$4"
     sed "/<host>ch1\.example<\/host>/{s//<host>127.0.0.1<\/host>/;n;s/<port>9000</<port>$TCP1</;}
          /<host>ch2\.example<\/host>/{s//<host>127.0.0.1<\/host>/;n;s/<port>9000</<port>$TCP2</;}" \
         "$ROOT/contrib/clickhouse/cluster.xml" >"$d/config.d/cluster.xml"

@@ -98,34 +98,9 @@ note() {
     echo "faults: $(awk -v a="$T0" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }') s: $*" >&2
 }
 
-cat >"$TMP/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>$TMP/server.log</log><errorlog>$TMP/error.log</errorlog></logger>
-    <http_port>$HTTP</http_port>
-    <tcp_port>$TCP</tcp_port>
-    <interserver_http_port>$INTERSERVER</interserver_http_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$TMP/data/</path>
-    <tmp_path>$TMP/tmp/</tmp_path>
-    <user_files_path>$TMP/user_files/</user_files_path>
-    <users_config>$TMP/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>268435456</mark_cache_size>
-    <shutdown_wait_unfinished>1</shutdown_wait_unfinished>
-</yandex>
-EOF
-cat >"$TMP/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
-    <profiles><default></default></profiles>
-    <users>
-        <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-    </users>
-    <quotas><default></default></quotas>
-</yandex>
-EOF
+# shellcheck source-path=SCRIPTDIR source=server.sh
+. "$(dirname "$0")/server.sh"
+ch_config "$TMP" "$HTTP" "$TCP" "$INTERSERVER" "<shutdown_wait_unfinished>1</shutdown_wait_unfinished>"
 
 # moment.py PORT MOMENT SENSOR SHIPPER SECONDS [SIG:PID ...]: polls
 # system.processes (every 2 ms, one HTTP connection; 0.5 ms a query) until

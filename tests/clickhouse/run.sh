@@ -67,34 +67,10 @@ trap cleanup EXIT
 read -r HTTP TCP INTERSERVER NOBODY <<<"$(cap_free_ports 4)"
 URL="http://127.0.0.1:$HTTP/?database=wsstats"
 
-cat >"$TMP/config.xml" <<EOF
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>$TMP/server.log</log><errorlog>$TMP/error.log</errorlog></logger>
-    <http_port>$HTTP</http_port>
-    <tcp_port>$TCP</tcp_port>
-    <interserver_http_port>$INTERSERVER</interserver_http_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$TMP/data/</path>
-    <tmp_path>$TMP/tmp/</tmp_path>
-    <user_files_path>$TMP/user_files/</user_files_path>
-    <users_config>$TMP/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>268435456</mark_cache_size>
-</yandex>
-EOF
-cat >"$TMP/users.xml" <<'EOF'
-<?xml version="1.0"?>
-<yandex>
-    <profiles><default></default></profiles>
-    <users>
-        <default><password></password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></default>
-        <shipper><password>s3cret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></shipper>
-    </users>
-    <quotas><default></default></quotas>
-</yandex>
-EOF
+# shellcheck source-path=SCRIPTDIR source=server.sh
+. "$(dirname "$0")/server.sh"
+ch_config "$TMP" "$HTTP" "$TCP" "$INTERSERVER" "" "" \
+    '<shipper><password>s3cret</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></shipper>'
 start_server() {
     clickhouse-server --config-file="$TMP/config.xml" >"$TMP/stdout.log" 2>&1 &
     SERVER=$!
