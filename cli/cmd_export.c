@@ -29,11 +29,15 @@ static int export_to_clickhouse(struct cli *c, struct query_db *db)
     if (!ship_sensor_name_ok(o.sensor))
         return fail(2, "--sensor-name: '%s' is not a sensor name (1 to 64 letters, digits, . _ -)", o.sensor);
     struct ship_result r;
-    int rc = ship_export(db, c->db_path, &o, &r, err, sizeof err);
+    int rc = ship_export(db, c->db_path, &o, -1, &r, err, sizeof err);
     if (rc < 0 && r.sent == 0 && !r.captures && !r.tls)
         return fail(1, "%s", err); /* nothing done: the cause alone */
-    fprintf(stderr, "wsstats: %llu records shipped as sensor %s (ClickHouse held its ids up to %lld, now %lld)%s\n",
-            (unsigned long long)r.sent, o.sensor, r.from, r.to, r.retries ? "; some INSERTs were asked again" : "");
+    char filled[96] = "";
+    if (r.filled)
+        snprintf(filled, sizeof filled, "; %lld of them below %lld, which ClickHouse lacked", r.filled, r.from);
+    fprintf(stderr, "wsstats: %llu records shipped as sensor %s (ClickHouse held its ids up to %lld, now %lld)%s%s\n",
+            (unsigned long long)r.sent, o.sensor, r.from, r.to, filled,
+            r.retries ? "; some INSERTs were asked again" : "");
     if (r.captures || r.tls)
         fprintf(stderr, "wsstats: %lld captures rows and %lld TLS counts brought up to date\n", r.captures, r.tls);
     return rc < 0 ? fail(1, "%s", err) : 0;

@@ -161,6 +161,31 @@ int query_count_after(struct query_db *q, long long after, long long *n, double 
     return rc;
 }
 
+int query_id_span(struct query_db *q, long long after, long long upto, long limit, struct query_id_span *span)
+{
+    if (query_sqlite_only(q))
+        return -1;
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(q->db,
+                           "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM"
+                           " (SELECT id FROM connections WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3)",
+                           -1, &s, NULL) != SQLITE_OK) {
+        snprintf(q->err, sizeof q->err, "%s", sqlite3_errmsg(q->db));
+        return -1;
+    }
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, upto);
+    sqlite3_bind_int64(s, 3, limit > 0 ? limit : -1);
+    int rc = sqlite3_step(s) == SQLITE_ROW ? 0 : -1;
+    if (rc == 0)
+        *span = (struct query_id_span){sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                                       sqlite3_column_int64(s, 2)};
+    else
+        snprintf(q->err, sizeof q->err, "%s", sqlite3_errmsg(q->db));
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows)
 {
     if (query_sqlite_only(q))

@@ -112,6 +112,13 @@ int query_connections(struct query_db *q, const struct query_filter *f, long lim
 /* The records with an id above `after`, in id order, at most `limit`
  * (<= 0: all): for shipping (ship/) and export. */
 int query_records_after(struct query_db *q, long long after, long limit, struct query_rows **rows);
+/* The ids above `after` and at most `upto`, the first `limit` of them
+ * (<= 0: all) in id order: how many, the first and the last (0 when none):
+ * for the shipper's comparison with what ClickHouse holds. 0 or -1. */
+struct query_id_span {
+    long long n, first, last;
+};
+int query_id_span(struct query_db *q, long long after, long long upto, long limit, struct query_id_span *span);
 /* The meta table's integer under key: 1 with *v, 0 if none, -1. */
 int query_meta_int(struct query_db *q, const char *key, long long *v);
 /* How many records have an id above `after`, and the end time of the one

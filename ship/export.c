@@ -1,22 +1,21 @@
 /*
  * ship/export.c — a database's records to ClickHouse, exactly once (see
- * ship.h): ask the highest id held for the sensor, send the records after
- * it in batches of one INSERT each, each named by a query_id; when an
- * INSERT's outcome is unknown, wait until its query_id has left
- * system.processes, ask again, and go on from what ClickHouse holds.
+ * ship.h): start where every record is in ClickHouse (settle.c), then
+ * send the records after it in chunks of one INSERT each, each named by a
+ * query_id; a chunk whose INSERT's outcome was unknown is made whole
+ * (settle.c) before the next.
  */
 #include "ship_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../store/store.h"
 
-#define UNKNOWN_RETRIES 5 /* INSERTs in a row whose outcome was unknown, before giving up */
-#define WAIT_STEP_NS 200000000L
 
 int ship_sensor_name_ok(const char *name)
 {
@@ -51,62 +50,37 @@ int ship_read_auth(const char *path, char *user, size_t ulen, char *password, si
     return 0;
 }
 
-static void pause_ns(long ns)
+/* The chunk's records, but those in held (NULL: none), as TabSeparated
+ * rows (*rows of them). Returns 0, or -1 (err). */
+static int chunk_body(struct shipping *s, const struct chunk *k, const struct id_set *held, char **body,
+                      size_t *len, long long *rows)
 {
-    struct timespec t = {.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
-    nanosleep(&t, NULL);
-}
-
-/* The highest id ClickHouse holds for the sensor (0: none). */
-static int held_up_to(struct ch *c, const char *sensor, long long *id, char *err, size_t errlen)
-{
-    char sql[256];
-    snprintf(sql, sizeof sql, "SELECT max(id) FROM connections WHERE sensor = '%s' FORMAT TabSeparated", sensor);
-    return ch_query_int(c, sql, id, err, errlen);
-}
-
-/* An INSERT whose outcome is unknown may still run: until its query_id
- * has left system.processes (at most the request timeout). */
-static void wait_until_gone(struct ch *c, const char *query_id)
-{
-    char sql[256], ignored[512];
-    snprintf(sql, sizeof sql, "SELECT count() FROM system.processes WHERE query_id = '%s' FORMAT TabSeparated",
-             query_id);
-    for (long waited = 0; waited < c->timeout_s * 1000000000L; waited += WAIT_STEP_NS) {
-        long long running = 1;
-        if (ch_query_int(c, sql, &running, ignored, sizeof ignored) == 0 && running == 0)
-            return;
-        pause_ns(WAIT_STEP_NS);
-    }
-}
-
-/* The next batch after `after` as TabSeparated rows; *n of them, the last
- * one's id in *last. Returns 0, or -1 (message in err). */
-static int next_batch(struct query_db *db, const char *sensor, long long after, size_t batch, char **body,
-                      size_t *len, size_t *n, long long *last, char *err, size_t errlen)
-{
-    struct query_rows *rows;
-    if (query_records_after(db, after, (long)batch, &rows) < 0) {
-        snprintf(err, errlen, "%s", query_error(db));
+    struct query_rows *q;
+    if (query_records_after(s->db, k->first - 1, (long)k->n, &q) < 0) {
+        snprintf(s->err, s->errlen, "%s", query_error(s->db));
         return -1;
     }
     FILE *out = open_memstream(body, len);
     if (!out) {
-        query_rows_close(rows);
-        snprintf(err, errlen, "out of memory");
+        query_rows_close(q);
+        snprintf(s->err, s->errlen, "out of memory");
         return -1;
     }
     struct query_row row;
     int step;
-    *n = 0;
-    while ((step = query_rows_next(rows, &row)) > 0) {
-        rows_write(out, sensor, &row);
-        *last = row.id;
-        ++*n;
+    size_t h = 0;
+    *rows = 0;
+    while ((step = query_rows_next(q, &row)) > 0 && row.id <= k->last) {
+        while (held && h < held->n && held->id[h] < row.id)
+            h++;
+        if (held && h < held->n && held->id[h] == row.id)
+            continue;
+        rows_write(out, s->sensor, &row);
+        ++*rows;
     }
-    query_rows_close(rows);
+    query_rows_close(q);
     if (fclose(out) != 0 || step < 0) {
-        snprintf(err, errlen, "%s", step < 0 ? query_error(db) : "out of memory");
+        snprintf(s->err, s->errlen, "%s", step < 0 ? query_error(s->db) : "out of memory");
         free(*body);
         *body = NULL;
         return -1;
@@ -114,24 +88,23 @@ static int next_batch(struct query_db *db, const char *sensor, long long after, 
     return 0;
 }
 
-/* Sends one batch. 1: done; 0: its outcome was unknown and ClickHouse has
- * been asked again (*held updated); -1: it failed (err). */
-static int send_batch(struct ch *c, const char *sensor, const char *insert, const char *body, size_t len,
-                      long long first, long long last, long long *held, char *err, size_t errlen)
+int ship_send_chunk(struct shipping *s, const struct chunk *k, const struct id_set *held)
 {
-    char query_id[160];
-    snprintf(query_id, sizeof query_id, "wsstats-%s-%lld-%lld", sensor, first, last);
+    char *body = NULL, query_id[160];
+    size_t len = 0;
+    long long rows;
+    if (chunk_body(s, k, held, &body, &len, &rows) < 0)
+        return -1;
+    snprintf(query_id, sizeof query_id, "wsstats-%s-%lld-%lld", s->sensor, k->first, k->last);
     struct ch_answer a = {0};
-    enum ch_result rc = ch_post(c, insert, query_id, body, len, &a, err, errlen);
+    enum ch_result rc = rows ? ch_post(&s->c, s->insert, query_id, body, len, &a, s->err, s->errlen) : CH_OK;
     free(a.text);
-    if (rc == CH_OK) {
-        *held = last;
+    free(body);
+    if (rc == CH_OK)
         return 1;
-    }
     if (rc != CH_UNKNOWN)
         return -1;
-    wait_until_gone(c, query_id);
-    return held_up_to(c, sensor, held, err, errlen) < 0 ? -1 : 0;
+    return settle_wait_gone(s, query_id) < 0 ? -1 : 0;
 }
 
 void ship_cursor_key(const char *sensor, char *key, size_t len)
@@ -139,13 +112,12 @@ void ship_cursor_key(const char *sensor, char *key, size_t len)
     snprintf(key, len, "clickhouse_shipped:%s", sensor);
 }
 
-/* The acknowledged id, in the database's meta table when it may be written. */
-static void remember(const char *db_path, const char *sensor, long long id)
+void ship_remember(struct shipping *s, long long id)
 {
     char key[128], value[32], ignored[512];
-    ship_cursor_key(sensor, key, sizeof key);
+    ship_cursor_key(s->sensor, key, sizeof key);
     snprintf(value, sizeof value, "%lld", id);
-    store_meta_put(db_path, key, value, ignored, sizeof ignored);
+    store_meta_put(s->db_path, key, value, ignored, sizeof ignored); /* when it may be written */
 }
 
 /* The records after `held` (r->backlog, -1 if unknown) and when the first
@@ -178,7 +150,7 @@ int ship_database(const char *db_path, const struct ship_options *o, long long h
     }
     int rc = query_begin(db);
     if (rc == 0) {
-        rc = ship_export(db, db_path, o, r, err, errlen);
+        rc = ship_export(db, db_path, o, held, r, err, errlen);
         backlog(db, o->sensor, r->known ? r->to : held, r);
         query_end(db);
     } else {
@@ -188,53 +160,55 @@ int ship_database(const char *db_path, const struct ship_options *o, long long h
     return rc;
 }
 
-int ship_export(struct query_db *db, const char *db_path, const struct ship_options *o, struct ship_result *r,
-                char *err, size_t errlen)
+/* The records after the cursor, a chunk at a time, each as one INSERT;
+ * one whose outcome was unknown is counted and made whole (settle.c). */
+static int ship_records(struct shipping *s, long long *cursor)
 {
-    struct ch c;
+    for (;;) {
+        struct query_id_span span;
+        if (query_id_span(s->db, *cursor, LLONG_MAX, (long)s->batch, &span) < 0) {
+            snprintf(s->err, s->errlen, "%s", query_error(s->db));
+            return -1;
+        }
+        if (span.n == 0)
+            return 0;
+        struct chunk k = {span.first, span.last, span.n};
+        long long made = k.n;
+        int sent = ship_send_chunk(s, &k, NULL);
+        if (sent == 0) {
+            s->r->retries++;
+            sent = settle_chunk(s, &k, 0, &made) < 0 ? -1 : 1;
+        }
+        if (sent < 0)
+            return -1;
+        s->r->sent += (uint64_t)made;
+        *cursor = k.last;
+        ship_remember(s, k.last);
+    }
+}
+
+int ship_export(struct query_db *db, const char *db_path, const struct ship_options *o, long long verified,
+                struct ship_result *r, char *err, size_t errlen)
+{
     memset(r, 0, sizeof *r);
     r->backlog = -1;
+    struct shipping s = {.db = db, .db_path = db_path, .sensor = o->sensor, .r = r, .err = err, .errlen = errlen,
+                         .batch = o->batch ? o->batch : SHIP_BATCH};
     struct ch_target t = {.url = o->url, .user = o->user, .password = o->password, .timeout_s = o->timeout_s};
-    if (ch_open(&c, &t, err, errlen) < 0) {
-        ch_close(&c);
+    if (ch_open(&s.c, &t, err, errlen) < 0) {
+        ch_close(&s.c);
         return -1;
     }
-    char insert[2048];
-    rows_insert_sql(insert, sizeof insert);
-    size_t batch = o->batch ? o->batch : SHIP_BATCH;
-    long long held = 0;
-    int rc = held_up_to(&c, o->sensor, &held, err, errlen);
-    r->from = r->to = held;
-    r->known = rc == 0;
-    for (int unknown = 0; rc == 0;) {
-        char *body = NULL;
-        size_t len = 0, n = 0;
-        long long last = held;
-        if ((rc = next_batch(db, o->sensor, held, batch, &body, &len, &n, &last, err, errlen)) < 0 || n == 0) {
-            free(body);
-            break;
-        }
-        long long before = held;
-        int sent = send_batch(&c, o->sensor, insert, body, len, held + 1, last, &held, err, errlen);
-        free(body);
-        if (sent < 0) {
-            rc = -1;
-            break;
-        }
-        r->sent += held > before ? (uint64_t)n : 0; /* a batch is all or nothing */
-        unknown = sent ? 0 : unknown + 1;
-        r->retries += !sent;
-        if (unknown > UNKNOWN_RETRIES) {
-            snprintf(err, errlen, "%s: %d INSERTs in a row without an answer; run again to resume", c.shown, unknown);
-            rc = -1;
-        }
-        if (held > before)
-            remember(db_path, o->sensor, held);
-    }
-    r->to = held;
+    rows_insert_sql(s.insert, sizeof s.insert);
+    long long cursor = 0;
+    int rc = settle_start(&s, verified, &cursor);
+    r->to = cursor;
     if (rc == 0)
-        rc = ship_side_tables(&c, db, db_path, o->sensor, r, err, errlen);
-    ch_close(&c);
+        rc = ship_records(&s, &cursor);
+    r->to = cursor;
+    if (rc == 0)
+        rc = ship_side_tables(&s.c, db, db_path, o->sensor, r, err, errlen);
+    ch_close(&s.c);
     return rc;
 }
 

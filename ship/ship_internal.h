@@ -30,4 +30,53 @@ void rows_write_value(FILE *out, const struct query_value *v);
 int ship_side_tables(struct ch *c, struct query_db *db, const char *db_path, const char *sensor,
                      struct ship_result *r, char *err, size_t errlen);
 
+/* One run of the shipper (export.c, settle.c): its ClickHouse, its
+ * database and what it has done so far. */
+struct shipping {
+    struct ch c;
+    struct query_db *db;
+    const char *db_path; /* for the meta table's cursor */
+    const char *sensor;
+    size_t batch;
+    struct ship_result *r;
+    char insert[2048]; /* rows_insert_sql() */
+    char *err;
+    size_t errlen;
+};
+
+/* Consecutive records of the database: n of them, ids first to last. */
+struct chunk {
+    long long first, last;
+    long long n;
+};
+
+/* Ids ClickHouse holds, ascending (settle.c). */
+struct id_set {
+    long long *id;
+    size_t n, cap;
+};
+
+/* Sends the chunk's records, but those in held (NULL: none), as one
+ * INSERT named wsstats-SENSOR-FIRST-LAST. 1: acknowledged; 0: its outcome
+ * was unknown, and it has since left system.processes; -1: it failed,
+ * or was still running after the timeout (err). */
+int ship_send_chunk(struct shipping *s, const struct chunk *k, const struct id_set *held);
+/* The chunk's records are all in ClickHouse: the cursor moves to its last. */
+void ship_remember(struct shipping *s, long long id);
+
+/* Waits until the INSERT query_id (NULL: any INSERT of this sensor's) has
+ * left system.processes, at most the request timeout. 0, or -1 (err). */
+int settle_wait_gone(struct shipping *s, const char *query_id);
+/* The highest id ClickHouse holds for the sensor (0: none). 0 or -1. */
+int settle_held_max(struct shipping *s, long long *id);
+/* Makes the chunk whole in ClickHouse: sends what it lacks of it, until
+ * nothing is lacking. `before`: the chunk's records ClickHouse held before
+ * this run touched it (-1: what it holds now); *made: the records this run
+ * added. 0, or -1 (err). */
+int settle_chunk(struct shipping *s, const struct chunk *k, long long before, long long *made);
+/* Where this run starts: *cursor, the id up to which every record of the
+ * database is in ClickHouse. `verified`: a cursor this caller proved
+ * earlier against the same ClickHouse (-1: none). 0, or -1 (err). */
+int settle_start(struct shipping *s, long long verified, long long *cursor);
+
 #endif

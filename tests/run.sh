@@ -67,9 +67,11 @@ for build in $BUILDS; do
     slow && run_suite "${tag}link" env BIN="$build" tests/live/link.sh
     slow && run_suite "${tag}prometheus" env BIN="$build" tests/prometheus/run.sh
     slow && run_suite "${tag}clickhouse" env BIN="$build" tests/clickhouse/run.sh
-    # the cluster in the normal build only (its C paths are
-    # the clickhouse suite's, which runs under ASan; make check's 20 minutes)
+    # the cluster and the kills in the normal build only (their C paths are
+    # the clickhouse suite's, which runs under ASan, its cut proxy making
+    # INSERTs of unknown outcome; make check's 20 minutes)
     slow && [ "$build" = build ] && run_suite "clickhouse-cluster" env BIN="$build" tests/clickhouse/cluster.sh
+    slow && [ "$build" = build ] && run_suite "clickhouse-faults" env BIN="$build" tests/clickhouse/faults.sh
     run_suite "${tag}ndpi" env BIN="$build" tests/ndpi/run.sh
     slow && run_suite "${tag}hostile" env BIN="$build" tests/hostile/run.sh
     slow && run_suite "${tag}fuzz" env BIN="$build" tests/fuzz/run.sh

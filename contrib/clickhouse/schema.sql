@@ -12,11 +12,11 @@
 -- columns in its order, its SQLite id, and the fleet's `sensor`
 -- (--sensor-name, default the host name); the record's own sensor column
 -- (the interface or file it came from) is `source` here. (sensor, id) is
--- unique: the shipper asks max(id) for its sensor before it sends, and
--- each sensor has one shipper. (An INSERT whose records end on several
--- days is one part per day, committed one by one: a server killed
--- mid-commit can leave a gap below max(id); a known bug of the shipper,
--- tests/clickhouse/faults.sh.) Ordered for
+-- unique: each sensor has one shipper, which sends only what is not
+-- here. (An INSERT whose records end on several days is a part per day,
+-- committed one by one, so a server killed mid-commit can hold a later id
+-- without an earlier one: the shipper counts a range's ids here against
+-- its own before it goes on, and sends the missing ones.) Ordered for
 -- the reports' filters: sensor, then time, then code.
 --
 -- captures and tls_flows: the SQLite tables of the same names, which
