@@ -213,6 +213,21 @@ static void where_outcomes(struct where *w, unsigned set)
     where_sql(w, ")");
 }
 
+/* On ClickHouse, a time bound also on `ended` (the end's whole second,
+ * toDateTime(toUInt32(ended_at)), schema.sql), which the table is
+ * partitioned by day and ordered by: the same rows (ended_at >= t implies
+ * ended >= floor(t), ended_at < t implies ended <= floor(t)), but the
+ * days and index marks outside the window are never read. */
+static void where_ended_second(struct where *w, const char *op, double t)
+{
+    if (w->dialect != DIALECT_CLICKHOUSE || !(t >= 0 && t < 4294967296.0))
+        return;
+    char fragment[48];
+    snprintf(fragment, sizeof fragment, " AND ended %s toDateTime(?)", op);
+    where_sql(w, fragment);
+    bind_int(w, (long long)t);
+}
+
 static void build_where(const struct query_filter *f, enum query_dialect dialect, struct where *w,
                         struct where_scratch *scratch)
 {
@@ -223,11 +238,13 @@ static void build_where(const struct query_filter *f, enum query_dialect dialect
         where_and(w);
         where_sql(w, "ended_at >= ?");
         bind_double(w, f->since);
+        where_ended_second(w, ">=", f->since);
     }
     if (f->has_until) {
         where_and(w);
         where_sql(w, "ended_at < ?");
         bind_double(w, f->until);
+        where_ended_second(w, "<=", f->until);
     }
     where_endpoint(w, "server_ip", "server_port", f->server_ip, f->server_port);
     where_endpoint(w, "client_ip", "client_port", f->client_ip, f->client_port);

@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -48,63 +47,6 @@ int ship_read_auth(const char *path, char *user, size_t ulen, char *password, si
     snprintf(user, ulen, "%s", line);
     snprintf(password, plen, "%s", colon + 1);
     return 0;
-}
-
-/* The chunk's records, but those in held (NULL: none), as TabSeparated
- * rows (*rows of them). Returns 0, or -1 (err). */
-static int chunk_body(struct shipping *s, const struct chunk *k, const struct id_set *held, char **body,
-                      size_t *len, long long *rows)
-{
-    struct query_rows *q;
-    if (query_records_after(s->db, k->first - 1, (long)k->n, &q) < 0) {
-        snprintf(s->err, s->errlen, "%s", query_error(s->db));
-        return -1;
-    }
-    FILE *out = open_memstream(body, len);
-    if (!out) {
-        query_rows_close(q);
-        snprintf(s->err, s->errlen, "out of memory");
-        return -1;
-    }
-    struct query_row row;
-    int step;
-    size_t h = 0;
-    *rows = 0;
-    while ((step = query_rows_next(q, &row)) > 0 && row.id <= k->last) {
-        while (held && h < held->n && held->id[h] < row.id)
-            h++;
-        if (held && h < held->n && held->id[h] == row.id)
-            continue;
-        rows_write(out, s->sensor, &row);
-        ++*rows;
-    }
-    query_rows_close(q);
-    if (fclose(out) != 0 || step < 0) {
-        snprintf(s->err, s->errlen, "%s", step < 0 ? query_error(s->db) : "out of memory");
-        free(*body);
-        *body = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-int ship_send_chunk(struct shipping *s, const struct chunk *k, const struct id_set *held)
-{
-    char *body = NULL, query_id[160];
-    size_t len = 0;
-    long long rows;
-    if (chunk_body(s, k, held, &body, &len, &rows) < 0)
-        return -1;
-    snprintf(query_id, sizeof query_id, "wsstats-%s-%lld-%lld", s->sensor, k->first, k->last);
-    struct ch_answer a = {0};
-    enum ch_result rc = rows ? ch_post(&s->c, s->insert, query_id, body, len, &a, s->err, s->errlen) : CH_OK;
-    free(a.text);
-    free(body);
-    if (rc == CH_OK)
-        return 1;
-    if (rc != CH_UNKNOWN)
-        return -1;
-    return settle_wait_gone(s, query_id) < 0 ? -1 : 0;
 }
 
 void ship_cursor_key(const char *sensor, char *key, size_t len)
@@ -158,33 +100,6 @@ int ship_database(const char *db_path, const struct ship_options *o, long long h
     }
     query_close(db);
     return rc;
-}
-
-/* The records after the cursor, a chunk at a time, each as one INSERT;
- * one whose outcome was unknown is counted and made whole (settle.c). */
-static int ship_records(struct shipping *s, long long *cursor)
-{
-    for (;;) {
-        struct query_id_span span;
-        if (query_id_span(s->db, *cursor, LLONG_MAX, (long)s->batch, &span) < 0) {
-            snprintf(s->err, s->errlen, "%s", query_error(s->db));
-            return -1;
-        }
-        if (span.n == 0)
-            return 0;
-        struct chunk k = {span.first, span.last, span.n};
-        long long made = k.n;
-        int sent = ship_send_chunk(s, &k, NULL);
-        if (sent == 0) {
-            s->r->retries++;
-            sent = settle_chunk(s, &k, 0, &made) < 0 ? -1 : 1;
-        }
-        if (sent < 0)
-            return -1;
-        s->r->sent += (uint64_t)made;
-        *cursor = k.last;
-        ship_remember(s, k.last);
-    }
 }
 
 int ship_export(struct query_db *db, const char *db_path, const struct ship_options *o, long long verified,

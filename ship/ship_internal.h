@@ -18,11 +18,22 @@ void rows_insert_sql(char *buf, size_t len);
  * interface or file) is `source` there, and a captures row's `source` (the
  * path as given) `source_path`; the rest keep theirs. */
 const char *rows_clickhouse_column(const char *name);
+/* An INSERT's body as it is built: grows by doubling, NUL-terminated;
+ * `failed` once an allocation failed (the body is then incomplete). */
+struct rowbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+void rowbuf_put(struct rowbuf *b, const char *s, size_t n);
+void rowbuf_free(struct rowbuf *b);
 /* One record as a TabSeparated line of that INSERT. */
-void rows_write(FILE *out, const char *sensor, const struct query_row *row);
-/* A string, escaped for TabSeparated; any value of a side table (\N for NULL). */
-void rows_write_text(FILE *out, const char *s);
-void rows_write_value(FILE *out, const struct query_value *v);
+void rows_write(struct rowbuf *b, const char *sensor, const struct query_row *row);
+/* A string, escaped for TabSeparated; any value of a side table (\N for
+ * NULL); an unsigned integer. */
+void rows_write_text(struct rowbuf *b, const char *s);
+void rows_write_value(struct rowbuf *b, const struct query_value *v);
+void rows_write_uint(struct rowbuf *b, unsigned long long v);
 
 /* The captures rows and TLS counts that may have changed since the last
  * round (side.c): 0, or -1 with the reason in err; r->captures and r->tls
@@ -61,6 +72,10 @@ struct id_set {
  * was unknown, and it has since left system.processes; -1: it failed,
  * or was still running after the timeout (err). */
 int ship_send_chunk(struct shipping *s, const struct chunk *k, const struct id_set *held);
+/* The records after *cursor, a chunk an INSERT, the next encoded while
+ * ClickHouse takes one (send.c); *cursor moves past each chunk that is
+ * whole in ClickHouse. 0, or -1 (err). */
+int ship_records(struct shipping *s, long long *cursor);
 /* The chunk's records are all in ClickHouse: the cursor moves to its last. */
 void ship_remember(struct shipping *s, long long id);
 

@@ -37,9 +37,7 @@ struct side_batch {
     const char *table, *sensor;
     unsigned long long version;
     char insert[2048]; /* built from the first row's column names */
-    FILE *out;
-    char *body;
-    size_t len;
+    struct rowbuf body;
     long long rows;
     /* captures: what the cursor is made of; tls: the latest change */
     long long max_id, first_running;
@@ -84,12 +82,14 @@ static int add_row(void *arg, int n, const char *const *names, const struct quer
     struct side_batch *b = arg;
     if (b->rows++ == 0)
         build_insert(b, n, names);
-    rows_write_text(b->out, b->sensor);
+    rows_write_text(&b->body, b->sensor);
     for (int i = 0; i < n; i++) {
-        fputc('\t', b->out);
-        rows_write_value(b->out, &v[i]);
+        rowbuf_put(&b->body, "\t", 1);
+        rows_write_value(&b->body, &v[i]);
     }
-    fprintf(b->out, "\t%llu\n", b->version);
+    rowbuf_put(&b->body, "\t", 1);
+    rows_write_uint(&b->body, b->version);
+    rowbuf_put(&b->body, "\n", 1);
     note_cursor(b, n, names, v);
     return 0;
 }
@@ -98,20 +98,16 @@ static int add_row(void *arg, int n, const char *const *names, const struct quer
 static int ship_table(struct ch *c, struct query_db *db, struct side_batch *b, enum query_side_table t, double from,
                       char *err, size_t errlen)
 {
-    if (!(b->out = open_memstream(&b->body, &b->len))) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     int rc = query_side_rows(db, t, from, add_row, b);
-    fclose(b->out);
-    if (rc < 0)
-        snprintf(err, errlen, "%s", query_error(db));
-    else if (b->rows > 0) {
+    if (rc < 0 || b->body.failed) {
+        snprintf(err, errlen, "%s", rc < 0 ? query_error(db) : "out of memory");
+        rc = -1;
+    } else if (b->rows > 0) {
         struct ch_answer a = {0};
-        rc = ch_post(c, b->insert, NULL, b->body, b->len, &a, err, errlen) == CH_OK ? 0 : -1;
+        rc = ch_post(c, b->insert, NULL, b->body.p, b->body.len, &a, err, errlen) == CH_OK ? 0 : -1;
         free(a.text);
     }
-    free(b->body);
+    rowbuf_free(&b->body);
     return rc;
 }
 
