@@ -76,14 +76,60 @@ static int rows_of(struct query_db *q, sqlite3_stmt *s, struct query_rows **rows
     return 0;
 }
 
+static int two_ints(void *arg, int n, const char *const *f)
+{
+    long long *v = arg;
+    v[0] = n > 0 ? query_field_int(f[0], 0) : 0;
+    v[1] = n > 1 ? query_field_int(f[1], 0) : 0;
+    return 0;
+}
+
+/* The matches of f (and of cond, if not empty): how many, and the whole
+ * second the newest ended (v[0], v[1]). */
+static int ch_count_newest(struct query_db *q, const struct query_filter *f, const char *cond, long long *v)
+{
+    char where[4096], sql[4400];
+    if (query_where_clickhouse(q, f, cond[0] ? cond : NULL, where, sizeof where) < 0)
+        return -1;
+    snprintf(sql, sizeof sql, "SELECT count(), toUInt32(max(ended)) FROM connections%s", where);
+    v[0] = v[1] = 0;
+    return query_ch_select(q, sql, two_ints, v);
+}
+
+/* ClickHouse 18.16 reads every column of every match to ORDER BY ...
+ * LIMIT (no reading in order, and the table is ordered by sensor first):
+ * so the newest `limit` matches are looked for in a window that ends with
+ * the newest match and widens tenfold from a minute until it holds them
+ * (a count each, over the window's days and marks only), and the ORDER BY
+ * runs inside it (cond: its condition, or "" for none). A match outside
+ * the window ended before every match in it: the same answer. */
+static int ch_newest_window(struct query_db *q, const struct query_filter *f, long limit, char *cond, size_t len)
+{
+    long long all[2], in[2];
+    cond[0] = '\0';
+    if (ch_count_newest(q, f, cond, all) < 0)
+        return -1;
+    for (long long w = 60; all[0] > limit && all[1] - w > 0; w *= 10) {
+        snprintf(cond, len, "ended >= toDateTime(%lld)", all[1] - w);
+        if (ch_count_newest(q, f, cond, in) < 0)
+            return -1;
+        if (in[0] >= limit)
+            return 0;
+    }
+    cond[0] = '\0';
+    return 0;
+}
+
 /* On ClickHouse: the columns in the SQLite table's order (id, the record's,
  * capture_id), `sensor` the shipping sensor's name (as --sensor and
  * group-by sensor there); ids are a sensor's own, so the sensor breaks a
  * tie of end time and id. */
 static int ch_connections(struct query_db *q, const struct query_filter *f, long limit, struct query_rows **rows)
 {
-    char where[4096], sql[6144], lim[32] = "";
-    if (query_where_clickhouse(q, f, NULL, where, sizeof where) < 0)
+    char cond[64] = "", where[4096], sql[6144], lim[32] = "";
+    if (limit > 0 && ch_newest_window(q, f, limit, cond, sizeof cond) < 0)
+        return -1;
+    if (query_where_clickhouse(q, f, cond[0] ? cond : NULL, where, sizeof where) < 0)
         return -1;
     if (limit > 0)
         snprintf(lim, sizeof lim, " LIMIT %ld", limit);
