@@ -11,10 +11,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include "../store/store.h"
-
 
 int ship_sensor_name_ok(const char *name)
 {
@@ -47,19 +43,6 @@ int ship_read_auth(const char *path, char *user, size_t ulen, char *password, si
     snprintf(user, ulen, "%s", line);
     snprintf(password, plen, "%s", colon + 1);
     return 0;
-}
-
-void ship_cursor_key(const char *sensor, char *key, size_t len)
-{
-    snprintf(key, len, "clickhouse_shipped:%s", sensor);
-}
-
-void ship_remember(struct shipping *s, long long id)
-{
-    char key[128], value[32], ignored[512];
-    ship_cursor_key(s->sensor, key, sizeof key);
-    snprintf(value, sizeof value, "%lld", id);
-    store_meta_put(s->db_path, key, value, ignored, sizeof ignored); /* when it may be written */
 }
 
 /* The records after `held` (r->backlog, -1 if unknown) and when the first
@@ -117,7 +100,6 @@ int ship_export(struct query_db *db, const char *db_path, const struct ship_opti
     rows_insert_sql(s.insert, sizeof s.insert);
     long long cursor = 0;
     int rc = settle_start(&s, verified, &cursor);
-    r->to = cursor;
     if (rc == 0)
         rc = ship_records(&s, &cursor);
     r->to = cursor;

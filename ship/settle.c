@@ -22,55 +22,8 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define UNKNOWN_RETRIES 5 /* INSERTs of one chunk whose outcome was unknown, before giving up */
-#define WAIT_STEP_NS 200000000L
-
-static void pause_ns(long ns)
-{
-    struct timespec t = {.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
-    nanosleep(&t, NULL);
-}
-
-/* The condition on system.processes' query_id of the INSERT query_id, or
- * of any of the sensor's (their ids are wsstats-SENSOR-FIRST-LAST; a name
- * has letters, digits and . _ -, of which only '.' means something to re2). */
-static void insert_condition(const struct shipping *s, const char *query_id, char *buf, size_t len)
-{
-    if (query_id) {
-        snprintf(buf, len, "query_id = '%s'", query_id);
-        return;
-    }
-    size_t at = (size_t)snprintf(buf, len, "match(query_id, '^wsstats-");
-    for (const char *p = s->sensor; *p && at + 4 < len; p++) {
-        if (*p == '.')
-            buf[at++] = '\\', buf[at++] = '\\';
-        buf[at++] = *p;
-    }
-    snprintf(buf + at, len - at, "-[0-9]+-[0-9]+$')");
-}
-
-int settle_wait_gone(struct shipping *s, const char *query_id)
-{
-    char cond[400], sql[512];
-    insert_condition(s, query_id, cond, sizeof cond);
-    snprintf(sql, sizeof sql, "SELECT count() FROM system.processes WHERE %s FORMAT TabSeparated", cond);
-    for (long waited = 0;; waited += WAIT_STEP_NS) {
-        long long running = 1;
-        if (ch_query_int(&s->c, sql, &running, s->err, s->errlen) < 0)
-            return -1;
-        if (running == 0)
-            return 0;
-        if (waited >= s->c.timeout_s * 1000000000L)
-            break;
-        pause_ns(WAIT_STEP_NS);
-    }
-    snprintf(s->err, s->errlen, "%s: an INSERT of sensor %s is still running after %ld s (%s)%s", s->c.shown,
-             s->sensor, s->c.timeout_s, query_id ? query_id : "another shipper of the same name?",
-             "; nothing sent while it may commit");
-    return -1;
-}
 
 int settle_held_max(struct shipping *s, long long *id)
 {
@@ -182,7 +135,7 @@ static int complete_up_to(struct shipping *s, long long after, long long upto, l
 int settle_start(struct shipping *s, long long verified, long long *cursor)
 {
     long long max;
-    if (settle_wait_gone(s, NULL) < 0 || settle_held_max(s, &max) < 0)
+    if (insert_wait_gone(s, NULL) < 0 || settle_held_max(s, &max) < 0)
         return -1;
     s->r->from = max;
     s->r->known = 1;

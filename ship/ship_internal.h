@@ -67,21 +67,36 @@ struct id_set {
     size_t n, cap;
 };
 
-/* Sends the chunk's records, but those in held (NULL: none), as one
- * INSERT named wsstats-SENSOR-FIRST-LAST. 1: acknowledged; 0: its outcome
- * was unknown, and it has since left system.processes; -1: it failed,
- * or was still running after the timeout (err). */
+/* One INSERT (insert.c): its chunk, its body, and once posted its result. */
+struct insert {
+    struct shipping *s;
+    struct chunk k;
+    struct rowbuf body;
+    long long rows;
+    char query_id[160];
+    enum ch_result rc;
+    char err[1024];
+};
+/* The INSERT of chunk k's records but those in held (NULL: none), named
+ * wsstats-SENSOR-FIRST-LAST: 0, or -1 (err). */
+int insert_prepare(struct shipping *s, const struct chunk *k, const struct id_set *held, struct insert *p);
+/* Posts it (p->rc, p->err); a pthread start routine. */
+void *insert_post(void *p);
+/* What came of a post: 1 acknowledged; 0 unknown, and since gone from
+ * system.processes; -1 failed, or still running after the timeout (err). */
+int insert_outcome(struct shipping *s, const struct insert *p);
+/* insert_prepare, insert_post and insert_outcome in one. */
 int ship_send_chunk(struct shipping *s, const struct chunk *k, const struct id_set *held);
+/* Waits until the INSERT query_id (NULL: any INSERT of this sensor's) has
+ * left system.processes, at most the request timeout. 0, or -1 (err). */
+int insert_wait_gone(struct shipping *s, const char *query_id);
 /* The records after *cursor, a chunk an INSERT, the next encoded while
  * ClickHouse takes one (send.c); *cursor moves past each chunk that is
  * whole in ClickHouse. 0, or -1 (err). */
 int ship_records(struct shipping *s, long long *cursor);
-/* The chunk's records are all in ClickHouse: the cursor moves to its last. */
+/* Every record up to id is in ClickHouse: the meta table's cursor (insert.c). */
 void ship_remember(struct shipping *s, long long id);
 
-/* Waits until the INSERT query_id (NULL: any INSERT of this sensor's) has
- * left system.processes, at most the request timeout. 0, or -1 (err). */
-int settle_wait_gone(struct shipping *s, const char *query_id);
 /* The highest id ClickHouse holds for the sensor (0: none). 0 or -1. */
 int settle_held_max(struct shipping *s, long long *id);
 /* Makes the chunk whole in ClickHouse: sends what it lacks of it, until
